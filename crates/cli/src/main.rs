@@ -1,0 +1,2 @@
+//! The `userphoto` command line.
+fn main() {}
