@@ -1,2 +1,24 @@
-//! The `userphoto` command line.
-fn main() {}
+//! The `userphoto` command line: parses arguments, calls the library
+//! crates, prints results. No photo or directory logic lives here.
+
+mod args;
+mod commands;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = args::Cli::parse();
+    let out = output::Output::new(args.json, args.verbose);
+    let result = match &args.command {
+        args::Command::Convert(c) => commands::convert::run(c, &out),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(err) => {
+            out.fatal(&err);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! JPEG through libjpeg-turbo (mozjpeg build): scaled decode, CMYK, ICC,
+//! EXIF orientation, and strict handling of damaged data.
+
+use super::jpeg_errors::{strict_error_mgr, JpegFailure};
+use super::{check_pixels, Decoded, Header, PixelLayout, ScaleChooser};
+use crate::{ImagingError, Limits, Orientation};
+use mozjpeg::{Decompress, Format, Marker};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+const MARKERS: &[Marker] = &[Marker::APP(1), Marker::APP(2), Marker::APP(14)];
+
+fn corrupt(detail: impl Into<String>) -> ImagingError {
+    ImagingError::Corrupt {
+        format: "JPEG",
+        detail: detail.into(),
+    }
+}
+
+/// Run libjpeg code, turning its unwinding errors into `ImagingError`.
+fn guarded<T>(f: impl FnOnce() -> Result<T, ImagingError>) -> Result<T, ImagingError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let detail = if let Some(JpegFailure(msg)) = payload.downcast_ref::<JpegFailure>() {
+                msg.clone()
+            } else if let Some(msg) = payload.downcast_ref::<String>() {
+                msg.clone()
+            } else if let Some(msg) = payload.downcast_ref::<&str>() {
+                (*msg).to_string()
+            } else {
+                "the decoder stopped on invalid data".to_string()
+            };
+            if detail.contains("Arithmetic")
+                || detail.contains("precision")
+                || detail.contains("Unsupported")
+            {
+                Err(ImagingError::UnsupportedFormat {
+                    detail: format!("a JPEG variant this build cannot read: {detail}"),
+                })
+            } else {
+                Err(corrupt(lowercase_first(&detail)))
+            }
+        }
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn open(bytes: &[u8]) -> Result<Decompress<&[u8]>, ImagingError> {
+    Decompress::builder()
+        .with_err(strict_error_mgr())
+        .with_markers(MARKERS)
+        .from_mem(bytes)
+        .map_err(|e| corrupt(format!("unreadable header ({e})")))
+}
+
+struct Metadata {
+    orientation: Orientation,
+    icc: Option<Vec<u8>>,
+    adobe: bool,
+}
+
+fn read_metadata(d: &Decompress<&[u8]>) -> Metadata {
+    let mut orientation = Orientation::NORMAL;
+    let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
+    let mut adobe = false;
+    for m in d.markers() {
+        match m.marker {
+            Marker::APP(1) if m.data.starts_with(b"Exif\0\0") => {
+                orientation = Orientation::from_exif_tiff(&m.data[6..]);
+            }
+            Marker::APP(2) if m.data.starts_with(b"ICC_PROFILE\0") && m.data.len() > 14 => {
+                icc_chunks.push((m.data[12], &m.data[14..]));
+            }
+            Marker::APP(14) if m.data.starts_with(b"Adobe") => adobe = true,
+            _ => {}
+        }
+    }
+    icc_chunks.sort_by_key(|(seq, _)| *seq);
+    let icc = (!icc_chunks.is_empty()).then(|| {
+        icc_chunks
+            .iter()
+            .flat_map(|(_, d)| d.iter().copied())
+            .collect()
+    });
+    Metadata {
+        orientation,
+        icc,
+        adobe,
+    }
+}
+
+pub(super) fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, ImagingError> {
+    guarded(|| {
+        let d = open(bytes)?;
+        let (w, h) = d.size();
+        check_pixels(w as u64, h as u64, limits)?;
+        let meta = read_metadata(&d);
+        Ok(Header {
+            width: w as u32,
+            height: h as u32,
+            orientation: meta.orientation,
+        })
+    })
+}
+
+pub(super) fn decode(
+    bytes: &[u8],
+    limits: &Limits,
+    choose_scale: ScaleChooser<'_>,
+) -> Result<Decoded, ImagingError> {
+    guarded(|| {
+        let mut d = open(bytes)?;
+        let (w, h) = d.size();
+        check_pixels(w as u64, h as u64, limits)?;
+        let meta = read_metadata(&d);
+        let header = Header {
+            width: w as u32,
+            height: h as u32,
+            orientation: meta.orientation,
+        };
+        let numerator = choose_scale(&header)?.clamp(1, 8);
+        d.scale(numerator);
+        let mut notes = Vec::new();
+        if numerator < 8 {
+            notes.push(format!("decoded at {numerator}/8 scale"));
+        }
+        let (mut started, layout) = match d.image().map_err(|e| corrupt(e.to_string()))? {
+            Format::RGB(s) => (s, PixelLayout::Rgb),
+            Format::Gray(s) => (s, PixelLayout::Gray),
+            Format::CMYK(s) => (
+                s,
+                PixelLayout::Cmyk {
+                    inverted: meta.adobe,
+                },
+            ),
+        };
+        let (bw, bh) = (started.width(), started.height());
+        let pixels: Vec<u8> = started
+            .read_scanlines()
+            .map_err(|e| corrupt(format!("pixel data unreadable ({e})")))?;
+        if pixels.len() != bw * bh * layout.channels() {
+            return Err(corrupt("the file ends before the last row of pixels"));
+        }
+        started
+            .finish()
+            .map_err(|e| corrupt(format!("bad end of image ({e})")))?;
+        Ok(Decoded {
+            header,
+            width: bw as u32,
+            height: bh as u32,
+            layout,
+            pixels,
+            icc: meta.icc,
+            notes,
+        })
+    })
+}
