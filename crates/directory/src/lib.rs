@@ -35,6 +35,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod capabilities;
+pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod directory;

@@ -1,0 +1,370 @@
+//! `userphoto.toml`: which targets exist and how to reach them.
+//!
+//! Why a module of its own: the CLI, the web UI and the scheduled jobs all
+//! start from the same file, and every one of them must refuse the same
+//! mistakes with the same words — a misspelt key, a password written
+//! inline, a URL without a scheme. So the file is parsed, checked and turned
+//! into opened [`Target`]s here, once, and the front ends only pass a path.
+//!
+//! ```toml
+//! [ad]
+//! url = "ldaps://dc1.corp.example.com"
+//! base_dn = "DC=corp,DC=example,DC=com"
+//! bind_dn = "svc-photos@corp.example.com"
+//! password_env = "USERPHOTO_AD_PASSWORD"   # or password_file; never inline
+//!
+//! [folder]                                  # a local sandbox directory
+//! path = "sandbox"                          # relative to this file
+//!
+//! [backup]
+//! dir = "/var/backups/userphoto"            # default: the platform data folder
+//!
+//! [audit]
+//! path = "/var/log/userphoto/audit.jsonl"
+//! ```
+//!
+//! Rules:
+//! * every section and key is checked; an unknown one is an error naming
+//!   the file, the line, the section and the key;
+//! * secrets come only from `*_env` (an environment variable) or `*_file`;
+//!   an inline `password = "…"` (or `client_secret`, `secret`, …) is refused
+//!   with a message saying what to write instead;
+//! * secrets are read only when a target is opened, held as
+//!   `secrecy::SecretString`, and never appear in a message;
+//! * relative paths are relative to the configuration file's folder.
+
+mod open;
+mod secret;
+mod sections;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub use self::open::Target;
+pub use self::secret::SecretSource;
+pub use self::sections::{
+    AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, LdapSection,
+    M365Section,
+};
+
+use crate::capabilities::PhotoSlot;
+use crate::error::{Error, Result};
+
+/// The configuration file looked for in the working folder when none is given.
+pub const DEFAULT_FILE: &str = "userphoto.toml";
+
+/// A kind of target: where photos are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetKind {
+    /// Active Directory (`thumbnailPhoto`, 96×96).
+    Ad,
+    /// Microsoft 365 / Entra ID through Graph (HD, 648×648).
+    M365,
+    /// Exchange Server on-premises through EWS (HD, 648×648).
+    Exchange,
+    /// A plain LDAP directory (`jpegPhoto`, size from config).
+    Ldap,
+    /// A local folder directory.
+    Folder,
+}
+
+impl TargetKind {
+    /// Every kind, in the order `detect` reports them.
+    pub const ALL: [TargetKind; 5] = [
+        TargetKind::Ad,
+        TargetKind::M365,
+        TargetKind::Exchange,
+        TargetKind::Ldap,
+        TargetKind::Folder,
+    ];
+
+    /// The section and command-line name: `ad`, `m365`, `exchange`, `ldap`, `folder`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Ad => "ad",
+            TargetKind::M365 => "m365",
+            TargetKind::Exchange => "exchange",
+            TargetKind::Ldap => "ldap",
+            TargetKind::Folder => "folder",
+        }
+    }
+
+    /// Which side of a hybrid organisation the kind lives on.
+    pub fn side(self) -> Side {
+        match self {
+            TargetKind::Ad | TargetKind::Exchange | TargetKind::Ldap => Side::OnPremises,
+            TargetKind::M365 => Side::Cloud,
+            TargetKind::Folder => Side::Local,
+        }
+    }
+
+    /// The slot the kind holds by default (a folder's is configurable).
+    pub fn default_slot(self) -> PhotoSlot {
+        match self {
+            TargetKind::Ad => PhotoSlot::Thumbnail,
+            TargetKind::M365 | TargetKind::Exchange | TargetKind::Folder => PhotoSlot::Hd,
+            TargetKind::Ldap => PhotoSlot::LdapJpeg,
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TargetKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ad" | "activedirectory" | "active-directory" => Ok(TargetKind::Ad),
+            "m365" | "graph" | "entra" | "o365" => Ok(TargetKind::M365),
+            "exchange" | "ews" => Ok(TargetKind::Exchange),
+            "ldap" => Ok(TargetKind::Ldap),
+            "folder" => Ok(TargetKind::Folder),
+            _ => Err(Error::InvalidConfig {
+                message: format!(
+                    "{s:?} is not a target; use one of ad, m365, exchange, ldap, folder"
+                ),
+            }),
+        }
+    }
+}
+
+/// Where a target lives, for the mode (see [`Mode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Active Directory, Exchange Server, plain LDAP.
+    OnPremises,
+    /// Microsoft 365.
+    Cloud,
+    /// A local folder: counts for neither side.
+    Local,
+}
+
+/// How the organisation's photos are managed, from the targets that answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Only on-premises targets (`ad`, `exchange`, `ldap`) are reachable.
+    OnPremises,
+    /// Only Microsoft 365 is reachable.
+    Cloud,
+    /// Both sides are reachable.
+    Hybrid,
+    /// No directory is reachable (a `folder` alone counts for neither side).
+    None,
+}
+
+impl Mode {
+    /// The mode given the kinds that are reachable and authenticated.
+    pub fn of(reachable: impl IntoIterator<Item = TargetKind>) -> Mode {
+        let (mut on_prem, mut cloud) = (false, false);
+        for kind in reachable {
+            match kind.side() {
+                Side::OnPremises => on_prem = true,
+                Side::Cloud => cloud = true,
+                Side::Local => {}
+            }
+        }
+        match (on_prem, cloud) {
+            (true, true) => Mode::Hybrid,
+            (true, false) => Mode::OnPremises,
+            (false, true) => Mode::Cloud,
+            (false, false) => Mode::None,
+        }
+    }
+
+    /// `ON-PREMISES`, `CLOUD`, `HYBRID`, `NONE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::OnPremises => "ON-PREMISES",
+            Mode::Cloud => "CLOUD",
+            Mode::Hybrid => "HYBRID",
+            Mode::None => "NONE",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A checked configuration: the file's sections plus where it came from.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The file, if one was read.
+    path: Option<PathBuf>,
+    /// The folder relative paths are resolved against.
+    base: PathBuf,
+    file: ConfigFile,
+}
+
+impl Config {
+    /// No file: no targets, default backup and audit locations.
+    pub fn empty() -> Self {
+        Config::default()
+    }
+
+    /// The configuration to use: `explicit` if given (it must exist),
+    /// else `./userphoto.toml` if present, else [`Config::empty`].
+    ///
+    /// # Errors
+    /// As for [`Config::load`].
+    pub fn discover(explicit: Option<&Path>) -> Result<Self> {
+        match explicit {
+            Some(path) => Config::load(path),
+            None if Path::new(DEFAULT_FILE).is_file() => Config::load(Path::new(DEFAULT_FILE)),
+            None => Ok(Config::empty()),
+        }
+    }
+
+    /// Reads and checks the file at `path`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the file (and the line, section and
+    /// key where there is one) and what to write instead.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::InvalidConfig {
+            message: format!(
+                "cannot read the configuration file {} ({e}); check the path given with --config",
+                path.display()
+            ),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks `text`, which was read from `path` (used for
+    /// messages and to resolve relative paths).
+    ///
+    /// # Errors
+    /// As for [`Config::load`].
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let file = validate::parse(text, path)?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Config {
+            path: Some(path.to_owned()),
+            base,
+            file,
+        })
+    }
+
+    /// The file this came from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The sections as written.
+    pub fn file(&self) -> &ConfigFile {
+        &self.file
+    }
+
+    /// `[section] in FILE`, for messages.
+    pub fn origin(&self, section: &str) -> String {
+        match &self.path {
+            Some(p) => format!("[{section}] in {}", p.display()),
+            None => format!("[{section}]"),
+        }
+    }
+
+    /// Whether the file has a section for `kind`.
+    pub fn is_configured(&self, kind: TargetKind) -> bool {
+        match kind {
+            TargetKind::Ad => self.file.ad.is_some(),
+            TargetKind::M365 => self.file.m365.is_some(),
+            TargetKind::Exchange => self.file.exchange.is_some(),
+            TargetKind::Ldap => self.file.ldap.is_some(),
+            TargetKind::Folder => self.file.folder.is_some(),
+        }
+    }
+
+    /// The kinds that have a section, in [`TargetKind::ALL`] order.
+    pub fn configured(&self) -> Vec<TargetKind> {
+        TargetKind::ALL
+            .into_iter()
+            .filter(|k| self.is_configured(*k))
+            .collect()
+    }
+
+    /// A path from the file, resolved against the file's folder.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base.join(path)
+        }
+    }
+
+    /// The backup folder: `[backup] dir`, else the platform data folder's
+    /// `backups` (e.g. `~/.local/share/userphoto/backups`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when there is no home folder to put the
+    /// default under.
+    pub fn backup_dir(&self) -> Result<PathBuf> {
+        match self.file.backup.as_ref().and_then(|b| b.dir.as_deref()) {
+            Some(dir) => Ok(self.resolve_path(dir)),
+            None => Ok(data_dir(&self.origin("backup"), "dir")?.join("backups")),
+        }
+    }
+
+    /// The audit log: `[audit] path`, else `audit.jsonl` in the platform
+    /// data folder.
+    ///
+    /// # Errors
+    /// As for [`Config::backup_dir`].
+    pub fn audit_path(&self) -> Result<PathBuf> {
+        match self.file.audit.as_ref().and_then(|a| a.path.as_deref()) {
+            Some(path) => Ok(self.resolve_path(path)),
+            None => Ok(data_dir(&self.origin("audit"), "path")?.join("audit.jsonl")),
+        }
+    }
+
+    /// Who we act as at `kind`, for the audit log (never a secret): the bind
+    /// DN, the application id, the Exchange user, or the local user for a
+    /// folder. `None` if `kind` is not configured.
+    pub fn identity(&self, kind: TargetKind) -> Option<String> {
+        let f = &self.file;
+        match kind {
+            TargetKind::Ad => f.ad.as_ref().map(|s| s.bind_dn.clone()),
+            TargetKind::Ldap => f.ldap.as_ref().map(|s| s.bind_dn.clone()),
+            TargetKind::M365 => f
+                .m365
+                .as_ref()
+                .map(|s| format!("app {} in tenant {}", s.client_id, s.tenant_id)),
+            TargetKind::Exchange => f.exchange.as_ref().map(|s| s.username.clone()),
+            TargetKind::Folder => f.folder.as_ref().map(|_| local_user()),
+        }
+    }
+}
+
+/// The platform data folder for userphoto.
+fn data_dir(origin: &str, key: &str) -> Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "userphoto")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or_else(|| Error::InvalidConfig {
+            message: format!(
+                "there is no home folder to keep userphoto's data in; set {key} in {origin}"
+            ),
+        })
+}
+
+/// `local user NAME` from the environment, for a folder target's audit lines.
+fn local_user() -> String {
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("local user {name}")
+}
+
+#[cfg(test)]
+mod tests;

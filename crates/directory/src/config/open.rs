@@ -1,0 +1,227 @@
+//! Turning a configured section into a ready [`Target`].
+//!
+//! Why a module of its own: this is the one place that knows which backend
+//! serves which section. Adding a backend (Microsoft Graph for `[m365]`,
+//! EWS for `[exchange]`) means filling in one `open_*` function here; the
+//! CLI, the web UI and the bulk engine only ever see a `Target`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::sections::{ExchangeSection, FolderSection, LdapSection, M365Section};
+use super::{Config, TargetKind};
+use crate::capabilities::PhotoSlot;
+use crate::directory::Directory;
+use crate::error::{Error, Result};
+use crate::folder::{FolderDirectory, FolderOptions};
+
+/// The default byte budget of a 648×648 HD photo (Microsoft 365, Exchange):
+/// far below Graph's 4 MB, plenty for high quality.
+const HD_BUDGET: usize = 300 * 1024;
+/// The default byte budget of an Active Directory `thumbnailPhoto`.
+const AD_BUDGET: usize = 10 * 1024;
+/// The default size limit of a plain LDAP `jpegPhoto`.
+const LDAP_MAX_BYTES: usize = 64 * 1024;
+
+/// An opened target: the directory plus what the engine needs to write to
+/// it — who we are there (for the audit log) and how to prepare photos.
+#[derive(Clone)]
+pub struct Target {
+    /// Which section this came from.
+    pub kind: TargetKind,
+    /// The directory.
+    pub directory: Arc<dyn Directory>,
+    /// Who we act as (bind DN, application id, local user); never a secret.
+    pub identity: String,
+    /// The square size photos are prepared at, in pixels.
+    pub photo_size: u32,
+    /// The byte budget photos are encoded within.
+    pub budget_bytes: usize,
+}
+
+impl Target {
+    /// A target around any directory (tests, the demo, embedding).
+    pub fn new(
+        kind: TargetKind,
+        directory: Arc<dyn Directory>,
+        identity: impl Into<String>,
+    ) -> Self {
+        let caps = directory.capabilities();
+        let (photo_size, budget_bytes) = default_spec(caps.slot, caps.recommended_pixels);
+        Target {
+            kind,
+            identity: identity.into(),
+            photo_size,
+            budget_bytes: budget_bytes.min(caps.max_bytes),
+            directory,
+        }
+    }
+
+    /// Sets the size and budget photos are prepared at (the budget is
+    /// capped to the directory's limit).
+    pub fn with_spec(mut self, photo_size: u32, budget_bytes: usize) -> Self {
+        self.photo_size = photo_size;
+        self.budget_bytes = budget_bytes.min(self.directory.capabilities().max_bytes);
+        self
+    }
+
+    /// The slot this target holds.
+    pub fn slot(&self) -> PhotoSlot {
+        self.directory.capabilities().slot
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("kind", &self.kind)
+            .field("directory", &self.directory.to_string())
+            .field("identity", &self.identity)
+            .field("photo_size", &self.photo_size)
+            .field("budget_bytes", &self.budget_bytes)
+            .finish()
+    }
+}
+
+impl fmt::Display for Target {
+    /// `ad (ldaps://dc1…)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.kind, self.directory)
+    }
+}
+
+/// Size and budget by slot: 96 px / 10 KB, 648 px / 300 KB, or the slot's
+/// defaults.
+fn default_spec(slot: PhotoSlot, pixels: u32) -> (u32, usize) {
+    match slot {
+        PhotoSlot::Thumbnail => (pixels, AD_BUDGET),
+        PhotoSlot::Hd => (pixels, HD_BUDGET),
+        PhotoSlot::LdapJpeg => (pixels, LDAP_MAX_BYTES),
+    }
+}
+
+impl Config {
+    /// Opens the target configured for `kind`: reads its secret, builds its
+    /// backend, and says how to prepare photos for it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when `kind` has no section (saying what to
+    /// add), its secret cannot be read, or this build has no backend for
+    /// it; the backend's own errors when it cannot be opened.
+    pub async fn open(&self, kind: TargetKind) -> Result<Target> {
+        let f = self.file();
+        let origin = self.origin(kind.as_str());
+        let identity = self.identity(kind).unwrap_or_default();
+        let missing = || self.missing_section(kind);
+        let target = match kind {
+            TargetKind::Folder => {
+                open_folder(self, f.folder.as_ref().ok_or_else(missing)?, identity).await?
+            }
+            TargetKind::Ad | TargetKind::Ldap => {
+                let section = match kind {
+                    TargetKind::Ad => f.ad.as_ref(),
+                    _ => f.ldap.as_ref(),
+                }
+                .ok_or_else(missing)?;
+                open_ldap(self, kind, section, &origin, identity).await?
+            }
+            TargetKind::M365 => {
+                open_m365(
+                    self,
+                    f.m365.as_ref().ok_or_else(missing)?,
+                    &origin,
+                    identity,
+                )
+                .await?
+            }
+            TargetKind::Exchange => {
+                open_exchange(
+                    self,
+                    f.exchange.as_ref().ok_or_else(missing)?,
+                    &origin,
+                    identity,
+                )
+                .await?
+            }
+        };
+        Ok(target)
+    }
+
+    fn missing_section(&self, kind: TargetKind) -> Error {
+        let file = self.path().map_or_else(
+            || super::DEFAULT_FILE.to_owned(),
+            |p| p.display().to_string(),
+        );
+        let configured: Vec<&str> = self.configured().iter().map(|k| k.as_str()).collect();
+        let have = if configured.is_empty() {
+            "no target is configured".to_owned()
+        } else {
+            format!("configured: {}", configured.join(", "))
+        };
+        Error::InvalidConfig {
+            message: format!(
+                "the {kind} target is not configured ({have}); add an [{kind}] section to {file} or pass --config"
+            ),
+        }
+    }
+}
+
+async fn open_folder(config: &Config, s: &FolderSection, identity: String) -> Result<Target> {
+    let slot = s.slot.unwrap_or(PhotoSlot::Hd);
+    let mut options = FolderOptions::new().with_slot(slot).read_only(s.read_only);
+    if let Some(max) = s.max_bytes {
+        options = options.with_max_bytes(max);
+    }
+    if let Some(key) = s.listing_key {
+        options = options.with_listing_key(key);
+    }
+    let dir = FolderDirectory::open_with(config.resolve_path(&s.path), options).await?;
+    let mut target = Target::new(TargetKind::Folder, Arc::new(dir), identity);
+    let size = s.photo_size.unwrap_or(target.photo_size);
+    let budget = s.max_bytes.unwrap_or(target.budget_bytes);
+    target = target.with_spec(size, budget);
+    Ok(target)
+}
+
+/// `[ad]` and `[ldap]`: the LDAP backend.
+async fn open_ldap(
+    _config: &Config,
+    kind: TargetKind,
+    _section: &LdapSection,
+    origin: &str,
+    _identity: String,
+) -> Result<Target> {
+    Err(not_built(kind, origin, "LDAP"))
+}
+
+/// `[m365]`: the Microsoft Graph backend (not in this build yet).
+async fn open_m365(
+    _config: &Config,
+    _section: &M365Section,
+    origin: &str,
+    _identity: String,
+) -> Result<Target> {
+    Err(not_built(TargetKind::M365, origin, "Microsoft Graph"))
+}
+
+/// `[exchange]`: the EWS backend (not in this build yet).
+async fn open_exchange(
+    _config: &Config,
+    _section: &ExchangeSection,
+    origin: &str,
+    _identity: String,
+) -> Result<Target> {
+    Err(not_built(
+        TargetKind::Exchange,
+        origin,
+        "Exchange Web Services",
+    ))
+}
+
+fn not_built(kind: TargetKind, origin: &str, backend: &str) -> Error {
+    Error::InvalidConfig {
+        message: format!(
+            "{origin} is valid, but this build of userphoto has no {backend} backend for the {kind} target yet; use a newer build or remove the section"
+        ),
+    }
+}

@@ -1,0 +1,157 @@
+//! The sections of `userphoto.toml`, exactly as written.
+//!
+//! Why a module of its own: these structs *are* the file format — every
+//! key, its type and its default is here and nowhere else, and every struct
+//! denies unknown keys so a misspelt `pasword_env` is an error naming the
+//! key instead of a silently ignored line. Checks that span keys (both
+//! `password_env` and `password_file`, a URL scheme, a size range) live in
+//! [`validate`](super) next door.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::capabilities::PhotoSlot;
+use crate::user::UserKey;
+
+/// The whole file. Every section is optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConfigFile {
+    /// Active Directory over LDAP(S): `thumbnailPhoto`, users by `sAMAccountName`.
+    pub ad: Option<LdapSection>,
+    /// Microsoft 365 / Entra ID through Microsoft Graph.
+    pub m365: Option<M365Section>,
+    /// Exchange Server on-premises through EWS.
+    pub exchange: Option<ExchangeSection>,
+    /// A plain LDAP directory: `jpegPhoto`, users by `uid`.
+    pub ldap: Option<LdapSection>,
+    /// A local folder directory (demo, tests, export).
+    pub folder: Option<FolderSection>,
+    /// Where photos are backed up before they are replaced or removed.
+    pub backup: Option<BackupSection>,
+    /// Where every change is recorded.
+    pub audit: Option<AuditSection>,
+}
+
+/// `[ad]` or `[ldap]`: a directory reached over LDAP.
+///
+/// Defaults differ by section: `[ad]` filters
+/// `(&(objectCategory=person)(objectClass=user))`, names users by
+/// `sAMAccountName` and writes `thumbnailPhoto` at 96 px / 10 KB; `[ldap]`
+/// filters `(objectClass=inetOrgPerson)`, names users by `uid` and writes
+/// `jpegPhoto` at 240 px / 64 KiB.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LdapSection {
+    /// `ldaps://host[:port]` or `ldap://host[:port]` (then StartTLS).
+    pub url: String,
+    /// Where users are searched, e.g. `DC=corp,DC=example,DC=com`.
+    pub base_dn: String,
+    /// Who we bind as: a DN, or a UPN for Active Directory.
+    pub bind_dn: String,
+    /// The environment variable holding the bind password.
+    pub password_env: Option<String>,
+    /// A file holding the bind password.
+    pub password_file: Option<PathBuf>,
+    /// An extra trust anchor (PEM), e.g. the corporate CA.
+    pub ca_file: Option<PathBuf>,
+    /// The LDAP filter selecting users.
+    pub user_filter: Option<String>,
+    /// The attribute users are named by (`sAMAccountName`, `uid`).
+    pub name_attribute: Option<String>,
+    /// The attribute holding the photo (`thumbnailPhoto`, `jpegPhoto`).
+    pub photo_attribute: Option<String>,
+    /// The square size photos are prepared at, in pixels.
+    pub photo_size: Option<u32>,
+    /// The largest photo written, in bytes (also the encoder's budget).
+    pub max_bytes: Option<usize>,
+    /// Allow a simple bind over an unencrypted connection (loudly warned).
+    #[serde(default)]
+    pub allow_insecure: bool,
+}
+
+/// `[m365]`: Microsoft 365 / Entra ID through Microsoft Graph (app-only).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct M365Section {
+    /// The directory (tenant) id.
+    pub tenant_id: String,
+    /// The application (client) id.
+    pub client_id: String,
+    /// The environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// A file holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// A PEM file with the certificate and key (instead of a secret).
+    pub certificate_file: Option<PathBuf>,
+    /// The Graph endpoint (national clouds, emulators).
+    pub graph_url: Option<String>,
+    /// The login endpoint (national clouds, emulators).
+    pub login_url: Option<String>,
+}
+
+/// `[exchange]`: Exchange Server on-premises through EWS.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ExchangeSection {
+    /// `https://mail.example.com/EWS/Exchange.asmx`.
+    pub ews_url: String,
+    /// `DOMAIN\user` or a UPN.
+    pub username: String,
+    /// The environment variable holding the password.
+    pub password_env: Option<String>,
+    /// A file holding the password.
+    pub password_file: Option<PathBuf>,
+    /// An extra trust anchor (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// Allow plain `http://` (loudly warned).
+    #[serde(default)]
+    pub allow_insecure: bool,
+}
+
+/// `[folder]`: a folder directory (a `users.csv` and a `photos/` folder).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FolderSection {
+    /// The folder (relative paths are relative to the configuration file).
+    pub path: PathBuf,
+    /// Which photo the folder stands for: `hd` (default), `thumbnail` or
+    /// `ldap-jpeg`. Its default size and limits follow.
+    pub slot: Option<PhotoSlot>,
+    /// The square size photos are prepared at, in pixels.
+    pub photo_size: Option<u32>,
+    /// The largest photo accepted, in bytes.
+    pub max_bytes: Option<usize>,
+    /// The key users are named by on the command line (default
+    /// `sam-account-name`).
+    pub listing_key: Option<UserKey>,
+    /// Refuse writes (for browsing an export).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// `[backup]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BackupSection {
+    /// The backup folder (default: the platform data folder, e.g.
+    /// `~/.local/share/userphoto/backups`).
+    pub dir: Option<PathBuf>,
+}
+
+/// `[audit]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuditSection {
+    /// The audit log, JSON lines (default: `audit.jsonl` in the platform
+    /// data folder).
+    pub path: Option<PathBuf>,
+}

@@ -1,0 +1,231 @@
+//! The configuration file: what is accepted, and what each mistake says.
+
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config> {
+    Config::parse(text, Path::new("/etc/userphoto/userphoto.toml"))
+}
+
+fn err(text: &str) -> String {
+    parse(text).expect_err("must be refused").to_string()
+}
+
+const FULL: &str = r#"
+[ad]
+url = "ldaps://dc1.corp.example.com"
+base_dn = "DC=corp,DC=example,DC=com"
+bind_dn = "svc-photos@corp.example.com"
+password_env = "USERPHOTO_AD_PASSWORD"
+ca_file = "corp-ca.pem"
+
+[m365]
+tenant_id = "00000000-0000-0000-0000-000000000000"
+client_id = "00000000-0000-0000-0000-000000000000"
+client_secret_env = "USERPHOTO_M365_SECRET"
+graph_url = "https://graph.microsoft.com"
+login_url = "https://login.microsoftonline.com"
+
+[exchange]
+ews_url = "https://mail.corp.example.com/EWS/Exchange.asmx"
+username = "CORP\\svc-photos"
+password_file = "/run/secrets/ews"
+
+[ldap]
+url = "ldaps://ldap.example.org"
+base_dn = "ou=people,dc=example,dc=org"
+bind_dn = "cn=photo-writer,dc=example,dc=org"
+password_env = "USERPHOTO_LDAP_PASSWORD"
+user_filter = "(objectClass=inetOrgPerson)"
+name_attribute = "uid"
+photo_attribute = "jpegPhoto"
+photo_size = 240
+max_bytes = 65536
+
+[folder]
+path = "sandbox"
+slot = "thumbnail"
+listing_key = "upn"
+
+[backup]
+dir = "backups"
+
+[audit]
+path = "/var/log/userphoto/audit.jsonl"
+"#;
+
+#[test]
+fn the_design_example_parses() {
+    let config = parse(FULL).expect("valid");
+    assert_eq!(config.configured(), TargetKind::ALL.to_vec());
+    let ldap = config.file().ldap.as_ref().expect("ldap");
+    assert_eq!(ldap.photo_size, Some(240));
+    assert_eq!(
+        config.backup_dir().expect("dir"),
+        Path::new("/etc/userphoto/backups")
+    );
+    assert_eq!(
+        config.audit_path().expect("audit"),
+        Path::new("/var/log/userphoto/audit.jsonl")
+    );
+    assert_eq!(
+        config.identity(TargetKind::Ad).as_deref(),
+        Some("svc-photos@corp.example.com")
+    );
+    let folder = config.file().folder.as_ref().expect("folder");
+    assert_eq!(folder.slot, Some(PhotoSlot::Thumbnail));
+}
+
+#[test]
+fn an_empty_file_has_no_targets_and_default_locations() {
+    let config = parse("").expect("valid");
+    assert!(config.configured().is_empty());
+    let dir = config.backup_dir().expect("default");
+    assert!(dir.ends_with("backups"), "{}", dir.display());
+    assert!(config
+        .audit_path()
+        .expect("default")
+        .ends_with("audit.jsonl"));
+}
+
+#[test]
+fn inline_password_is_refused_with_what_to_write() {
+    let text = "[ad]\nurl = \"ldaps://dc\"\nbase_dn = \"DC=x\"\nbind_dn = \"svc\"\npassword = \"hunter2\"\n";
+    let msg = err(text);
+    assert!(
+        msg.contains("/etc/userphoto/userphoto.toml, line 5"),
+        "{msg}"
+    );
+    assert!(msg.contains("[ad] password"), "{msg}");
+    assert!(
+        msg.contains("password_env = \"USERPHOTO_AD_PASSWORD\""),
+        "{msg}"
+    );
+    assert!(msg.contains("password_file"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+#[test]
+fn inline_client_secret_is_refused() {
+    let msg = err("[m365]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"abc\"\n");
+    assert!(
+        msg.contains("client_secret_env = \"USERPHOTO_M365_SECRET\""),
+        "{msg}"
+    );
+    assert!(!msg.contains("abc\""), "{msg}");
+}
+
+#[test]
+fn unknown_keys_and_sections_are_named() {
+    let msg = err("[folder]\npath = \"x\"\npaht = \"y\"\n");
+    assert!(msg.contains("line 3 in [folder]"), "{msg}");
+    assert!(msg.contains("paht"), "{msg}");
+    assert!(msg.contains("correct its spelling"), "{msg}");
+
+    let msg = err("[azure]\nx = 1\n");
+    assert!(msg.contains("azure"), "{msg}");
+}
+
+#[test]
+fn missing_and_mistyped_keys_are_named() {
+    let msg = err("[ldap]\nurl = \"ldaps://x\"\nbind_dn = \"cn=a\"\npassword_env = \"P\"\n");
+    assert!(msg.contains("base_dn"), "{msg}");
+    assert!(msg.contains("[ldap]"), "{msg}");
+    let msg = err("[folder]\npath = \"x\"\nphoto_size = \"big\"\n");
+    assert!(msg.contains("line 3"), "{msg}");
+    assert!(msg.contains("check the value"), "{msg}");
+}
+
+#[test]
+fn password_source_is_required_and_single() {
+    let base = "[ad]\nurl = \"ldaps://dc\"\nbase_dn = \"DC=x\"\nbind_dn = \"svc\"\n";
+    let msg = err(base);
+    assert!(
+        msg.contains("[ad] in /etc/userphoto/userphoto.toml has no password_env"),
+        "{msg}"
+    );
+    let msg = err(&format!(
+        "{base}password_env = \"A\"\npassword_file = \"b\"\n"
+    ));
+    assert!(msg.contains("both password_env and password_file"), "{msg}");
+}
+
+#[test]
+fn values_are_checked() {
+    let base = "[ad]\nbase_dn = \"DC=x\"\nbind_dn = \"svc\"\npassword_env = \"P\"\n";
+    let msg = err(&format!("{base}url = \"dc1.corp\"\n"));
+    assert!(msg.contains("must start with ldaps://"), "{msg}");
+    let msg = err(&format!("{base}url = \"ldaps://dc\"\nmax_bytes = 200000\n"));
+    assert!(msg.contains("write at most 102400"), "{msg}");
+    let msg = err("[folder]\npath = \"x\"\nphoto_size = 5\n");
+    assert!(msg.contains("photo_size = 5"), "{msg}");
+    let msg =
+        err("[exchange]\news_url = \"http://mail.corp\"\nusername = \"u\"\npassword_env = \"P\"\n");
+    assert!(msg.contains("https://"), "{msg}");
+    let msg = err("[folder]\npath = \"x\"\nslot = \"huge\"\n");
+    assert!(msg.contains("line 3"), "{msg}");
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let msg = err("[folder]\npath = \"unterminated\n");
+    assert!(msg.contains("userphoto.toml, line 2"), "{msg}");
+}
+
+#[test]
+fn target_names_parse() {
+    for kind in TargetKind::ALL {
+        assert_eq!(kind.as_str().parse::<TargetKind>().ok(), Some(kind));
+    }
+    assert!("azure".parse::<TargetKind>().is_err());
+}
+
+#[test]
+fn mode_follows_the_reachable_sides() {
+    use TargetKind::*;
+    assert_eq!(Mode::of([Ad]), Mode::OnPremises);
+    assert_eq!(Mode::of([Ldap, Exchange]), Mode::OnPremises);
+    assert_eq!(Mode::of([M365]), Mode::Cloud);
+    assert_eq!(Mode::of([Ad, M365]), Mode::Hybrid);
+    assert_eq!(Mode::of([Folder]), Mode::None);
+    assert_eq!(Mode::of([]), Mode::None);
+    assert_eq!(Mode::Hybrid.to_string(), "HYBRID");
+}
+
+#[tokio::test]
+async fn a_missing_section_says_what_to_add() {
+    let config = parse("").expect("valid");
+    let e = config
+        .open(TargetKind::Ad)
+        .await
+        .expect_err("not configured");
+    let msg = e.to_string();
+    assert!(msg.contains("the ad target is not configured"), "{msg}");
+    assert!(
+        msg.contains("add an [ad] section to /etc/userphoto/userphoto.toml"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_folder_target_opens_with_its_spec() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::folder::FolderDirectory::create(
+        dir.path().join("sandbox"),
+        [crate::User::new("u1").with_sam_account_name("a")],
+    )
+    .await
+    .expect("create");
+    let path = dir.path().join("userphoto.toml");
+    std::fs::write(
+        &path,
+        "[folder]\npath = \"sandbox\"\nslot = \"thumbnail\"\n",
+    )
+    .expect("write");
+    let config = Config::load(&path).expect("valid");
+    let target = config.open(TargetKind::Folder).await.expect("open");
+    assert_eq!(target.slot(), PhotoSlot::Thumbnail);
+    assert_eq!((target.photo_size, target.budget_bytes), (96, 10 * 1024));
+    assert!(target.identity.starts_with("local user "));
+}

@@ -1,0 +1,297 @@
+//! Parsing and checking `userphoto.toml`, with messages a person can act on.
+//!
+//! Why a module of its own: this is where text someone typed meets the
+//! program. Every message names the file, the line where it can, the
+//! section and the key, and says what to write instead. Secrets written
+//! inline are caught here, before any typed parsing, so the message is
+//! "secrets are never read from the file" rather than "unknown key".
+
+use std::path::Path;
+
+use super::sections::{ConfigFile, ExchangeSection, FolderSection, LdapSection, M365Section};
+use super::SecretSource;
+use crate::error::{Error, Result};
+
+/// The largest `thumbnailPhoto` Active Directory stores (schema rangeUpper).
+const AD_MAX_BYTES: usize = 102_400;
+
+/// Parses `text` (read from `path`) and checks every section.
+pub(super) fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
+    let file_name = path.display().to_string();
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| toml_error(&file_name, text, &e))?;
+    reject_inline_secrets(&file_name, text, &table)?;
+    let file: ConfigFile =
+        toml::from_str(text).map_err(|e: toml::de::Error| toml_error(&file_name, text, &e))?;
+    let origin = |section: &str| format!("[{section}] in {file_name}");
+    if let Some(ad) = &file.ad {
+        check_ldap(ad, &origin("ad"), true)?;
+    }
+    if let Some(ldap) = &file.ldap {
+        check_ldap(ldap, &origin("ldap"), false)?;
+    }
+    if let Some(m365) = &file.m365 {
+        check_m365(m365, &origin("m365"))?;
+    }
+    if let Some(exchange) = &file.exchange {
+        check_exchange(exchange, &origin("exchange"))?;
+    }
+    if let Some(folder) = &file.folder {
+        check_folder(folder, &origin("folder"))?;
+    }
+    Ok(file)
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidConfig { message }
+}
+
+/// Turns a TOML error into one sentence: file, line, section, what, hint.
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
+    let message = e.message().trim().trim_end_matches('.');
+    let mut at = String::new();
+    if let Some(span) = e.span() {
+        let start = span.start.min(text.len());
+        let line = text.get(..start).map_or(1, |t| t.matches('\n').count() + 1);
+        at.push_str(&format!(", line {line}"));
+        if let Some(section) = section_at(text, start) {
+            at.push_str(&format!(" in [{section}]"));
+        }
+    }
+    let hint = if message.starts_with("unknown field") {
+        "; remove that key or correct its spelling"
+    } else if message.starts_with("missing field") {
+        "; add that key to the section"
+    } else if message.starts_with("invalid type") {
+        "; check the value (text needs quotes, numbers and true/false do not)"
+    } else {
+        "; fix the file (it is TOML: key = value lines under [section] headers)"
+    };
+    invalid(format!("{file}{at}: {message}{hint}"))
+}
+
+/// The `[section]` header in force at byte `offset` of `text`.
+fn section_at(text: &str, offset: usize) -> Option<String> {
+    let mut section = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if pos > offset {
+            break;
+        }
+        let t = line.trim();
+        if t.starts_with('[') && !t.starts_with("[[") {
+            if let Some(end) = t.find(']') {
+                section = t.get(1..end).map(|s| s.trim().to_owned());
+            }
+        }
+        pos += line.len();
+    }
+    section
+}
+
+/// Whether `key` looks like an inline secret rather than a pointer to one.
+fn is_inline_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    let secretish = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "private_key",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+        || k == "pwd";
+    secretish && !k.ends_with("_env") && !k.ends_with("_file") && k != "certificate_file"
+}
+
+/// Refuses `password = "…"` and its kin anywhere in the file.
+fn reject_inline_secrets(file: &str, text: &str, table: &toml::Table) -> Result<()> {
+    for (section, value) in table {
+        let keys: Vec<&String> = match value {
+            toml::Value::Table(t) => t.keys().collect(),
+            _ => Vec::new(),
+        };
+        let top_level = is_inline_secret(section).then_some(section);
+        for key in keys
+            .into_iter()
+            .filter(|k| is_inline_secret(k))
+            .chain(top_level)
+        {
+            let in_section = top_level.is_none();
+            let line = line_of_key(text, in_section.then_some(section.as_str()), key)
+                .map_or_else(String::new, |l| format!(", line {l}"));
+            let stem = if key.to_ascii_lowercase().contains("secret") && section == "m365" {
+                "client_secret"
+            } else {
+                "password"
+            };
+            let var = format!(
+                "USERPHOTO_{}_{}",
+                section.to_ascii_uppercase(),
+                if stem == "password" {
+                    "PASSWORD"
+                } else {
+                    "SECRET"
+                }
+            );
+            let place = if in_section {
+                format!("[{section}] {key}")
+            } else {
+                key.clone()
+            };
+            return Err(invalid(format!(
+                "{file}{line}: {place} holds a secret, and secrets are never read from the configuration file; delete that line and write {stem}_env = \"{var}\" (an environment variable holding it) or {stem}_file = \"/path/to/file\" instead"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The line number of `key = …` inside `[section]` (or at the top level).
+fn line_of_key(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let mut current: Option<String> = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t
+                .find(']')
+                .and_then(|end| t.get(1..end))
+                .map(|s| s.trim().to_owned());
+            continue;
+        }
+        let Some(rest) = t.strip_prefix(key) else {
+            continue;
+        };
+        if rest.trim_start().starts_with('=') && current.as_deref() == section {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+fn require_text(value: &str, origin: &str, key: &str, example: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        Err(invalid(format!(
+            "{origin}: {key} is empty; write e.g. {key} = \"{example}\""
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_size(size: Option<u32>, origin: &str) -> Result<()> {
+    match size {
+        Some(s) if !(16..=4096).contains(&s) => Err(invalid(format!(
+            "{origin}: photo_size = {s} is outside 16..4096; write a square size in pixels such as 96, 240 or 648"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_max_bytes(max: Option<usize>, origin: &str, ceiling: Option<usize>) -> Result<()> {
+    match (max, ceiling) {
+        (Some(m), _) if m < 512 => Err(invalid(format!(
+            "{origin}: max_bytes = {m} is too small for a photo; write at least 512"
+        ))),
+        (Some(m), Some(c)) if m > c => Err(invalid(format!(
+            "{origin}: max_bytes = {m} is more than the directory stores ({c} bytes); write at most {c}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_ldap(s: &LdapSection, origin: &str, is_ad: bool) -> Result<()> {
+    let url = s.url.trim().to_ascii_lowercase();
+    if !(url.starts_with("ldaps://") || url.starts_with("ldap://")) {
+        return Err(invalid(format!(
+            "{origin}: url = {:?} must start with ldaps:// (or ldap:// for StartTLS); write e.g. url = \"ldaps://dc1.corp.example.com\"",
+            s.url
+        )));
+    }
+    require_text(&s.base_dn, origin, "base_dn", "DC=corp,DC=example,DC=com")?;
+    require_text(&s.bind_dn, origin, "bind_dn", "svc-photos@corp.example.com")?;
+    SecretSource::from_keys(
+        s.password_env.as_deref(),
+        s.password_file.as_deref(),
+        origin,
+        "password",
+        true,
+    )?;
+    check_size(s.photo_size, origin)?;
+    check_max_bytes(s.max_bytes, origin, is_ad.then_some(AD_MAX_BYTES))
+}
+
+fn check_http_url(url: &str, origin: &str, key: &str, allow_insecure: bool) -> Result<()> {
+    let lower = url.trim().to_ascii_lowercase();
+    let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    if lower.starts_with("https://")
+        || (lower.starts_with("http://") && (allow_insecure || loopback))
+    {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{origin}: {key} = {url:?} must be an https:// URL; write e.g. {key} = \"https://…\""
+        )))
+    }
+}
+
+fn check_m365(s: &M365Section, origin: &str) -> Result<()> {
+    require_text(
+        &s.tenant_id,
+        origin,
+        "tenant_id",
+        "00000000-0000-0000-0000-000000000000",
+    )?;
+    require_text(
+        &s.client_id,
+        origin,
+        "client_id",
+        "00000000-0000-0000-0000-000000000000",
+    )?;
+    let secret = SecretSource::from_keys(
+        s.client_secret_env.as_deref(),
+        s.client_secret_file.as_deref(),
+        origin,
+        "client_secret",
+        s.certificate_file.is_none(),
+    )?;
+    if secret.is_some() && s.certificate_file.is_some() {
+        return Err(invalid(format!(
+            "{origin} has both a client secret and certificate_file; keep one way to sign in"
+        )));
+    }
+    for (key, url) in [("graph_url", &s.graph_url), ("login_url", &s.login_url)] {
+        if let Some(url) = url {
+            check_http_url(url, origin, key, false)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_exchange(s: &ExchangeSection, origin: &str) -> Result<()> {
+    check_http_url(&s.ews_url, origin, "ews_url", s.allow_insecure)?;
+    require_text(&s.username, origin, "username", "CORP\\\\svc-photos")?;
+    SecretSource::from_keys(
+        s.password_env.as_deref(),
+        s.password_file.as_deref(),
+        origin,
+        "password",
+        true,
+    )?;
+    Ok(())
+}
+
+fn check_folder(s: &FolderSection, origin: &str) -> Result<()> {
+    if s.path.as_os_str().is_empty() {
+        return Err(invalid(format!(
+            "{origin}: path is empty; write the folder holding users.csv, e.g. path = \"sandbox\""
+        )));
+    }
+    check_size(s.photo_size, origin)?;
+    check_max_bytes(s.max_bytes, origin, None)
+}
