@@ -1,2 +1,11 @@
-//! Dev-only test helpers: fixture generators and the test-environment
-//! description shared by the integration tests.
+//! Dev-only test helpers for userphoto.
+//!
+//! * [`fixtures`] makes the images the always-on tests need (every EXIF
+//!   orientation, CMYK, alpha, 16-bit, truncated files, bomb headers), so a
+//!   fresh clone tests them without any downloaded file;
+//! * [`jpeg`] inspects JPEG files (which segments they carry) and decodes
+//!   them for pixel comparisons.
+#![allow(missing_docs, clippy::unwrap_used)] // test support: panics are the point
+
+pub mod fixtures;
+pub mod jpeg;
