@@ -12,8 +12,9 @@
 //!   bytes with a digest), [`PhotoLookup`] (photo / no photo / no mailbox /
 //!   not accessible), [`PhotoSlot`], and the one [`Error`] enum;
 //! * backends, one module each — today [`folder`] (a real directory in a
-//!   local folder, for the demo, tests and export); LDAP/Active Directory,
-//!   Microsoft Graph and EWS follow the same shape;
+//!   local folder, for the demo, tests and export) and [`ldap`] (Active
+//!   Directory's `thumbnailPhoto` and plain LDAP's `jpegPhoto`); Microsoft
+//!   Graph and EWS follow the same shape;
 //! * the `conformance` module (feature `conformance`), a suite: the same checks run
 //!   against every backend, confined to a test scope.
 //!
@@ -42,6 +43,7 @@ mod directory;
 pub mod error;
 mod ext;
 pub mod folder;
+pub mod ldap;
 pub mod photo;
 pub mod user;
 
