@@ -3,10 +3,19 @@
 //! * [`scan`] finds the image files of a folder (hidden and temporary files
 //!   ignored);
 //! * [`convert`] prepares every file into directory-ready JPEGs on all cores
-//!   and writes them next to each other, never overwriting by accident.
+//!   and writes them next to each other, never overwriting by accident;
+//! * [`ops`] does single-user get / set / remove / restore against any
+//!   target, in the one safe order: back up, write (HD first), audit — the
+//!   same calls serve the CLI and the web UI;
+//! * [`backup`] keeps every photo before it is replaced or removed, exports
+//!   a whole target, and reads backups back for restoring;
+//! * [`audit`] appends one JSON line per change.
 //!
 //! Matching files to users, planning, executing against directories with
 //! backups and a journal come with the bulk-import issue.
 
+pub mod audit;
+pub mod backup;
 pub mod convert;
+pub mod ops;
 pub mod scan;

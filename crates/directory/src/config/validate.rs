@@ -110,42 +110,40 @@ fn is_inline_secret(key: &str) -> bool {
 /// Refuses `password = "…"` and its kin anywhere in the file.
 fn reject_inline_secrets(file: &str, text: &str, table: &toml::Table) -> Result<()> {
     for (section, value) in table {
-        let keys: Vec<&String> = match value {
-            toml::Value::Table(t) => t.keys().collect(),
-            _ => Vec::new(),
+        let found = match value {
+            toml::Value::Table(t) => t
+                .keys()
+                .find(|k| is_inline_secret(k))
+                .map(|k| (Some(section.as_str()), k)),
+            _ => is_inline_secret(section).then_some((None, section)),
         };
-        let top_level = is_inline_secret(section).then_some(section);
-        for key in keys
-            .into_iter()
-            .filter(|k| is_inline_secret(k))
-            .chain(top_level)
-        {
-            let in_section = top_level.is_none();
-            let line = line_of_key(text, in_section.then_some(section.as_str()), key)
-                .map_or_else(String::new, |l| format!(", line {l}"));
-            let stem = if key.to_ascii_lowercase().contains("secret") && section == "m365" {
-                "client_secret"
+        let Some((in_section, key)) = found else {
+            continue;
+        };
+        let line =
+            line_of_key(text, in_section, key).map_or_else(String::new, |l| format!(", line {l}"));
+        let stem = if key.to_ascii_lowercase().contains("secret") && section == "m365" {
+            "client_secret"
+        } else {
+            "password"
+        };
+        let var = format!(
+            "USERPHOTO_{}_{}",
+            section.to_ascii_uppercase(),
+            if stem == "password" {
+                "PASSWORD"
             } else {
-                "password"
-            };
-            let var = format!(
-                "USERPHOTO_{}_{}",
-                section.to_ascii_uppercase(),
-                if stem == "password" {
-                    "PASSWORD"
-                } else {
-                    "SECRET"
-                }
-            );
-            let place = if in_section {
-                format!("[{section}] {key}")
-            } else {
-                key.clone()
-            };
-            return Err(invalid(format!(
-                "{file}{line}: {place} holds a secret, and secrets are never read from the configuration file; delete that line and write {stem}_env = \"{var}\" (an environment variable holding it) or {stem}_file = \"/path/to/file\" instead"
-            )));
-        }
+                "SECRET"
+            }
+        );
+        let place = if in_section.is_some() {
+            format!("[{section}] {key}")
+        } else {
+            key.clone()
+        };
+        return Err(invalid(format!(
+            "{file}{line}: {place} holds a secret, and secrets are never read from the configuration file; delete that line and write {stem}_env = \"{var}\" (an environment variable holding it) or {stem}_file = \"/path/to/file\" instead"
+        )));
     }
     Ok(())
 }
