@@ -45,9 +45,9 @@ use std::str::FromStr;
 pub use self::open::Target;
 pub use self::secret::SecretSource;
 pub use self::sections::{
-    AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, LdapSection,
-    M365Section,
+    AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, M365Section,
 };
+pub use crate::ldap::LdapConfig;
 
 use crate::capabilities::PhotoSlot;
 use crate::error::{Error, Result};
@@ -335,8 +335,8 @@ impl Config {
     pub fn identity(&self, kind: TargetKind) -> Option<String> {
         let f = &self.file;
         match kind {
-            TargetKind::Ad => f.ad.as_ref().map(|s| s.bind_dn.clone()),
-            TargetKind::Ldap => f.ldap.as_ref().map(|s| s.bind_dn.clone()),
+            TargetKind::Ad => f.ad.as_ref().map(ldap_identity),
+            TargetKind::Ldap => f.ldap.as_ref().map(ldap_identity),
             TargetKind::M365 => f
                 .m365
                 .as_ref()
@@ -345,6 +345,14 @@ impl Config {
             TargetKind::Folder => f.folder.as_ref().map(|_| local_user()),
         }
     }
+}
+
+/// The bind DN, or `anonymous`.
+fn ldap_identity(section: &LdapConfig) -> String {
+    section
+        .bind_dn
+        .clone()
+        .unwrap_or_else(|| "anonymous".to_owned())
 }
 
 /// The platform data folder for userphoto.

@@ -8,20 +8,18 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::sections::{ExchangeSection, FolderSection, LdapSection, M365Section};
+use super::sections::{ExchangeSection, FolderSection, M365Section};
+use super::SecretSource;
 use super::{Config, TargetKind};
 use crate::capabilities::PhotoSlot;
 use crate::directory::Directory;
 use crate::error::{Error, Result};
 use crate::folder::{FolderDirectory, FolderOptions};
+use crate::ldap::LdapConfig;
 
 /// The default byte budget of a 648×648 HD photo (Microsoft 365, Exchange):
 /// far below Graph's 4 MB, plenty for high quality.
 const HD_BUDGET: usize = 300 * 1024;
-/// The default byte budget of an Active Directory `thumbnailPhoto`.
-const AD_BUDGET: usize = 10 * 1024;
-/// The default size limit of a plain LDAP `jpegPhoto`.
-const LDAP_MAX_BYTES: usize = 64 * 1024;
 
 /// An opened target: the directory plus what the engine needs to write to
 /// it — who we are there (for the audit log) and how to prepare photos.
@@ -47,7 +45,7 @@ impl Target {
         identity: impl Into<String>,
     ) -> Self {
         let caps = directory.capabilities();
-        let (photo_size, budget_bytes) = default_spec(caps.slot, caps.recommended_pixels);
+        let (photo_size, budget_bytes) = default_spec(caps);
         Target {
             kind,
             identity: identity.into(),
@@ -90,13 +88,15 @@ impl fmt::Display for Target {
     }
 }
 
-/// Size and budget by slot: 96 px / 10 KB, 648 px / 300 KB, or the slot's
-/// defaults.
-fn default_spec(slot: PhotoSlot, pixels: u32) -> (u32, usize) {
-    match slot {
-        PhotoSlot::Thumbnail => (pixels, AD_BUDGET),
-        PhotoSlot::Hd => (pixels, HD_BUDGET),
-        PhotoSlot::LdapJpeg => (pixels, LDAP_MAX_BYTES),
+/// Size and budget from the capabilities: HD targets get 300 KB (far
+/// below Graph's 4 MB), the others the budget their backend recommends
+/// (10 KB for Active Directory, the configured budget for plain LDAP).
+fn default_spec(caps: &crate::Capabilities) -> (u32, usize) {
+    match caps.slot {
+        PhotoSlot::Hd => (caps.recommended_pixels, HD_BUDGET),
+        PhotoSlot::Thumbnail | PhotoSlot::LdapJpeg => {
+            (caps.recommended_pixels, caps.recommended_bytes)
+        }
     }
 }
 
@@ -183,15 +183,34 @@ async fn open_folder(config: &Config, s: &FolderSection, identity: String) -> Re
     Ok(target)
 }
 
-/// `[ad]` and `[ldap]`: the LDAP backend.
+/// `[ad]` and `[ldap]`: the LDAP backend; connects and binds now, so a
+/// wrong password or an unreachable server is reported at open.
 async fn open_ldap(
-    _config: &Config,
+    config: &Config,
     kind: TargetKind,
-    _section: &LdapSection,
+    section: &LdapConfig,
     origin: &str,
-    _identity: String,
+    identity: String,
 ) -> Result<Target> {
-    Err(not_built(kind, origin, "LDAP"))
+    let section = section.clone().resolve_paths(&config.base);
+    let mut builder = section.builder();
+    let source = SecretSource::from_keys(
+        section.password_env.as_deref(),
+        section.password_file.as_deref(),
+        origin,
+        "password",
+        section.bind_dn.is_some(),
+    )?;
+    if let Some(source) = source {
+        builder = builder.password(source.resolve(origin)?);
+    }
+    let dir = builder.build().await?;
+    let identity = if identity.is_empty() {
+        dir.bind_identity().to_owned()
+    } else {
+        identity
+    };
+    Ok(Target::new(kind, Arc::new(dir), identity))
 }
 
 /// `[m365]`: the Microsoft Graph backend (not in this build yet).

@@ -5,13 +5,15 @@
 //! denies unknown keys so a misspelt `pasword_env` is an error naming the
 //! key instead of a silently ignored line. Checks that span keys (both
 //! `password_env` and `password_file`, a URL scheme, a size range) live in
-//! [`validate`](super) next door.
+//! `validate` next door. `[ad]` and `[ldap]` use the LDAP backend's own
+//! [`LdapConfig`], so a key added there is a key of this file.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
 use crate::capabilities::PhotoSlot;
+use crate::ldap::LdapConfig;
 use crate::user::UserKey;
 
 /// The whole file. Every section is optional.
@@ -19,58 +21,23 @@ use crate::user::UserKey;
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConfigFile {
-    /// Active Directory over LDAP(S): `thumbnailPhoto`, users by `sAMAccountName`.
-    pub ad: Option<LdapSection>,
+    /// Active Directory over LDAP(S): `thumbnailPhoto`, users by
+    /// `sAMAccountName` (the LDAP backend's own section type, with Active
+    /// Directory defaults).
+    pub ad: Option<LdapConfig>,
     /// Microsoft 365 / Entra ID through Microsoft Graph.
     pub m365: Option<M365Section>,
     /// Exchange Server on-premises through EWS.
     pub exchange: Option<ExchangeSection>,
-    /// A plain LDAP directory: `jpegPhoto`, users by `uid`.
-    pub ldap: Option<LdapSection>,
+    /// A plain LDAP directory: `jpegPhoto`, users by `uid` (plain-LDAP
+    /// defaults).
+    pub ldap: Option<LdapConfig>,
     /// A local folder directory (demo, tests, export).
     pub folder: Option<FolderSection>,
     /// Where photos are backed up before they are replaced or removed.
     pub backup: Option<BackupSection>,
     /// Where every change is recorded.
     pub audit: Option<AuditSection>,
-}
-
-/// `[ad]` or `[ldap]`: a directory reached over LDAP.
-///
-/// Defaults differ by section: `[ad]` filters
-/// `(&(objectCategory=person)(objectClass=user))`, names users by
-/// `sAMAccountName` and writes `thumbnailPhoto` at 96 px / 10 KB; `[ldap]`
-/// filters `(objectClass=inetOrgPerson)`, names users by `uid` and writes
-/// `jpegPhoto` at 240 px / 64 KiB.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct LdapSection {
-    /// `ldaps://host[:port]` or `ldap://host[:port]` (then StartTLS).
-    pub url: String,
-    /// Where users are searched, e.g. `DC=corp,DC=example,DC=com`.
-    pub base_dn: String,
-    /// Who we bind as: a DN, or a UPN for Active Directory.
-    pub bind_dn: String,
-    /// The environment variable holding the bind password.
-    pub password_env: Option<String>,
-    /// A file holding the bind password.
-    pub password_file: Option<PathBuf>,
-    /// An extra trust anchor (PEM), e.g. the corporate CA.
-    pub ca_file: Option<PathBuf>,
-    /// The LDAP filter selecting users.
-    pub user_filter: Option<String>,
-    /// The attribute users are named by (`sAMAccountName`, `uid`).
-    pub name_attribute: Option<String>,
-    /// The attribute holding the photo (`thumbnailPhoto`, `jpegPhoto`).
-    pub photo_attribute: Option<String>,
-    /// The square size photos are prepared at, in pixels.
-    pub photo_size: Option<u32>,
-    /// The largest photo written, in bytes (also the encoder's budget).
-    pub max_bytes: Option<usize>,
-    /// Allow a simple bind over an unencrypted connection (loudly warned).
-    #[serde(default)]
-    pub allow_insecure: bool,
 }
 
 /// `[m365]`: Microsoft 365 / Entra ID through Microsoft Graph (app-only).

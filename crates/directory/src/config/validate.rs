@@ -8,9 +8,10 @@
 
 use std::path::Path;
 
-use super::sections::{ConfigFile, ExchangeSection, FolderSection, LdapSection, M365Section};
+use super::sections::{ConfigFile, ExchangeSection, FolderSection, M365Section};
 use super::SecretSource;
 use crate::error::{Error, Result};
+use crate::ldap::{LdapConfig, LdapFlavor};
 
 /// The largest `thumbnailPhoto` Active Directory stores (schema rangeUpper).
 const AD_MAX_BYTES: usize = 102_400;
@@ -22,8 +23,11 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
         .parse()
         .map_err(|e: toml::de::Error| toml_error(&file_name, text, &e))?;
     reject_inline_secrets(&file_name, text, &table)?;
-    let file: ConfigFile =
+    let mut file: ConfigFile =
         toml::from_str(text).map_err(|e: toml::de::Error| toml_error(&file_name, text, &e))?;
+    // The section decides the LDAP defaults; the file does not say.
+    file.ad = file.ad.map(|c| c.with_flavor(LdapFlavor::ActiveDirectory));
+    file.ldap = file.ldap.map(|c| c.with_flavor(LdapFlavor::Plain));
     let origin = |section: &str| format!("[{section}] in {file_name}");
     if let Some(ad) = &file.ad {
         check_ldap(ad, &origin("ad"), true)?;
@@ -201,7 +205,7 @@ fn check_max_bytes(max: Option<usize>, origin: &str, ceiling: Option<usize>) -> 
     }
 }
 
-fn check_ldap(s: &LdapSection, origin: &str, is_ad: bool) -> Result<()> {
+fn check_ldap(s: &LdapConfig, origin: &str, is_ad: bool) -> Result<()> {
     let url = s.url.trim().to_ascii_lowercase();
     if !(url.starts_with("ldaps://") || url.starts_with("ldap://")) {
         return Err(invalid(format!(
@@ -210,14 +214,24 @@ fn check_ldap(s: &LdapSection, origin: &str, is_ad: bool) -> Result<()> {
         )));
     }
     require_text(&s.base_dn, origin, "base_dn", "DC=corp,DC=example,DC=com")?;
-    require_text(&s.bind_dn, origin, "bind_dn", "svc-photos@corp.example.com")?;
+    if let Some(bind_dn) = &s.bind_dn {
+        require_text(bind_dn, origin, "bind_dn", "svc-photos@corp.example.com")?;
+    }
+    // A bind DN needs a password source; without one the bind is anonymous.
     SecretSource::from_keys(
         s.password_env.as_deref(),
         s.password_file.as_deref(),
         origin,
         "password",
-        true,
+        s.bind_dn.is_some(),
     )?;
+    if let (Some(budget), Some(max)) = (s.budget_bytes, s.max_bytes) {
+        if budget > max {
+            return Err(invalid(format!(
+                "{origin}: budget_bytes = {budget} is more than max_bytes = {max}; write a budget at most max_bytes"
+            )));
+        }
+    }
     check_size(s.photo_size, origin)?;
     check_max_bytes(s.max_bytes, origin, is_ad.then_some(AD_MAX_BYTES))
 }
