@@ -72,7 +72,6 @@ pub struct LdapDirectoryBuilder {
     budget_bytes: Option<usize>,
     timeout: Duration,
     page_size: u32,
-    size_limit: u32,
     connections: usize,
     concurrency: usize,
 }
@@ -118,7 +117,6 @@ impl LdapDirectoryBuilder {
             budget_bytes: None,
             timeout: DEFAULT_TIMEOUT,
             page_size: crate::ldap::MAX_PAGE_SIZE,
-            size_limit: 0,
             connections: DEFAULT_CONNECTIONS,
             concurrency: DEFAULT_CONCURRENCY,
         }
@@ -266,14 +264,6 @@ impl LdapDirectoryBuilder {
     /// the capabilities; default 8).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
-        self
-    }
-
-    /// The sizeLimit sent with every search request (0, the default: none).
-    /// For tests that need a server to stop a search early.
-    #[doc(hidden)]
-    pub fn size_limit(mut self, limit: u32) -> Self {
-        self.size_limit = limit;
         self
     }
 
@@ -444,7 +434,6 @@ impl LdapDirectoryBuilder {
             attributes: self.attributes,
             photo_attribute,
             page_size: self.page_size,
-            size_limit: self.size_limit,
         };
         Ok(LdapDirectory::from_parts(settings, caps, Arc::new(client)))
     }

@@ -29,9 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::controls::{PagedResults, RawControl};
-use ldap3::{
-    Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions, SearchStream,
-};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchStream};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::Mutex;
 
@@ -213,7 +211,7 @@ impl Client {
     }
 
     /// Forgets `handle`'s connection, unless it was already replaced.
-    async fn discard(&self, handle: &Handle) {
+    pub(crate) async fn discard(&self, handle: &Handle) {
         let mut guard = self.slots[handle.slot].lock().await;
         if guard
             .as_ref()
@@ -298,20 +296,26 @@ pub(crate) struct SearchSpec {
     pub(crate) attributes: Vec<String>,
     /// Already clamped to 1..=1000.
     pub(crate) page_size: u32,
-    /// The sizeLimit sent with each request (0: none).
-    pub(crate) size_limit: u32,
 }
 
 /// A paged search in progress: yields entries as pages arrive, fetching
 /// the next page only when the current one is used up.
+///
+/// Until the first entry arrives, a dropped connection is reopened once and
+/// a busy server waited for (as [`Client::run`] does); after that, a
+/// failure ends the search (the paging cookie belongs to the connection, so
+/// a search cannot resume on another one).
 pub(crate) struct Pager<'a> {
     client: &'a Client,
     spec: SearchSpec,
-    /// The connection the search runs on (the cookie belongs to it).
-    ldap: Option<Ldap>,
+    /// The connection the search runs on.
+    handle: Option<Handle>,
     stream: Option<SearchStream<'static, String, Vec<String>>>,
     cookie: Vec<u8>,
     in_page: u64,
+    yielded: u64,
+    reconnected: bool,
+    busy: usize,
     done: bool,
 }
 
@@ -320,16 +324,52 @@ impl<'a> Pager<'a> {
         Pager {
             client,
             spec,
-            ldap: None,
+            handle: None,
             stream: None,
             cookie: Vec::new(),
             in_page: 0,
+            yielded: 0,
+            reconnected: false,
+            busy: 0,
             done: false,
         }
     }
 
     /// The next entry, or `None` when every page has been read.
     pub(crate) async fn next(&mut self) -> Result<Option<SearchEntry>, Failure> {
+        loop {
+            let fresh = self.yielded == 0 && self.cookie.is_empty();
+            match self.next_once().await {
+                Err(f) if fresh && f.is_dropped() && !self.reconnected => {
+                    tracing::info!(error = ?f, "the LDAP connection dropped before the first entry; reconnecting once");
+                    self.reconnected = true;
+                    if let Some(handle) = self.handle.take() {
+                        self.client.discard(&handle).await;
+                    }
+                    self.restart();
+                }
+                Err(f) if fresh && f.is_busy() && self.busy < BUSY_PAUSES.len() => {
+                    tokio::time::sleep(BUSY_PAUSES[self.busy]).await;
+                    self.busy += 1;
+                    self.restart();
+                }
+                Ok(Some(entry)) => {
+                    self.yielded += 1;
+                    return Ok(Some(entry));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn restart(&mut self) {
+        self.stream = None;
+        self.cookie.clear();
+        self.in_page = 0;
+        self.done = false;
+    }
+
+    async fn next_once(&mut self) -> Result<Option<SearchEntry>, Failure> {
         loop {
             if self.done {
                 return Ok(None);
@@ -370,42 +410,31 @@ impl<'a> Pager<'a> {
     }
 
     async fn start_page(&mut self) -> Result<(), Failure> {
+        if self.handle.is_none() {
+            self.handle = Some(self.client.handle().await?);
+        }
+        let Some(handle) = self.handle.as_ref() else {
+            return Err(Failure::Protocol("no connection for the search".into()));
+        };
         let spec = &self.spec;
-        let timeout = self.client.timeout();
-        let counters = &self.client.counters;
-        let send = |mut ldap: Ldap, cookie: Vec<u8>| async move {
-            let control: RawControl = PagedResults {
-                size: i32::try_from(spec.page_size).unwrap_or(1_000),
-                cookie,
-            }
-            .into();
-            let mut options = SearchOptions::new();
-            if spec.size_limit > 0 {
-                options = options.sizelimit(i32::try_from(spec.size_limit).unwrap_or(i32::MAX));
-            }
-            counters.search_sent(Some(spec.page_size));
-            let stream = ldap
-                .with_controls(control)
-                .with_search_options(options)
-                .with_timeout(timeout)
-                .streaming_search(
-                    &spec.base,
-                    spec.scope,
-                    &spec.filter,
-                    spec.attributes.clone(),
-                )
-                .await
-                .map_err(Failure::from_op)?;
-            Ok::<_, Failure>((ldap, stream))
-        };
-        let (ldap, stream) = match self.ldap.clone() {
-            // Later pages: the same connection, no reconnect (the cookie
-            // would not be valid on another one).
-            Some(ldap) => send(ldap, self.cookie.clone()).await?,
-            // The first page may reconnect once.
-            None => self.client.run(|ldap| send(ldap, Vec::new())).await?,
-        };
-        self.ldap = Some(ldap);
+        let control: RawControl = PagedResults {
+            size: i32::try_from(spec.page_size).unwrap_or(1_000),
+            cookie: self.cookie.clone(),
+        }
+        .into();
+        self.client.counters.search_sent(Some(spec.page_size));
+        let mut ldap = handle.ldap.clone();
+        let stream = ldap
+            .with_controls(control)
+            .with_timeout(self.client.timeout())
+            .streaming_search(
+                &spec.base,
+                spec.scope,
+                &spec.filter,
+                spec.attributes.clone(),
+            )
+            .await
+            .map_err(Failure::from_op)?;
         self.stream = Some(stream);
         self.in_page = 0;
         Ok(())

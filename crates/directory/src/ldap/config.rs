@@ -473,9 +473,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("pw");
         std::fs::write(&file, "s3cret\n").expect("write");
-        let mut c = LdapConfig::default();
-        c.bind_dn = Some("svc@x".into());
-        c.password_file = Some(file.clone());
+        let mut c = LdapConfig {
+            bind_dn: Some("svc@x".into()),
+            password_file: Some(file.clone()),
+            ..LdapConfig::default()
+        };
         let pw = c.read_password().expect("read").expect("some");
         assert_eq!(secrecy::ExposeSecret::expose_secret(&pw), "s3cret");
         assert!(!format!("{pw:?}").contains("s3cret"));
@@ -497,9 +499,11 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_config_file() {
-        let mut c = LdapConfig::default();
-        c.ca_file = Some("ca.pem".into());
-        c.password_file = Some("/abs/pw".into());
+        let c = LdapConfig {
+            ca_file: Some("ca.pem".into()),
+            password_file: Some("/abs/pw".into()),
+            ..LdapConfig::default()
+        };
         let c = c.resolve_paths(Path::new("/etc/userphoto"));
         assert_eq!(
             c.ca_file.as_deref(),

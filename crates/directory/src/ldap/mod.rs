@@ -107,7 +107,6 @@ pub(crate) struct Settings {
     pub(crate) attributes: AttributeMap,
     pub(crate) photo_attribute: String,
     pub(crate) page_size: u32,
-    pub(crate) size_limit: u32,
 }
 
 /// An LDAP directory (Active Directory or plain LDAP) as a [`Directory`].
@@ -259,7 +258,6 @@ impl LdapDirectory {
             filter,
             attributes: self.user_attributes(),
             page_size,
-            size_limit: self.settings.size_limit,
         }
     }
 
