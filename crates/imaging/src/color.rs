@@ -44,7 +44,11 @@ impl ToSrgb {
     }
 
     /// Convert `src` (in this converter's layout) to RGB8.
-    pub(crate) fn convert(&self, src: &[u8]) -> Vec<u8> {
+    pub(crate) fn convert(&self, src: Vec<u8>) -> Vec<u8> {
+        if self.transform.is_none() && self.layout == PixelLayout::Rgb {
+            return src; // already sRGB (untagged RGB is taken as sRGB)
+        }
+        let src = &src[..];
         let pixels = src.len() / self.layout.channels();
         let mut out = vec![0u8; pixels * 3];
         if let Some(t) = &self.transform {

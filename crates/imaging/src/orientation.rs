@@ -71,11 +71,11 @@ impl Orientation {
         }
     }
 
-    /// Apply the orientation to a square RGB8 image of side `n` in place of
-    /// a new buffer. `pixels.len()` must be `n * n * 3`.
-    pub fn apply_to_square_rgb(self, pixels: &[u8], n: usize) -> Vec<u8> {
+    /// Apply the orientation to a square RGB8 image of side `n`.
+    /// `pixels.len()` must be `n * n * 3`.
+    pub fn apply_to_square_rgb(self, pixels: Vec<u8>, n: usize) -> Vec<u8> {
         if self.0 == 1 {
-            return pixels.to_vec();
+            return pixels;
         }
         let mut out = vec![0u8; pixels.len()];
         for v in 0..n {
@@ -146,7 +146,7 @@ mod tests {
                     sq.extend_from_slice(&[p, p, p]);
                 }
             }
-            let oriented = o.apply_to_square_rgb(&sq, side);
+            let oriented = o.apply_to_square_rgb(sq, side);
             for v in 0..side {
                 for u in 0..side {
                     let expect = up[(by + v) * uw + bx + u];

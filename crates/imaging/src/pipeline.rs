@@ -187,7 +187,7 @@ impl Pipeline {
             )?;
             let rgb = header
                 .orientation
-                .apply_to_square_rgb(&to_srgb.convert(&native), out as usize);
+                .apply_to_square_rgb(to_srgb.convert(native), out as usize);
             let encoded = encode_within(
                 &rgb,
                 out,

@@ -127,6 +127,12 @@ pub(super) fn decode(
         };
         let numerator = choose_scale(&header)?.clamp(1, 8);
         d.scale(numerator);
+        if numerator < 8 {
+            // The picture is shrunk further by a proper filter afterwards, so
+            // libjpeg's cheaper merged (box) chroma upsampling loses nothing
+            // visible and saves a pass over every pixel.
+            d.do_fancy_upsampling(false);
+        }
         let mut notes = Vec::new();
         if numerator < 8 {
             notes.push(format!("decoded at {numerator}/8 scale"));
