@@ -660,11 +660,27 @@ async fn prepare(
             .map_err(|e| {
                 ImagingError::InvalidOptions(format!("the photo worker stopped: {e}"))
             })??;
-    let warnings = prepared.report.warnings;
+    // The pipeline's own "smaller than asked" warning suggests a `convert`
+    // flag; say it in terms of the target instead.
+    let warnings: Vec<String> = prepared
+        .report
+        .warnings
+        .into_iter()
+        .filter(|w| !w.contains("upscale"))
+        .collect();
     Ok(prepared
         .photos
         .into_iter()
-        .map(|p| (p.jpeg, p.size, warnings.clone()))
+        .map(|p| {
+            let mut w = warnings.clone();
+            if p.size < p.requested {
+                w.push(format!(
+                    "the source is smaller than {0}×{0}, so the photo is written at {1}×{1} (never upscaled); use a larger source for a sharper photo",
+                    p.requested, p.size
+                ));
+            }
+            (p.jpeg, p.size, w)
+        })
         .collect())
 }
 

@@ -3,6 +3,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use userphoto_directory::config::TargetKind;
+use userphoto_directory::UserKey;
 
 /// Get staff photos right in Active Directory, Microsoft 365, Exchange and
 /// LDAP directories.
@@ -36,6 +38,184 @@ pub(crate) enum Command {
         after_help = "Examples:\n  userphoto convert ~/hr-photos --out ./ready\n  userphoto convert -r ~/hr-photos --out ./ready --size 648 --size 96\n  userphoto convert John.Smith.png --out . --size 96 --max-bytes 8000"
     )]
     Convert(ConvertArgs),
+
+    /// Show each target: configured, reachable, authenticated, permitted,
+    /// and the mode (ON-PREMISES, CLOUD or HYBRID).
+    Detect,
+
+    /// List the users of a target (streamed).
+    #[command(
+        after_help = "Examples:\n  userphoto users\n  userphoto users --source ad --search john\n  userphoto users --json | jq -r .name"
+    )]
+    Users(UsersArgs),
+
+    /// Show a user's photo at a target, and save it with --out.
+    #[command(
+        after_help = "Examples:\n  userphoto get John.Smith --target ad\n  userphoto get john.smith@corp.example.com --by upn --target m365 --out john.jpg"
+    )]
+    Get(GetArgs),
+
+    /// Write a user's photo: prepared for each target, HD targets first,
+    /// the current photo backed up, the change audited.
+    ///
+    /// Without --target, a source of 96×96 or smaller goes to the
+    /// Active Directory-sized targets only, a larger one to every configured
+    /// target.
+    #[command(
+        after_help = "Examples:\n  userphoto set John.Smith john.jpg\n  userphoto set John.Smith john.jpg --target ad --dry-run"
+    )]
+    Set(SetArgs),
+
+    /// Remove a user's photo at a target (backed up first).
+    Remove(RemoveArgs),
+
+    /// Export every current photo of the targets into a folder that
+    /// `userphoto restore` can read.
+    Backup(BackupArgs),
+
+    /// Put photos back from a backup folder (the newest kept photo of each
+    /// user), backing up what they replace.
+    #[command(
+        after_help = "Examples:\n  userphoto restore ~/.local/share/userphoto/backups --user John.Smith\n  userphoto restore ./export --target ad --dry-run"
+    )]
+    Restore(RestoreArgs),
+}
+
+/// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`).
+fn parse_target(s: &str) -> Result<TargetKind, String> {
+    s.parse()
+        .map_err(|e: userphoto_directory::Error| e.to_string())
+}
+
+/// Parses a user key (`upn`, `mail`, `employee-id`, `sam-account-name`…).
+fn parse_key(s: &str) -> Result<UserKey, String> {
+    s.parse()
+        .map_err(|e: userphoto_directory::Error| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UsersArgs {
+    /// The target to list [default: the first configured of ad, m365,
+    /// ldap, exchange, folder].
+    #[arg(long, value_name = "T", value_parser = parse_target)]
+    pub(crate) source: Option<TargetKind>,
+
+    /// Only users whose name, UPN, mail, alias or display name starts with
+    /// TEXT (any case).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) search: Option<String>,
+
+    /// Stop after N users.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+}
+
+/// How the user is named on the command line.
+#[derive(Debug, Args)]
+pub(crate) struct UserArg {
+    /// The user, by the target's listing name (sAMAccountName for ad, uid
+    /// for ldap, …) unless --by says otherwise; any case.
+    #[arg(value_name = "USER")]
+    pub(crate) user: String,
+
+    /// Match USER on another key: upn, mail, alias, employee-id,
+    /// display-name, id, sam-account-name.
+    #[arg(long, value_name = "KEY", value_parser = parse_key)]
+    pub(crate) by: Option<UserKey>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+
+    /// The target to read from.
+    #[arg(long, short = 't', value_name = "T", value_parser = parse_target)]
+    pub(crate) target: TargetKind,
+
+    /// Resize the photo to N×N pixels before writing it with --out.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..=4096))]
+    pub(crate) size: Option<u32>,
+
+    /// Write the photo to FILE.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// Backup and dry-run switches shared by the writing commands.
+#[derive(Debug, Args)]
+pub(crate) struct WriteArgs {
+    /// Do not keep the current photo before replacing or removing it.
+    #[arg(long)]
+    pub(crate) no_backup: bool,
+
+    /// Show what would change, and change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SetArgs {
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+
+    /// The photo: JPEG, PNG, GIF, BMP, TIFF or WebP, any size.
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: PathBuf,
+
+    /// Write to this target (repeatable) [default: by the size rule].
+    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
+    pub(crate) targets: Vec<TargetKind>,
+
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+
+    /// The target to remove the photo from.
+    #[arg(long, short = 't', value_name = "T", value_parser = parse_target)]
+    pub(crate) target: TargetKind,
+
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The folder to export into (created if missing; a manifest is kept).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub(crate) out: PathBuf,
+
+    /// Export this target (repeatable) [default: every configured target].
+    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
+    pub(crate) targets: Vec<TargetKind>,
+
+    /// Photos read at once [default: what the target suggests].
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) jobs: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// A backup folder (or its manifest.jsonl): the configured backup
+    /// folder, or one written by `userphoto backup --out`.
+    #[arg(value_name = "BACKUP")]
+    pub(crate) backup: PathBuf,
+
+    /// Only this user (repeatable): id, listing name or display name.
+    #[arg(long = "user", short = 'u', value_name = "USER")]
+    pub(crate) users: Vec<String>,
+
+    /// Only this target (repeatable).
+    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
+    pub(crate) targets: Vec<TargetKind>,
+
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
 }
 
 /// How to frame the square.
@@ -126,6 +306,46 @@ mod tests {
             panic!("did not parse");
         };
         assert_eq!(c.sizes, vec![648, 96]);
+    }
+
+    #[test]
+    fn set_parses_targets_keys_and_switches() {
+        let cli = Cli::try_parse_from([
+            "userphoto",
+            "set",
+            "John.Smith",
+            "a.jpg",
+            "--target",
+            "m365",
+            "-t",
+            "AD",
+            "--by",
+            "upn",
+            "--no-backup",
+            "--dry-run",
+        ]);
+        let Ok(Cli {
+            command: Command::Set(s),
+            ..
+        }) = cli
+        else {
+            panic!("did not parse");
+        };
+        assert_eq!(s.targets, vec![TargetKind::M365, TargetKind::Ad]);
+        assert_eq!(s.user.by, Some(UserKey::Upn));
+        assert!(s.write.no_backup && s.write.dry_run);
+    }
+
+    #[test]
+    fn unknown_targets_and_keys_are_refused_with_the_choices() {
+        let err = Cli::try_parse_from(["userphoto", "get", "x", "--target", "azure"])
+            .expect_err("bad target")
+            .to_string();
+        assert!(err.contains("ad, m365, exchange, ldap, folder"), "{err}");
+        let err = Cli::try_parse_from(["userphoto", "get", "x", "-t", "ad", "--by", "shoe"])
+            .expect_err("bad key")
+            .to_string();
+        assert!(err.contains("employee-id"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let out = output::Output::new(args.json, args.verbose);
     let result = match &args.command {
         args::Command::Convert(c) => commands::convert::run(c, &out),
+        command => commands::run(command, args.config.as_deref(), &out),
     };
     match result {
         Ok(status) => status.into(),
