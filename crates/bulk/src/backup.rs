@@ -550,14 +550,22 @@ pub struct ExportSummary {
 /// hears about each user as it is done.
 ///
 /// # Errors
-/// The directory's error if listing users fails (per-user failures are
-/// reported through `on_item` and counted instead).
+/// The directory's error if listing users fails, or `Other` if the
+/// manifest cannot be created (per-user failures are reported through
+/// `on_item` and counted instead).
 pub async fn export_target(
     target: &Target,
     store: &BackupStore,
     concurrency: usize,
     mut on_item: impl FnMut(&ExportItem),
 ) -> Result<ExportSummary, userphoto_directory::Error> {
+    // An export with no photo is still a backup folder (restore says "no
+    // photo to restore" rather than "not a backup").
+    let manifest = store.manifest_path();
+    tokio::task::spawn_blocking(move || append_line(&manifest, b""))
+        .await
+        .map_err(|e| userphoto_directory::Error::other("backup", e.to_string()))?
+        .map_err(|e| userphoto_directory::Error::other("backup", e))?;
     let dir = &target.directory;
     let listing_key = dir.capabilities().listing_key;
     let kind = target.kind.as_str();
