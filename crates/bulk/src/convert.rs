@@ -239,6 +239,14 @@ pub fn convert_one(pipeline: &mut Pipeline, file: &Found, options: &ConvertOptio
     };
     let input_bytes = bytes.len() as u64;
     let outcome = match pipeline.prepare(&bytes, &options.prepare) {
+        // A README or spreadsheet lying in the photo folder is not a failure.
+        Err(ImagingError::UnsupportedFormat { .. })
+            if file.from_folder && !crate::scan::has_image_extension(&file.path) =>
+        {
+            Outcome::Skipped {
+                reason: "not an image".into(),
+            }
+        }
         Err(e) => Outcome::Failed(e.into()),
         Ok(prepared) => write_outputs(file, options, prepared),
     };
@@ -360,14 +368,17 @@ mod tests {
             Found {
                 path: "/x/a.jpg".into(),
                 relative: "a.jpg".into(),
+                from_folder: true,
             },
             Found {
                 path: "/x/A.png".into(),
                 relative: "A.png".into(),
+                from_folder: true,
             },
             Found {
                 path: "/x/b.png".into(),
                 relative: "b.png".into(),
+                from_folder: true,
             },
         ];
         let c = collisions(&files);

@@ -15,6 +15,21 @@ pub struct Found {
     /// Path relative to the root it was found under (just the file name for
     /// a file given directly).
     pub relative: PathBuf,
+    /// Found by listing a folder (rather than named by the user): a file
+    /// that is plainly not a photo is then skipped rather than failed.
+    pub from_folder: bool,
+}
+
+/// Extensions of image formats, read or not: a file with one of these that
+/// turns out not to be readable is an error, never quietly skipped.
+pub fn has_image_extension(path: &Path) -> bool {
+    const IMAGE: &[&str] = &[
+        "jpg", "jpeg", "jpe", "jfif", "png", "apng", "gif", "bmp", "dib", "tif", "tiff", "webp",
+        "heic", "heif", "avif", "jxl", "mpo", "jp2", "psd", "raw", "cr2", "nef", "dng", "arw",
+    ];
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE.iter().any(|i| i.eq_ignore_ascii_case(e)))
 }
 
 /// A problem met while scanning; the scan carries on.
@@ -67,6 +82,7 @@ pub fn scan(paths: &[PathBuf], recursive: bool) -> ScanResult {
                 result.files.push(Found {
                     path: root.clone(),
                     relative,
+                    from_folder: false,
                 });
             }
             Ok(_) => scan_dir(root, recursive, &mut result),
@@ -95,6 +111,7 @@ fn scan_dir(root: &Path, recursive: bool, result: &mut ScanResult) {
                 result.files.push(Found {
                     path: e.path().to_path_buf(),
                     relative,
+                    from_folder: true,
                 });
             }
             Ok(_) => {}
@@ -129,6 +146,14 @@ mod tests {
         for name in ["John.Smith 648x648.jpg", "a.png", "x~y.jpg"] {
             assert!(!is_ignored_name(name), "{name}");
         }
+    }
+
+    #[test]
+    fn knows_image_extensions_in_any_case() {
+        assert!(has_image_extension(Path::new("a.JPG")));
+        assert!(has_image_extension(Path::new("x/IMG_1.heic")));
+        assert!(!has_image_extension(Path::new("MANIFEST.tsv")));
+        assert!(!has_image_extension(Path::new("README")));
     }
 
     #[test]
