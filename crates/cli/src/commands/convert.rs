@@ -42,9 +42,12 @@ fn prepare_options(args: &ConvertArgs) -> anyhow::Result<PrepareOptions> {
 }
 
 pub(crate) fn run(args: &ConvertArgs, out: &Output) -> anyhow::Result<Status> {
+    let prepare = prepare_options(args)?;
+    // A mistake in the options is the user's, once, not every file's.
+    prepare.validate()?;
     let options = ConvertOptions {
         out_dir: args.out.clone(),
-        prepare: prepare_options(args)?,
+        prepare,
         force: args.force,
         jobs: args.jobs,
     };
