@@ -185,8 +185,19 @@ where
 {
     let skipped = collisions(files);
     let work = || {
-        files
-            .par_iter()
+        // Largest files first, each worker taking the next one as it frees
+        // up (`par_bridge` pulls from one shared iterator): a greedy
+        // longest-job-first schedule, so a big photo never starts last and
+        // leaves the other cores idle.
+        let mut order: Vec<(u64, &Found)> = files
+            .iter()
+            .map(|f| (std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0), f))
+            .collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0));
+        order
+            .into_iter()
+            .map(|(_, f)| f)
+            .par_bridge()
             .map_init(Pipeline::new, |pipeline, file| {
                 let result = match skipped.get(&file.path) {
                     Some(reason) => FileResult {
