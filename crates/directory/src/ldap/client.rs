@@ -196,6 +196,7 @@ impl Client {
             }
             tracing::info!(url = %self.settings.url, "the LDAP connection was closed; reconnecting");
             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+            *guard = None;
         }
         let ldap = self.connect().await?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;

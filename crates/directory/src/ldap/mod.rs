@@ -529,16 +529,9 @@ impl Directory for LdapDirectory {
             .await
             .map_err(|f| self.error(f, op))?;
         let Some(entry) = entry else {
-            return Err(self.error(
-                Failure::Server(ldap3::LdapResult {
-                    rc: 32,
-                    matched: String::new(),
-                    text: String::new(),
-                    refs: vec![],
-                    ctrls: vec![],
-                }),
-                op,
-            ));
+            return Err(Error::NotFound {
+                what: format!("the user {user} in {self}"),
+            });
         };
         Ok(match first_binary(&entry, attribute) {
             None => PhotoLookup::NoPhoto,
