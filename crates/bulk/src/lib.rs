@@ -11,11 +11,12 @@
 //!   a whole target, and reads backups back for restoring;
 //! * [`audit`] appends one JSON line per change.
 //!
-//! Matching files to users, planning, executing against directories with
-//! backups and a journal come with the bulk-import issue.
+//! * [`import`] matches a folder of photos to users, plans, executes with
+//!   backups, a journal to resume from, and a report.
 
 pub mod audit;
 pub mod backup;
 pub mod convert;
+pub mod import;
 pub mod ops;
 pub mod scan;

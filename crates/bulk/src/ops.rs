@@ -409,6 +409,31 @@ impl Ops {
         Ok(change)
     }
 
+    /// Puts an already prepared `photo` in place for a `user` found
+    /// earlier (the bulk import resolves users in batches and prepares on
+    /// its own CPU pool): check, read the current photo, skip if identical,
+    /// back up, write, audit — the same sequence as [`Ops::set_photo`].
+    ///
+    /// # Errors
+    /// As for [`Ops::set_photo`], without the image errors.
+    pub async fn set_prepared_photo(
+        &self,
+        target: &Target,
+        user: &User,
+        photo: &Photo,
+        write: &WriteOptions,
+    ) -> Result<Change, OpsError> {
+        self.replace(
+            target,
+            user,
+            photo,
+            AuditAction::Set,
+            BackupReason::BeforeSet,
+            write,
+        )
+        .await
+    }
+
     /// Puts `photo` in place for `user` at `target`: check, read the
     /// current photo, skip if identical, back up, write, audit.
     async fn replace(

@@ -79,6 +79,18 @@ pub(crate) enum Command {
         after_help = "Examples:\n  userphoto restore ~/.local/share/userphoto/backups --user John.Smith\n  userphoto restore ./export --target ad --dry-run"
     )]
     Restore(RestoreArgs),
+
+    /// Import a folder of photos: match each file to a user by its name,
+    /// show or run the plan (HD targets first, backups, audit), resumable.
+    ///
+    /// A file belongs to the user whose name (sAMAccountName on-premises,
+    /// alias in the cloud, or --match-by) is the file name up to the first
+    /// space or the extension: `John.Smith 648x648.jpg` is John.Smith's,
+    /// `John.Smith648x648.jpg` is nobody's. Any case; NFC.
+    #[command(
+        after_help = "Examples:\n  userphoto import ~/hr-photos --dry-run\n  userphoto import ~/hr-photos --report import.csv\n  userphoto import ~/hr-photos --match-by employee-id --target ad\n  userphoto import ~/hr-photos --mapping names.csv --confirm\n  userphoto import ~/hr-photos --resume\n\nExit status: 0 when everything planned was done, 1 when anything failed or\nwas left undone (the rest is still done), 2 when the import could not run."
+    )]
+    Import(ImportArgs),
 }
 
 /// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`).
@@ -213,6 +225,60 @@ pub(crate) struct RestoreArgs {
     /// Only this target (repeatable).
     #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
     pub(crate) targets: Vec<TargetKind>,
+
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The folder of photos.
+    #[arg(value_name = "FOLDER")]
+    pub(crate) folder: PathBuf,
+
+    /// Import into this target (repeatable) [default: every configured
+    /// target, by the size rule].
+    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
+    pub(crate) targets: Vec<TargetKind>,
+
+    /// Match file names on this key: sam-account-name, upn, mail, alias,
+    /// employee-id [default: the listing name of the target].
+    #[arg(long, value_name = "KEY", value_parser = parse_key)]
+    pub(crate) match_by: Option<UserKey>,
+
+    /// A CSV of `file,user` rows that overrides the naming rule.
+    #[arg(long, value_name = "CSV")]
+    pub(crate) mapping: Option<PathBuf>,
+
+    /// Ask before each user's photos are written (needs a terminal).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) confirm: bool,
+
+    /// Continue the interrupted import of this folder: do only what it
+    /// left undone, from its saved plan.
+    #[arg(long, conflicts_with_all = ["dry_run", "match_by", "mapping"])]
+    pub(crate) resume: bool,
+
+    /// Write a report: CSV, or JSON when FILE ends in .json.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
+
+    /// Look into subfolders.
+    #[arg(short, long)]
+    pub(crate) recursive: bool,
+
+    /// Threads preparing photos [default: every core].
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub(crate) jobs: Option<usize>,
+
+    /// Writes at once per target [default: what the target suggests].
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub(crate) concurrency: Option<usize>,
+
+    /// Where the plan, journal and digest cache of runs are kept
+    /// [default: `import` beside the audit log].
+    #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) write: WriteArgs,

@@ -43,6 +43,7 @@ mod directory;
 pub mod error;
 mod ext;
 pub mod folder;
+pub mod graph;
 pub mod ldap;
 pub mod photo;
 pub mod user;

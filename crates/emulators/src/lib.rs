@@ -1,2 +1,21 @@
-//! Dev-only EMULATORS of Microsoft Graph and Exchange EWS, written from
-//! Microsoft's published documentation. They are not the real services.
+//! Dev-only EMULATORS of Microsoft Graph (and, later, Exchange EWS),
+//! written from Microsoft's published documentation. They are not the real
+//! services and never talk to them.
+//!
+//! Why a crate of its own: the Graph backend must be proven against
+//! throttling, paging, expiring tokens and eventual consistency — things a
+//! real tenant shows rarely and never on demand. An emulator that behaves
+//! like the documented service, with knobs for each of those, lets the
+//! conformance suite, the fault tests and the benchmark run on every
+//! machine, in-process on port 0 or as the `graph-emulator` binary on a
+//! loopback port for manual work with the CLI and the web UI.
+//!
+//! ```no_run
+//! use userphoto_emulators::graph::{GraphEmulator, Knobs};
+//! # async fn demo() -> std::io::Result<()> {
+//! let emulator = GraphEmulator::start(Knobs::default().with_users(50)).await?;
+//! println!("graph_url = {}, login_url = {}", emulator.graph_url(), emulator.login_url());
+//! # Ok(()) }
+//! ```
+
+pub mod graph;

@@ -7,6 +7,7 @@ pub(crate) mod backup;
 pub(crate) mod convert;
 pub(crate) mod detect;
 pub(crate) mod get;
+pub(crate) mod import;
 pub(crate) mod remove;
 pub(crate) mod restore;
 pub(crate) mod set;
@@ -44,6 +45,7 @@ pub(crate) fn run(
             Command::Remove(a) => remove::run(a, &config, out).await,
             Command::Backup(a) => backup::run(a, &config, out).await,
             Command::Restore(a) => restore::run(a, &config, out).await,
+            Command::Import(a) => import::run(a, &config, out).await,
         }
     })
 }

@@ -213,14 +213,68 @@ async fn open_ldap(
     Ok(Target::new(kind, Arc::new(dir), identity))
 }
 
-/// `[m365]`: the Microsoft Graph backend (not in this build yet).
+/// `[m365]`: the Microsoft Graph backend; signs in now, so a wrong secret
+/// or an unregistered certificate is reported at open with its AADSTS code
+/// explained.
 async fn open_m365(
-    _config: &Config,
-    _section: &M365Section,
+    config: &Config,
+    section: &M365Section,
     origin: &str,
-    _identity: String,
+    identity: String,
 ) -> Result<Target> {
-    Err(not_built(TargetKind::M365, origin, "Microsoft Graph"))
+    use crate::graph::{CertificateCredential, GraphCredential, GraphDirectory};
+    let credential = match &section.certificate_file {
+        Some(path) => {
+            let path = config.resolve_path(path);
+            let pem = tokio::fs::read(&path).await.map_err(|e| Error::InvalidConfig {
+                message: format!(
+                    "{origin}: certificate_file {} cannot be read ({e}); check the path and that this account may read it",
+                    path.display()
+                ),
+            })?;
+            let place = format!("{origin}: certificate_file {}", path.display());
+            GraphCredential::Certificate(CertificateCredential::from_pem(&pem, &place)?)
+        }
+        None => {
+            let secret_file = section
+                .client_secret_file
+                .as_deref()
+                .map(|p| config.resolve_path(p));
+            let source = SecretSource::from_keys(
+                section.client_secret_env.as_deref(),
+                secret_file.as_deref(),
+                origin,
+                "client_secret",
+                true,
+            )?
+            .ok_or_else(|| Error::InvalidConfig {
+                message: format!(
+                    "{origin} has no credential; set client_secret_env, client_secret_file or certificate_file"
+                ),
+            })?;
+            GraphCredential::Secret(source.resolve(origin)?)
+        }
+    };
+    let mut builder =
+        GraphDirectory::builder(&section.tenant_id, &section.client_id).credential(credential);
+    if let Some(url) = &section.graph_url {
+        builder = builder.graph_url(url);
+    }
+    if let Some(url) = &section.login_url {
+        builder = builder.login_url(url);
+    }
+    if let Some(order) = &section.match_order {
+        builder = builder.match_order(order.clone());
+    }
+    if let Some(n) = section.max_concurrency {
+        builder = builder.max_concurrency(n);
+    }
+    if let Some(secs) = section.read_after_write_secs {
+        builder = builder.read_after_write(std::time::Duration::from_secs(secs));
+    }
+    let dir = builder.build()?;
+    dir.sign_in().await?;
+    Ok(Target::new(TargetKind::M365, Arc::new(dir), identity))
 }
 
 /// `[exchange]`: the EWS backend (not in this build yet).

@@ -59,6 +59,14 @@ pub struct M365Section {
     pub graph_url: Option<String>,
     /// The login endpoint (national clouds, emulators).
     pub login_url: Option<String>,
+    /// How an on-premises user is found here in HYBRID mode: keys tried in
+    /// order (default `["upn", "mail", "sam-account-name"]`).
+    pub match_order: Option<Vec<UserKey>>,
+    /// The most Graph requests in flight (default 8; lowered
+    /// automatically while Graph throttles).
+    pub max_concurrency: Option<usize>,
+    /// Seconds a photo just written may take to read back (default 30).
+    pub read_after_write_secs: Option<u64>,
 }
 
 /// `[exchange]`: Exchange Server on-premises through EWS.

@@ -1,0 +1,728 @@
+//! Carrying out a plan: prepare on every core while writes go out.
+//!
+//! Why it is shaped like this: preparing a camera JPEG costs tens of
+//! milliseconds of CPU, writing it to a directory a few milliseconds of
+//! waiting on the network. Done one after the other, a run takes the sum;
+//! overlapped, it takes the larger. So:
+//!
+//! * a CPU pool (rayon, one [`Pipeline`] per worker) prepares each file's
+//!   photos — one decode for every target — and hands them over through a
+//!   bounded channel (memory stays flat for 10,000 files);
+//! * the dispatcher starts one task per user, at most the sum of the
+//!   targets' suggested concurrency at once; each task writes the user's
+//!   targets in plan order (HD first, Active Directory last) and holds a
+//!   per-target permit only while talking to that target;
+//! * every write goes through [`Ops::set_prepared_photo`]: read the current
+//!   photo, skip if identical, back up, write, audit — the same sequence as
+//!   `userphoto set`;
+//! * each finished (file, target) goes to the [`Journal`] and the
+//!   [`Reporter`];
+//! * [`CancelToken::cancel`] (Ctrl-C) stops dispatching; writes in flight
+//!   finish, the rest is reported `not-done` and `--resume` picks it up.
+//!
+//! Retries are the backends' job (their transport); the engine adds none.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+use userphoto_directory::config::{Target, TargetKind};
+use userphoto_directory::{Photo, User};
+use userphoto_imaging::{CropMode, Limits, OutputSpec, Pipeline, PrepareOptions};
+
+use super::cache::{CachedOutput, PreparedCache};
+use super::journal::{DoneKey, Journal, JournalRecord};
+use super::plan::{with_pool, Action, Entry, Plan, Step};
+use super::report::{ItemResult, Outcome, RunReport, Summary};
+use super::reporter::{Event, NoReporter, Reporter};
+use crate::ops::{ChangeStatus, Ops, WriteOptions};
+
+/// Asks a person to stop the run; clones share the state.
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken {
+            tx: Arc::new(watch::channel(false).0),
+        }
+    }
+}
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stops the run: no new writes start; writes in flight finish.
+    pub fn cancel(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Whether [`cancel`](CancelToken::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// Resolves once cancelled.
+    pub async fn cancelled(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+/// What is put before a person for one user when asking (`--confirm`).
+#[derive(Clone, Debug)]
+pub struct ConfirmRequest {
+    /// The file, relative to the folder.
+    pub file: String,
+    /// The user's name as matched.
+    pub user: String,
+    /// The user's display name, when known.
+    pub display_name: Option<String>,
+    /// Per target: (target, current bytes if known, new bytes).
+    pub targets: Vec<(TargetKind, Option<usize>, usize)>,
+}
+
+/// The answer to a [`ConfirmRequest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Write this user's photos.
+    Yes,
+    /// Skip this user.
+    No,
+    /// Write this one and every following one without asking.
+    All,
+    /// Write nothing more; stop the run.
+    Quit,
+}
+
+/// Asks whether to write one user's photos. Called from a blocking thread,
+/// one request at a time.
+pub trait Confirmer: Send + Sync {
+    /// The decision for `request`.
+    fn confirm(&self, request: &ConfirmRequest) -> Decision;
+}
+
+/// How the executor writes.
+#[derive(Clone, Debug, Default)]
+pub struct ExecuteOptions {
+    /// Backups (on by default). `dry_run` is not used here: a dry run
+    /// stops at the plan.
+    pub write: WriteOptions,
+    /// Worker threads preparing photos (default: every core).
+    pub threads: Option<usize>,
+    /// Writes at once per target (default: what the target suggests).
+    pub concurrency: Option<usize>,
+}
+
+/// The executor: targets, safety rails and hooks. Build it, then
+/// [`run`](Executor::run) a plan.
+pub struct Executor {
+    targets: Vec<Target>,
+    ops: Ops,
+    options: ExecuteOptions,
+    reporter: Arc<dyn Reporter>,
+    journal: Option<Arc<Journal>>,
+    done: HashMap<DoneKey, JournalRecord>,
+    cache: Arc<PreparedCache>,
+    cancel: CancelToken,
+    confirmer: Option<Arc<dyn Confirmer>>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("targets", &self.targets)
+            .field("options", &self.options)
+            .field("journal", &self.journal)
+            .field("done", &self.done.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// An executor writing to `targets` with `ops`'s backups and audit log.
+    pub fn new(targets: Vec<Target>, ops: Ops) -> Self {
+        Executor {
+            targets,
+            ops,
+            options: ExecuteOptions::default(),
+            reporter: Arc::new(NoReporter),
+            journal: None,
+            done: HashMap::new(),
+            cache: Arc::new(PreparedCache::in_memory()),
+            cancel: CancelToken::new(),
+            confirmer: None,
+        }
+    }
+
+    /// Sets the options.
+    pub fn with_options(mut self, options: ExecuteOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sends progress events to `reporter`.
+    pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Journals finished items into `journal`; `done` are the items an
+    /// interrupted run finished (from [`RunState::resume`](super::journal::RunState::resume)),
+    /// which are not done again.
+    pub fn with_journal(
+        mut self,
+        journal: Arc<Journal>,
+        done: HashMap<DoneKey, JournalRecord>,
+    ) -> Self {
+        self.journal = Some(journal);
+        self.done = done;
+        self
+    }
+
+    /// Records what each file became in `cache` (for later plans).
+    pub fn with_cache(mut self, cache: Arc<PreparedCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Stops when `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Asks `confirmer` before each user's writes.
+    pub fn with_confirmer(mut self, confirmer: Arc<dyn Confirmer>) -> Self {
+        self.confirmer = Some(confirmer);
+        self
+    }
+
+    /// Carries out `plan`. Per-item failures are in the report; the run
+    /// never stops for one.
+    pub async fn run(&self, plan: &Plan) -> RunReport {
+        let started = Instant::now();
+        let mut items: Vec<ItemResult> = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
+        for entry in &plan.entries {
+            self.settle_unwritten(entry, plan.crop, &mut items, &mut jobs);
+        }
+        let total: usize = jobs.iter().map(|j| j.steps.len()).sum();
+        self.reporter.event(&Event::Started { total });
+        for item in &items {
+            self.reporter.event(&Event::Item(item.clone()));
+        }
+
+        let (tx, mut rx) = mpsc::channel::<(usize, Result<PreparedFile, String>)>(
+            self.options
+                .threads
+                .unwrap_or_else(rayon::current_num_threads)
+                * 2
+                + 2,
+        );
+        let specs: Vec<(usize, std::path::PathBuf, Vec<OutputSpec>)> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (i, j.file.clone(), j.specs()))
+            .collect();
+        let (crop, limits, threads) = (plan.crop, plan.limits, self.options.threads);
+        let cancel = self.cancel.clone();
+        let producer = std::thread::Builder::new()
+            .name("userphoto-prepare".into())
+            .spawn(move || produce(specs, crop, limits, threads, tx, cancel));
+
+        let concurrency = |t: &Target| {
+            self.options
+                .concurrency
+                .unwrap_or(t.directory.capabilities().suggested_concurrency)
+                .max(1)
+        };
+        let per_target: Arc<HashMap<TargetKind, (Target, Arc<Semaphore>)>> = Arc::new(
+            self.targets
+                .iter()
+                .map(|t| {
+                    (
+                        t.kind,
+                        (t.clone(), Arc::new(Semaphore::new(concurrency(t)))),
+                    )
+                })
+                .collect(),
+        );
+        let users_at_once: usize = self.targets.iter().map(concurrency).sum::<usize>().max(1);
+        let users = Arc::new(Semaphore::new(users_at_once));
+        let mut tasks: JoinSet<Vec<ItemResult>> = JoinSet::new();
+        let mut dispatched = vec![false; jobs.len()];
+        let mut ask = self.confirmer.clone();
+        let mut stopped = false;
+
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => None,
+                n = rx.recv() => n,
+            };
+            let Some((index, prepared)) = next else { break };
+            let Some(job) = jobs.get(index) else { continue };
+            dispatched[index] = true;
+            self.reporter.event(&Event::Prepared {
+                file: job.relative.clone(),
+            });
+            let prepared = match prepared {
+                Ok(p) => p,
+                Err(message) => {
+                    for step in &job.steps {
+                        let item = job.item(step, Outcome::Failed, None, Some(message.clone()));
+                        self.finish(&item, step, None);
+                        items.push(item);
+                    }
+                    continue;
+                }
+            };
+            self.remember(job, &prepared);
+            if let Some(confirmer) = ask.clone() {
+                match confirm(confirmer, job, &prepared).await {
+                    Decision::Yes => {}
+                    Decision::All => ask = None,
+                    Decision::No => {
+                        for step in &job.steps {
+                            let item = job.item(
+                                step,
+                                Outcome::Skipped,
+                                None,
+                                Some("declined at the prompt".into()),
+                            );
+                            self.reporter.event(&Event::Item(item.clone()));
+                            items.push(item);
+                        }
+                        continue;
+                    }
+                    Decision::Quit => {
+                        dispatched[index] = false;
+                        self.cancel.cancel();
+                        break;
+                    }
+                }
+            }
+            let Ok(permit) = Arc::clone(&users).acquire_owned().await else {
+                break;
+            };
+            let task = UserTask {
+                job: job.clone(),
+                prepared,
+                targets: Arc::clone(&per_target),
+                ops: self.ops.clone(),
+                write: self.options.write,
+                reporter: Arc::clone(&self.reporter),
+                journal: self.journal.clone(),
+            };
+            tasks.spawn(async move {
+                let results = task.run().await;
+                drop(permit);
+                results
+            });
+            // Collect finished tasks as we go, so memory stays flat.
+            while let Some(done) = tasks.try_join_next() {
+                if let Ok(r) = done {
+                    items.extend(r);
+                }
+            }
+        }
+        if self.cancel.is_cancelled() {
+            stopped = true;
+            self.reporter.event(&Event::Stopping);
+        }
+        drop(rx);
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(r) => items.extend(r),
+                Err(e) => items.push(ItemResult {
+                    file: String::new(),
+                    user: None,
+                    user_id: None,
+                    target: None,
+                    outcome: Outcome::Failed,
+                    bytes: None,
+                    error: Some(format!("an import task stopped: {e}")),
+                    backup: None,
+                }),
+            }
+        }
+        if let Ok(handle) = producer {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        for (job, _) in jobs.iter().zip(&dispatched).filter(|(_, d)| !**d) {
+            for step in &job.steps {
+                let item = job.item(
+                    step,
+                    Outcome::NotDone,
+                    None,
+                    Some("the run stopped before this; run again with --resume".into()),
+                );
+                self.reporter.event(&Event::Item(item.clone()));
+                items.push(item);
+            }
+        }
+        items.sort_by(|a, b| (&a.file, &a.target).cmp(&(&b.file, &b.target)));
+        let mut summary = Summary::of(&items);
+        summary.stopped = stopped;
+        summary.elapsed_ms = started.elapsed().as_millis();
+        self.reporter.event(&Event::Finished(summary.clone()));
+        RunReport { summary, items }
+    }
+
+    /// Reports every row of `entry` that needs no write, and queues the rest.
+    fn settle_unwritten(
+        &self,
+        entry: &Entry,
+        crop: CropMode,
+        items: &mut Vec<ItemResult>,
+        jobs: &mut Vec<Job>,
+    ) {
+        let base = ItemResult {
+            file: entry.relative.clone(),
+            user: entry.name.clone(),
+            user_id: None,
+            target: None,
+            outcome: Outcome::Skipped,
+            bytes: None,
+            error: entry.reason.clone(),
+            backup: None,
+        };
+        if entry.steps.is_empty() || entry.action != Action::Set {
+            let outcome = match entry.action {
+                Action::Unmatched => Outcome::Unmatched,
+                Action::Duplicate => Outcome::Duplicate,
+                Action::Error => Outcome::Failed,
+                _ => Outcome::Skipped,
+            };
+            let item = ItemResult { outcome, ..base };
+            items.push(item);
+            return;
+        }
+        let mut to_write = Vec::new();
+        for step in &entry.steps {
+            let mut item = ItemResult {
+                user_id: step.user.as_ref().map(|u| u.id.clone()),
+                target: Some(step.target.as_str().to_owned()),
+                error: step.reason.clone(),
+                bytes: step.new_bytes,
+                ..base.clone()
+            };
+            let key = (entry.relative.clone(), step.target.as_str().to_owned());
+            if let Some(rec) = self.done.get(&key) {
+                item.outcome = rec.outcome.unwrap_or(Outcome::Written);
+                item.bytes = rec.bytes;
+                item.error = Some("done by the interrupted run".into());
+                items.push(item);
+                continue;
+            }
+            match step.action {
+                Action::Set if !self.targets.iter().any(|t| t.kind == step.target) => {
+                    item.outcome = Outcome::Failed;
+                    item.error = Some(format!(
+                        "{} is not open in this run; configure it or leave it out of the plan",
+                        step.target
+                    ));
+                }
+                Action::Set => {
+                    to_write.push(step.clone());
+                    continue;
+                }
+                Action::Unchanged => {
+                    item.outcome = Outcome::Unchanged;
+                    item.error = None;
+                }
+                Action::Skipped => item.outcome = Outcome::Skipped,
+                Action::Unmatched => item.outcome = Outcome::Unmatched,
+                Action::Duplicate => item.outcome = Outcome::Duplicate,
+                Action::Error => item.outcome = Outcome::Failed,
+            }
+            items.push(item);
+        }
+        if !to_write.is_empty() {
+            jobs.push(Job {
+                file: entry.file.clone(),
+                relative: entry.relative.clone(),
+                name: entry.name.clone().unwrap_or_default(),
+                stamp_key: entry
+                    .stamp
+                    .as_ref()
+                    .map(|s| PreparedCache::key(&entry.file, s, &crop)),
+                steps: to_write,
+            });
+        }
+    }
+
+    /// Journals and reports an item finished outside a user task.
+    fn finish(&self, item: &ItemResult, step: &Step, sha: Option<&str>) {
+        if let Some(j) = &self.journal {
+            if item.outcome != Outcome::Failed && item.outcome != Outcome::NotDone {
+                j.done(
+                    &item.file,
+                    step.target,
+                    item.user_id.as_deref().unwrap_or_default(),
+                    item.outcome,
+                    sha,
+                    item.bytes,
+                );
+            }
+        }
+        self.reporter.event(&Event::Item(item.clone()));
+    }
+
+    /// Records the digests of a prepared file in the cache.
+    fn remember(&self, job: &Job, prepared: &PreparedFile) {
+        let Some(key) = &job.stamp_key else { return };
+        for o in &prepared.outputs {
+            self.cache.record(
+                key,
+                prepared.width,
+                prepared.height,
+                CachedOutput {
+                    size: o.spec.size,
+                    budget: o.spec.max_bytes,
+                    sha256: o.photo.digest().to_owned(),
+                    bytes: o.photo.len(),
+                },
+            );
+        }
+    }
+}
+
+/// One file's writes still to do.
+#[derive(Clone, Debug)]
+struct Job {
+    file: std::path::PathBuf,
+    relative: String,
+    name: String,
+    stamp_key: Option<String>,
+    steps: Vec<Step>,
+}
+
+impl Job {
+    fn specs(&self) -> Vec<OutputSpec> {
+        let mut specs: Vec<OutputSpec> = Vec::new();
+        for s in &self.steps {
+            let spec = OutputSpec {
+                size: s.size,
+                max_bytes: s.budget,
+            };
+            if !specs.contains(&spec) {
+                specs.push(spec);
+            }
+        }
+        specs
+    }
+
+    fn item(
+        &self,
+        step: &Step,
+        outcome: Outcome,
+        bytes: Option<usize>,
+        error: Option<String>,
+    ) -> ItemResult {
+        ItemResult {
+            file: self.relative.clone(),
+            user: Some(self.name.clone()),
+            user_id: step.user.as_ref().map(|u| u.id.clone()),
+            target: Some(step.target.as_str().to_owned()),
+            outcome,
+            bytes,
+            error,
+            backup: None,
+        }
+    }
+}
+
+/// One prepared output.
+#[derive(Clone, Debug)]
+pub struct PreparedOutput {
+    /// What was asked for.
+    pub spec: OutputSpec,
+    /// The JPEG.
+    pub photo: Photo,
+}
+
+/// A file's prepared photos.
+#[derive(Clone, Debug)]
+pub struct PreparedFile {
+    /// Upright source width.
+    pub width: u32,
+    /// Upright source height.
+    pub height: u32,
+    /// One per distinct spec, in the order asked.
+    pub outputs: Vec<PreparedOutput>,
+}
+
+impl PreparedFile {
+    fn photo_for(&self, size: u32, budget: usize) -> Option<&Photo> {
+        self.outputs
+            .iter()
+            .find(|o| o.spec.size == size && o.spec.max_bytes == budget)
+            .map(|o| &o.photo)
+    }
+}
+
+/// Reads and prepares one file for `specs`: one decode for all of them.
+///
+/// # Errors
+/// A sentence: the file cannot be read, or the image cannot be used.
+pub fn prepare_file(
+    pipeline: &mut Pipeline,
+    path: &Path,
+    specs: Vec<OutputSpec>,
+    crop: CropMode,
+    limits: Limits,
+) -> Result<PreparedFile, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let options = PrepareOptions {
+        outputs: specs.clone(),
+        crop,
+        limits,
+        ..PrepareOptions::default()
+    };
+    let prepared = pipeline
+        .prepare(&bytes, &options)
+        .map_err(|e| e.to_string())?;
+    let (width, height) = (prepared.report.width, prepared.report.height);
+    let mut outputs = Vec::new();
+    for (spec, p) in specs.into_iter().zip(prepared.photos) {
+        let photo = Photo::new(p.jpeg).map_err(|e| e.to_string())?;
+        outputs.push(PreparedOutput { spec, photo });
+    }
+    Ok(PreparedFile {
+        width,
+        height,
+        outputs,
+    })
+}
+
+/// The CPU side: prepares every job on the pool and sends it on, blocking
+/// while the writers are behind (bounded memory).
+fn produce(
+    specs: Vec<(usize, std::path::PathBuf, Vec<OutputSpec>)>,
+    crop: CropMode,
+    limits: Limits,
+    threads: Option<usize>,
+    tx: mpsc::Sender<(usize, Result<PreparedFile, String>)>,
+    cancel: CancelToken,
+) {
+    use rayon::prelude::*;
+    with_pool(threads, || {
+        specs
+            .into_par_iter()
+            .for_each_init(Pipeline::new, |pipeline, (i, path, specs)| {
+                if cancel.is_cancelled() || tx.is_closed() {
+                    return;
+                }
+                let result = prepare_file(pipeline, &path, specs, crop, limits);
+                let _ = tx.blocking_send((i, result));
+            });
+    });
+}
+
+/// Asks the confirmer on a blocking thread.
+async fn confirm(confirmer: Arc<dyn Confirmer>, job: &Job, prepared: &PreparedFile) -> Decision {
+    let request = ConfirmRequest {
+        file: job.relative.clone(),
+        user: job.name.clone(),
+        display_name: job
+            .steps
+            .iter()
+            .find_map(|s| s.user.as_ref().and_then(|u| u.display_name.clone())),
+        targets: job
+            .steps
+            .iter()
+            .map(|s| {
+                let new = prepared.photo_for(s.size, s.budget).map_or(0, Photo::len);
+                (s.target, s.current_bytes, new)
+            })
+            .collect(),
+    };
+    tokio::task::spawn_blocking(move || confirmer.confirm(&request))
+        .await
+        .unwrap_or(Decision::Quit)
+}
+
+/// One user's writes, in plan order.
+struct UserTask {
+    job: Job,
+    prepared: PreparedFile,
+    targets: Arc<HashMap<TargetKind, (Target, Arc<Semaphore>)>>,
+    ops: Ops,
+    write: WriteOptions,
+    reporter: Arc<dyn Reporter>,
+    journal: Option<Arc<Journal>>,
+}
+
+impl UserTask {
+    async fn run(self) -> Vec<ItemResult> {
+        let mut results = Vec::new();
+        for step in &self.job.steps {
+            let item = self.write_one(step).await;
+            if let Some(j) = &self.journal {
+                if matches!(item.outcome, Outcome::Written | Outcome::Unchanged) {
+                    j.done(
+                        &item.file,
+                        step.target,
+                        item.user_id.as_deref().unwrap_or_default(),
+                        item.outcome,
+                        self.prepared
+                            .photo_for(step.size, step.budget)
+                            .map(Photo::digest),
+                        item.bytes,
+                    );
+                }
+            }
+            self.reporter.event(&Event::Item(item.clone()));
+            results.push(item);
+        }
+        results
+    }
+
+    async fn write_one(&self, step: &Step) -> ItemResult {
+        let fail = |message: String| self.job.item(step, Outcome::Failed, None, Some(message));
+        let (Some((target, limit)), Some(user)) = (self.targets.get(&step.target), &step.user)
+        else {
+            return fail(format!("{} is not open in this run", step.target));
+        };
+        let Some(photo) = self.prepared.photo_for(step.size, step.budget) else {
+            return fail("no photo was prepared for this target".into());
+        };
+        let Ok(_permit) = limit.acquire().await else {
+            return fail("the run is closing".into());
+        };
+        write_step(&self.ops, target, user, photo, &self.write, &self.job, step).await
+    }
+}
+
+async fn write_step(
+    ops: &Ops,
+    target: &Target,
+    user: &User,
+    photo: &Photo,
+    write: &WriteOptions,
+    job: &Job,
+    step: &Step,
+) -> ItemResult {
+    match ops.set_prepared_photo(target, user, photo, write).await {
+        Ok(change) => {
+            let outcome = match change.status {
+                ChangeStatus::Unchanged => Outcome::Unchanged,
+                _ => Outcome::Written,
+            };
+            let mut item = job.item(step, outcome, Some(photo.len()), step.reason.clone());
+            item.backup = change.backup.map(|b| b.path);
+            item
+        }
+        Err(e) => job.item(step, Outcome::Failed, None, Some(e.to_string())),
+    }
+}

@@ -1,0 +1,180 @@
+//! Shared by the import tests: folder targets, generated photos, and a
+//! directory wrapper that counts writes and can fail them (a server that
+//! dies mid-run).
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use userphoto_directory::config::{Target, TargetKind};
+use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
+use userphoto_directory::{
+    Capabilities, Directory, Error, FindResult, Photo, PhotoLookup, PhotoSlot, User, UserKey,
+    UserQuery,
+};
+use userphoto_testkit::fixtures;
+
+/// A JPEG of `w`×`h` noise (content differs by `seed`).
+pub fn photo(w: u32, h: u32, seed: u32) -> Vec<u8> {
+    fixtures::jpeg(
+        &fixtures::noise(w, h, seed),
+        &fixtures::JpegOptions::default(),
+    )
+}
+
+/// The seeded folder users: user01…user12, José.Müller (NFC), two users
+/// sharing a mail address.
+pub fn users() -> Vec<FolderUser> {
+    let mut users: Vec<FolderUser> = (1..=12)
+        .map(|i| {
+            FolderUser::from(
+                User::new(format!("id{i:02}"))
+                    .with_sam_account_name(format!("user{i:02}"))
+                    .with_upn(format!("user{i:02}@corp.example.test"))
+                    .with_mail(format!("user{i:02}@corp.example.test"))
+                    .with_display_name(format!("Test User {i:02}")),
+            )
+        })
+        .collect();
+    users.push(FolderUser::from(
+        User::new("id-jose")
+            .with_sam_account_name("Jos\u{e9}.M\u{fc}ller")
+            .with_upn("jose@corp.example.test")
+            .with_display_name("Jos\u{e9} M\u{fc}ller"),
+    ));
+    users
+}
+
+/// A folder directory standing for `kind` (slot: thumbnail for `ad`, HD
+/// otherwise), wrapped so its writes are counted.
+pub async fn target(root: &Path, kind: TargetKind) -> (Target, Arc<Counting>) {
+    let slot = if kind == TargetKind::Ad {
+        PhotoSlot::Thumbnail
+    } else {
+        PhotoSlot::Hd
+    };
+    let dir = FolderDirectory::create_with(
+        root.join(kind.as_str()),
+        users(),
+        FolderOptions::new().with_slot(slot),
+    )
+    .await
+    .expect("create folder directory");
+    let counting = Arc::new(Counting::new(Arc::new(dir)));
+    let t = Target::new(kind, counting.clone(), "local user tester");
+    (t, counting)
+}
+
+/// Reopens the folder directory of `kind` under `root`, counted afresh.
+pub async fn reopen(root: &Path, kind: TargetKind) -> (Target, Arc<Counting>) {
+    let slot = if kind == TargetKind::Ad {
+        PhotoSlot::Thumbnail
+    } else {
+        PhotoSlot::Hd
+    };
+    let dir = FolderDirectory::open_with(
+        root.join(kind.as_str()),
+        FolderOptions::new().with_slot(slot),
+    )
+    .await
+    .expect("open folder directory");
+    let counting = Arc::new(Counting::new(Arc::new(dir)));
+    let t = Target::new(kind, counting.clone(), "local user tester");
+    (t, counting)
+}
+
+/// Counts writes and lookups; after `fail_after` successful writes every
+/// further write (and read) fails as if the server had gone away.
+#[derive(Debug)]
+pub struct Counting {
+    inner: Arc<dyn Directory>,
+    pub sets: AtomicUsize,
+    pub finds: AtomicUsize,
+    pub gets: AtomicUsize,
+    pub fail_after: AtomicUsize,
+    written: std::sync::Mutex<Vec<String>>,
+}
+
+impl Counting {
+    pub fn new(inner: Arc<dyn Directory>) -> Self {
+        Counting {
+            inner,
+            sets: AtomicUsize::new(0),
+            finds: AtomicUsize::new(0),
+            gets: AtomicUsize::new(0),
+            fail_after: AtomicUsize::new(usize::MAX),
+            written: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn sets(&self) -> usize {
+        self.sets.load(Ordering::SeqCst)
+    }
+
+    /// User ids written, in order.
+    pub fn written(&self) -> Vec<String> {
+        self.written.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    fn down(&self) -> bool {
+        self.sets.load(Ordering::SeqCst) >= self.fail_after.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Display for Counting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "counting {}", self.inner)
+    }
+}
+
+#[async_trait]
+impl Directory for Counting {
+    fn capabilities(&self) -> &Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn list_users(&self, query: &UserQuery) -> BoxStream<'_, userphoto_directory::Result<User>> {
+        self.inner.list_users(query)
+    }
+
+    async fn find_users(
+        &self,
+        key: UserKey,
+        values: &[String],
+    ) -> userphoto_directory::Result<Vec<FindResult>> {
+        self.finds.fetch_add(1, Ordering::SeqCst);
+        self.inner.find_users(key, values).await
+    }
+
+    async fn get_photo(&self, user: &User) -> userphoto_directory::Result<PhotoLookup> {
+        if self.down() {
+            return Err(Error::Unavailable {
+                message: "the test server is down".into(),
+            });
+        }
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_photo(user).await
+    }
+
+    async fn set_photo(&self, user: &User, photo: &Photo) -> userphoto_directory::Result<()> {
+        if self.down() {
+            return Err(Error::Unavailable {
+                message: "the test server is down".into(),
+            });
+        }
+        self.inner.set_photo(user, photo).await?;
+        self.sets.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut w) = self.written.lock() {
+            w.push(user.id.clone());
+        }
+        Ok(())
+    }
+
+    async fn remove_photo(&self, user: &User) -> userphoto_directory::Result<()> {
+        self.inner.remove_photo(user).await
+    }
+}

@@ -1,0 +1,374 @@
+//! `import` against folder directories (no server needed): the plan a dry
+//! run shows, the run itself (HD first, backups, audit), a second run that
+//! writes nothing, a run killed midway and resumed without writing twice,
+//! Ctrl-C, and the determinism that makes "unchanged" stable.
+
+mod import_common;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use import_common::{photo, reopen, target};
+use userphoto_bulk::audit::AuditLog;
+use userphoto_bulk::backup::BackupStore;
+use userphoto_bulk::import::{
+    build_plan, Action, CancelToken, CollectingReporter, Event, Executor, ImportOptions, Outcome,
+    PreparedCache, Reporter, RunState,
+};
+use userphoto_bulk::ops::Ops;
+use userphoto_directory::config::TargetKind;
+use userphoto_directory::{Directory as _, DirectoryExt as _, Photo, PhotoLookup, UserKey};
+use userphoto_imaging::{prepare, Pipeline, PrepareOptions};
+
+fn ops(root: &Path) -> Ops {
+    Ops::new(
+        BackupStore::new(root.join("backups")),
+        AuditLog::new(root.join("audit.jsonl")),
+    )
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).expect("write photo");
+}
+
+/// The folder HR dropped: one photo per user01…user08, plus the cases.
+fn hr_folder(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("hr");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for i in 1..=8u32 {
+        write(
+            &dir,
+            &format!("user{i:02} 648x648.jpg"),
+            &photo(320, 240, i),
+        );
+    }
+    write(&dir, "user0948x648.jpg", &photo(200, 200, 90)); // nobody's
+    write(&dir, "user10.jpg", &photo(80, 80, 100)); // small: ad only
+    write(&dir, "USER11.jpg", &photo(200, 200, 110)); // exact name wins…
+    write(&dir, "user11 newer.jpg", &photo(200, 200, 111)); // …over newer
+    write(&dir, "user12.jpg", b"\xFF\xD8\xFFnot really a jpeg"); // corrupt
+    write(&dir, "Jose\u{301}.Mu\u{308}ller.jpg", &photo(300, 300, 120)); // NFD
+    write(&dir, "notes.txt", b"not a photo");
+    write(&dir, ".DS_Store", b"hidden");
+    dir
+}
+
+#[test]
+fn prepared_photos_are_deterministic() {
+    let source = photo(1000, 750, 7);
+    let options = PrepareOptions::sizes(&[648, 96]);
+    let a = prepare(&source, &options).expect("prepare");
+    let b = Pipeline::new().prepare(&source, &options).expect("prepare");
+    let mut warm = Pipeline::new();
+    let _ = warm
+        .prepare(&photo(500, 500, 3), &options)
+        .expect("prepare");
+    let c = warm.prepare(&source, &options).expect("prepare");
+    for ((x, y), z) in a.photos.iter().zip(&b.photos).zip(&c.photos) {
+        assert_eq!(x.jpeg, y.jpeg, "same input, same options, same bytes");
+        assert_eq!(x.jpeg, z.jpeg, "a reused worker gives the same bytes");
+    }
+}
+
+#[tokio::test]
+async fn dry_run_plan_then_run_then_a_second_run_changes_nothing() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = hr_folder(root.path());
+    let (hd, hd_count) = target(root.path(), TargetKind::Folder).await;
+    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
+    // user01 already has an AD photo: it must be backed up.
+    let user01 = ad
+        .directory
+        .find_user(UserKey::SamAccountName, "user01")
+        .await
+        .expect("user01");
+    let old = Photo::new(photo(96, 96, 999)).expect("photo");
+    ad.directory.set_photo(&user01, &old).await.expect("seed");
+    let seeded = ad_count.sets();
+    let targets = vec![ad.clone(), hd.clone()];
+    let cache = Arc::new(PreparedCache::open(root.path().join("state/cache.jsonl")));
+
+    // The dry run: an exact plan, nothing written.
+    let mut options = ImportOptions::new(&folder);
+    options.prepare_all = true;
+    let plan = build_plan(
+        &options,
+        &targets,
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(ad_count.sets(), seeded);
+    assert_eq!(hd_count.sets(), 0);
+    assert_eq!(plan.key, UserKey::SamAccountName);
+    let rows = plan.rows();
+    let row = |file: &str, target: Option<&str>| {
+        rows.iter()
+            .find(|r| r.file == file && r.target.as_deref() == target)
+            .unwrap_or_else(|| panic!("no row for {file} {target:?}: {rows:#?}"))
+    };
+    assert_eq!(row("user0948x648.jpg", None).action, Action::Unmatched);
+    assert_eq!(row("notes.txt", None).action, Action::Skipped);
+    assert_eq!(row("user11 newer.jpg", None).action, Action::Duplicate);
+    assert_eq!(row("USER11.jpg", Some("ad")).action, Action::Set);
+    assert_eq!(row("user12.jpg", None).action, Action::Error);
+    assert_eq!(row("user10.jpg", Some("ad")).action, Action::Set);
+    assert_eq!(
+        row("user10.jpg", Some("folder")).action,
+        Action::Skipped,
+        "small: ad only"
+    );
+    let jose = rows
+        .iter()
+        .find(|r| r.user_id.as_deref() == Some("id-jose") && r.target.as_deref() == Some("ad"))
+        .expect("the NFD file matches José");
+    assert_eq!(jose.action, Action::Set);
+    assert!(!rows.iter().any(|r| r.file == ".DS_Store"));
+    let u1 = row("user01 648x648.jpg", Some("ad"));
+    assert_eq!(u1.current_bytes, Some(old.len()));
+    assert!(u1.new_bytes.is_some(), "a dry run knows the new size");
+    // HD first, then ad, for each user.
+    let order: Vec<_> = plan
+        .entries
+        .iter()
+        .find(|e| e.relative == "user01 648x648.jpg")
+        .map(|e| e.steps.iter().map(|s| s.target).collect())
+        .unwrap_or_default();
+    assert_eq!(order, vec![TargetKind::Folder, TargetKind::Ad]);
+    let counts = plan.counts();
+    assert_eq!(counts.set, 8 * 2 + 1 + 2 + 2, "{counts:?}");
+
+    // The plan is data: it survives a round trip.
+    let json = serde_json::to_string(&plan).expect("serialise");
+    let back: userphoto_bulk::import::Plan = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(back, plan);
+
+    // The run.
+    let reporter = Arc::new(CollectingReporter::default());
+    let report = Executor::new(targets.clone(), ops(root.path()))
+        .with_cache(Arc::clone(&cache))
+        .with_reporter(reporter.clone())
+        .run(&plan)
+        .await;
+    let s = &report.summary;
+    assert_eq!(s.written, counts.set, "{report:#?}");
+    assert_eq!(s.failed, 1, "the corrupt file");
+    assert!(!s.is_success());
+    assert_eq!(hd_count.sets(), 8 + 1 + 1);
+    assert_eq!(ad_count.sets() - seeded, 8 + 1 + 1 + 1);
+    let item = report
+        .items
+        .iter()
+        .find(|i| i.file == "user01 648x648.jpg" && i.target.as_deref() == Some("ad"))
+        .expect("user01 ad");
+    let backup = item.backup.as_deref().expect("the old AD photo was kept");
+    assert!(root.path().join("backups").join(backup).is_file());
+    let audit = AuditLog::new(root.path().join("audit.jsonl"))
+        .read()
+        .expect("audit");
+    assert_eq!(audit.len(), s.written);
+    // Per user the HD target is written before ad.
+    let pos = |target: &str, id: &str| {
+        audit
+            .iter()
+            .position(|r| r.target == target && r.user_id == id)
+            .unwrap_or_else(|| panic!("no audit line for {id} at {target}"))
+    };
+    for i in 1..=8 {
+        let id = format!("id{i:02}");
+        assert!(pos("folder", &id) < pos("ad", &id), "HD first for {id}");
+    }
+    let PhotoLookup::Photo(p) = ad.directory.get_photo(&user01).await.expect("get") else {
+        panic!("user01 has no AD photo");
+    };
+    assert_ne!(p.digest(), old.digest());
+    let events = reporter.events();
+    assert!(matches!(events.first(), Some(Event::Started { .. })));
+    assert!(matches!(events.last(), Some(Event::Finished(_))));
+    cache.save().expect("save cache");
+
+    // A second run (a fresh process: the cache comes from disk) changes
+    // nothing and prepares nothing.
+    let cache = Arc::new(PreparedCache::open(root.path().join("state/cache.jsonl")));
+    let (hd2, hd2_count) = reopen(root.path(), TargetKind::Folder).await;
+    let (ad2, ad2_count) = reopen(root.path(), TargetKind::Ad).await;
+    let targets = vec![ad2, hd2];
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &targets,
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    let counts = plan.counts();
+    assert_eq!(counts.set, 0, "{:#?}", plan.rows());
+    assert_eq!(counts.unchanged, 8 * 2 + 1 + 2 + 2);
+    let reporter = Arc::new(CollectingReporter::default());
+    let report = Executor::new(targets, ops(root.path()))
+        .with_reporter(reporter.clone())
+        .run(&plan)
+        .await;
+    assert_eq!(report.summary.written, 0);
+    assert_eq!(hd2_count.sets() + ad2_count.sets(), 0);
+    assert!(
+        !reporter
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Prepared { .. })),
+        "nothing was decoded"
+    );
+    assert_eq!(
+        ad2_count.finds.load(Ordering::SeqCst),
+        1,
+        "one batched lookup per target"
+    );
+}
+
+#[tokio::test]
+async fn a_run_cut_short_resumes_without_writing_anything_twice() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = root.path().join("hr");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    for i in 1..=12u32 {
+        write(&folder, &format!("user{i:02}.jpg"), &photo(200, 160, i));
+    }
+    let (hd, hd_count) = target(root.path(), TargetKind::Folder).await;
+    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
+    let targets = vec![hd.clone(), ad.clone()];
+    let state = RunState::for_run(
+        &root.path().join("state"),
+        &folder,
+        &[TargetKind::Folder, TargetKind::Ad],
+    );
+    let cache = Arc::new(PreparedCache::in_memory());
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &targets,
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(plan.counts().set, 24);
+    state.save_plan(&plan).expect("save plan");
+
+    // The "server" dies after 7 HD writes and 5 AD writes.
+    hd_count.fail_after.store(7, Ordering::SeqCst);
+    ad_count.fail_after.store(5, Ordering::SeqCst);
+    let journal = Arc::new(state.start_journal().expect("journal"));
+    let report = Executor::new(targets.clone(), ops(root.path()))
+        .with_journal(Arc::clone(&journal), Default::default())
+        .run(&plan)
+        .await;
+    journal.close(false).expect("close");
+    let first = report.summary.written;
+    assert!((12..24).contains(&first), "{:?}", report.summary);
+    assert_eq!(first + report.summary.failed, 24);
+    assert!(state.is_interrupted());
+
+    // The server is back; resume from the saved plan and journal, in a
+    // fresh "process" that does not look the users up again.
+    let (hd, hd_count2) = reopen(root.path(), TargetKind::Folder).await;
+    let (ad, ad_count2) = reopen(root.path(), TargetKind::Ad).await;
+    let (plan, done, journal) = state.resume().expect("resume");
+    assert_eq!(done.len(), first);
+    let journal = Arc::new(journal);
+    let report = Executor::new(vec![hd, ad], ops(root.path()))
+        .with_journal(Arc::clone(&journal), done)
+        .run(&plan)
+        .await;
+    journal.close(report.summary.is_success()).expect("close");
+    assert!(report.summary.is_success(), "{report:#?}");
+    assert_eq!(
+        hd_count2.sets() + ad_count2.sets(),
+        24 - first,
+        "only what was left"
+    );
+    assert_eq!(hd_count2.finds.load(Ordering::SeqCst), 0, "no new lookups");
+    let mut all: Vec<String> = hd_count.written();
+    all.extend(hd_count2.written());
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        (n, all.len()),
+        (12, 12),
+        "every HD photo written exactly once"
+    );
+    let mut all: Vec<String> = ad_count.written();
+    all.extend(ad_count2.written());
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        (n, all.len()),
+        (12, 12),
+        "every AD photo written exactly once"
+    );
+    assert!(!state.is_interrupted());
+    assert!(state.resume().is_err(), "nothing left to resume");
+}
+
+/// Cancels the run after `after` written items.
+struct CancelAfter {
+    token: CancelToken,
+    after: usize,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+impl Reporter for CancelAfter {
+    fn event(&self, event: &Event) {
+        if let Event::Item(i) = event {
+            if i.outcome == Outcome::Written
+                && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.after
+            {
+                self.token.cancel();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_after_the_writes_in_flight() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = root.path().join("hr");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    for i in 1..=12u32 {
+        write(&folder, &format!("user{i:02}.jpg"), &photo(64, 64, i));
+    }
+    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
+    let cache = Arc::new(PreparedCache::in_memory());
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        std::slice::from_ref(&ad),
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    let token = CancelToken::new();
+    let reporter = Arc::new(CancelAfter {
+        token: token.clone(),
+        after: 3,
+        seen: Default::default(),
+    });
+    let report = Executor::new(vec![ad], ops(root.path()))
+        .with_cancel(token)
+        .with_reporter(reporter)
+        .with_options(userphoto_bulk::import::ExecuteOptions {
+            concurrency: Some(1),
+            threads: Some(1),
+            ..Default::default()
+        })
+        .run(&plan)
+        .await;
+    let s = &report.summary;
+    assert!(s.stopped);
+    assert!(s.written >= 3 && s.written < 12, "{s:?}");
+    assert_eq!(s.written + s.not_done, 12, "{report:#?}");
+    assert_eq!(ad_count.sets(), s.written);
+    assert!(!s.is_success());
+}

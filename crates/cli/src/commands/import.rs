@@ -1,0 +1,366 @@
+//! `userphoto import FOLDER`: plan, (confirm,) execute, report — a thin
+//! layer over `userphoto_bulk::import`, which the web UI calls too.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use indicatif::ProgressBar;
+use serde_json::json;
+use userphoto_bulk::import::{
+    build_plan, CancelToken, ConfirmRequest, Confirmer, Decision, Event, ExecuteOptions, Executor,
+    ImportOptions, Mapping, Outcome, Plan, PreparedCache, Reporter, RunReport, RunState,
+};
+use userphoto_directory::config::{Config, Target, TargetKind};
+
+use super::{configured, open, ops, report_failure};
+use crate::args::ImportArgs;
+use crate::output::{human_bytes, Output, Status};
+
+pub(crate) async fn run(
+    args: &ImportArgs,
+    config: &Config,
+    out: &Output,
+) -> anyhow::Result<Status> {
+    if args.confirm && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!(
+            "--confirm asks about each user on a terminal, and this is not one; run it in a terminal, or review the plan with --dry-run and run without --confirm"
+        );
+    }
+    if args.confirm && out.json {
+        bail!("--confirm and --json do not go together: the questions are for a person; leave one out");
+    }
+    let explicit = !args.targets.is_empty();
+    let mut kinds = if explicit {
+        args.targets.clone()
+    } else {
+        configured(config)?
+    };
+    kinds.dedup();
+    let mut failed_targets = 0;
+    let mut targets: Vec<Target> = Vec::new();
+    for kind in &kinds {
+        match open(config, *kind).await {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                failed_targets += 1;
+                report_failure(out, "import", *kind, "", &format!("{e:#}"));
+            }
+        }
+    }
+    if targets.is_empty() {
+        bail!("no target could be opened, so nothing was imported");
+    }
+    let opened: Vec<TargetKind> = targets.iter().map(|t| t.kind).collect();
+    let state_dir = match &args.state_dir {
+        Some(d) => d.clone(),
+        None => config
+            .audit_path()
+            .map_err(|e| anyhow!("{e}"))?
+            .parent()
+            .map_or_else(|| PathBuf::from("import"), |p| p.join("import")),
+    };
+    let state = RunState::for_run(&state_dir, &args.folder, &opened);
+    let cache = Arc::new(PreparedCache::open(state_dir.join("prepared-cache.jsonl")));
+
+    let (plan, done, journal) = if args.resume {
+        let (plan, done, journal) = state.resume().map_err(|e| anyhow!("{e}"))?;
+        (plan, done, journal)
+    } else {
+        let options = ImportOptions {
+            recursive: args.recursive,
+            match_by: args.match_by,
+            mapping: args
+                .mapping
+                .as_deref()
+                .map(Mapping::load)
+                .transpose()
+                .map_err(|e| anyhow!("{e}; the mapping file needs rows `file,user`"))?,
+            explicit_targets: explicit,
+            prepare_all: args.write.dry_run,
+            threads: args.jobs,
+            ..ImportOptions::new(&args.folder)
+        };
+        if state.is_interrupted() && !args.write.dry_run && !out.json {
+            out.problem(
+                &ProgressBar::hidden(),
+                "note: an earlier import of this folder was interrupted; this run starts afresh (use --resume to continue it instead)",
+            );
+        }
+        let plan = build_plan(
+            &options,
+            &targets,
+            &cache,
+            &userphoto_bulk::import::NoReporter,
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+        if args.write.dry_run {
+            print_plan(out, &plan);
+            let _ = cache.save();
+            return Ok(if failed_targets == 0 {
+                Status::Success
+            } else {
+                Status::PartialFailure
+            });
+        }
+        state.save_plan(&plan).map_err(|e| anyhow!("{e}"))?;
+        let journal = state.start_journal().map_err(|e| anyhow!("{e}"))?;
+        (plan, Default::default(), journal)
+    };
+
+    let counts = plan.counts();
+    let bar = Arc::new(out.progress(counts.set as u64, "importing"));
+    let reporter = Arc::new(CliReporter {
+        bar: Arc::clone(&bar),
+        json: out.json,
+        verbose: out.verbose,
+        out: Output::new(out.json, out.verbose),
+    });
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        let bar = Arc::clone(&bar);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                bar.println("userphoto: stopping after the writes in flight; run the same command with --resume to finish");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+    }
+    let journal = Arc::new(journal);
+    let mut executor = Executor::new(targets, ops(config)?)
+        .with_options(ExecuteOptions {
+            write: userphoto_bulk::ops::WriteOptions {
+                backup: !args.write.no_backup,
+                dry_run: false,
+            },
+            threads: args.jobs,
+            concurrency: args.concurrency,
+        })
+        .with_reporter(reporter)
+        .with_journal(Arc::clone(&journal), done)
+        .with_cache(Arc::clone(&cache))
+        .with_cancel(cancel);
+    if args.confirm {
+        executor = executor.with_confirmer(Arc::new(TtyConfirmer {
+            bar: Arc::clone(&bar),
+        }));
+    }
+    let report = executor.run(&plan).await;
+    bar.finish_and_clear();
+    let journal_result = journal.close(report.summary.is_success());
+    let _ = cache.save();
+    if let Some(path) = &args.report {
+        report.write(path).map_err(|e| anyhow!("{e}"))?;
+    }
+    print_summary(out, &report, args.report.as_deref());
+    journal_result.map_err(|e| anyhow!("{e}"))?;
+    Ok(if report.summary.is_success() && failed_targets == 0 {
+        Status::Success
+    } else {
+        Status::PartialFailure
+    })
+}
+
+/// The plan as a table, or as JSON lines.
+fn print_plan(out: &Output, plan: &Plan) {
+    let rows = plan.rows();
+    let bar = ProgressBar::hidden();
+    if out.json {
+        for r in &rows {
+            out.json_line(r);
+        }
+        out.json_line(&json!({"type": "plan-summary", "counts": plan.counts()}));
+        return;
+    }
+    let width = |f: &dyn Fn(&userphoto_bulk::import::PlanRow) -> usize, min: usize| {
+        rows.iter().map(f).max().unwrap_or(0).clamp(min, 40)
+    };
+    let fw = width(&|r| r.file.chars().count(), 4);
+    let uw = width(&|r| r.user.as_deref().map_or(1, |u| u.chars().count()), 4);
+    out.line(
+        &bar,
+        &format!(
+            "{:fw$}  {:uw$}  {:8}  {:9}  {:>9}  {:>9}  REASON",
+            "FILE", "USER", "TARGET", "ACTION", "CURRENT", "NEW"
+        ),
+    );
+    for r in &rows {
+        let bytes = |b: Option<usize>| b.map_or_else(|| "-".to_owned(), |b| human_bytes(b as u64));
+        out.line(
+            &bar,
+            &format!(
+                "{:fw$}  {:uw$}  {:8}  {:9}  {:>9}  {:>9}  {}",
+                truncate(&r.file, fw),
+                truncate(r.user.as_deref().unwrap_or("-"), uw),
+                r.target.as_deref().unwrap_or("-"),
+                r.action.as_str(),
+                bytes(r.current_bytes),
+                bytes(r.new_bytes),
+                r.reason.as_deref().unwrap_or(""),
+            ),
+        );
+    }
+    let c = plan.counts();
+    out.line(
+        &bar,
+        &format!(
+            "dry run: {} files; {} to write, {} unchanged, {} skipped, {} unmatched, {} duplicates, {} errors; nothing was changed",
+            c.files, c.set, c.unchanged, c.skipped, c.unmatched, c.duplicate, c.error
+        ),
+    );
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn print_summary(out: &Output, report: &RunReport, report_path: Option<&Path>) {
+    let s = &report.summary;
+    if out.json {
+        out.json_line(&json!({"type": "summary", "summary": s, "report": report_path}));
+        return;
+    }
+    let mut line = format!(
+        "import: {} written, {} unchanged, {} skipped, {} unmatched, {} duplicates, {} failed",
+        s.written, s.unchanged, s.skipped, s.unmatched, s.duplicate, s.failed
+    );
+    if s.not_done > 0 {
+        line.push_str(&format!(
+            ", {} not done (stopped; run the same command with --resume to finish)",
+            s.not_done
+        ));
+    }
+    line.push_str(&format!(" in {:.1} s", s.elapsed_ms as f64 / 1000.0));
+    if let Some(p) = report_path {
+        line.push_str(&format!("; report: {}", p.display()));
+    }
+    out.line(&ProgressBar::hidden(), &line);
+}
+
+/// Progress for people (a bar, failures above it) or JSON lines.
+struct CliReporter {
+    bar: Arc<ProgressBar>,
+    json: bool,
+    verbose: u8,
+    /// Where lines go (its own printer: the reporter outlives borrows).
+    out: Output,
+}
+
+impl Reporter for CliReporter {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::Item(item) => {
+                if self.json {
+                    let mut v = serde_json::to_value(item).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("type".into(), json!("item"));
+                    }
+                    self.out.json_line(&v);
+                    return;
+                }
+                let target = item.target.as_deref().unwrap_or("-");
+                let user = item.user.as_deref().unwrap_or("-");
+                match item.outcome {
+                    Outcome::Failed => self.out.problem(
+                        &self.bar,
+                        &format!(
+                            "userphoto: error: {}: {target}: {user}: {}",
+                            item.file,
+                            item.error.as_deref().unwrap_or("failed")
+                        ),
+                    ),
+                    Outcome::Written => {
+                        self.bar.inc(1);
+                        if self.verbose > 0 {
+                            self.out.line(
+                                &self.bar,
+                                &format!("{target}: {user}: photo written ({})", item.file),
+                            );
+                        }
+                    }
+                    _ if self.verbose > 1 => self.out.line(
+                        &self.bar,
+                        &format!(
+                            "{target}: {user}: {} ({}){}",
+                            item.outcome.as_str(),
+                            item.file,
+                            item.error
+                                .as_deref()
+                                .map(|e| format!(": {e}"))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+            Event::Stopping if !self.json => {
+                self.bar
+                    .println("userphoto: stopping; finishing the writes in flight");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Asks on the terminal, one user at a time.
+struct TtyConfirmer {
+    bar: Arc<ProgressBar>,
+}
+
+impl Confirmer for TtyConfirmer {
+    fn confirm(&self, r: &ConfirmRequest) -> Decision {
+        self.bar.suspend(|| {
+            let who = match &r.display_name {
+                Some(d) => format!("{} ({d})", r.user),
+                None => r.user.clone(),
+            };
+            let sizes: Vec<String> = r
+                .targets
+                .iter()
+                .map(|(t, cur, new)| {
+                    let cur = match cur {
+                        Some(0) => "no photo".to_owned(),
+                        Some(b) => human_bytes(*b as u64),
+                        None => "current unknown".to_owned(),
+                    };
+                    format!("{t}: {cur} → {}", human_bytes(*new as u64))
+                })
+                .collect();
+            loop {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(
+                    err,
+                    "{} → {who}: {}\n  write? [y]es / [n]o / [a]ll / [q]uit: ",
+                    r.file,
+                    sizes.join(", ")
+                );
+                let _ = err.flush();
+                drop(err);
+                let mut answer = String::new();
+                match std::io::stdin().lock().read_line(&mut answer) {
+                    Ok(0) | Err(_) => return Decision::Quit,
+                    Ok(_) => {}
+                }
+                match answer.trim().to_ascii_lowercase().as_str() {
+                    "y" | "yes" => return Decision::Yes,
+                    "n" | "no" => return Decision::No,
+                    "a" | "all" => return Decision::All,
+                    "q" | "quit" => return Decision::Quit,
+                    _ => {}
+                }
+            }
+        })
+    }
+}

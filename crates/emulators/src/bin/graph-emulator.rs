@@ -1,0 +1,111 @@
+//! `graph-emulator`: the Microsoft Graph EMULATOR on a loopback port, for
+//! manual work with the CLI and the web UI and for scripts.
+//!
+//! ```text
+//! graph-emulator --listen 127.0.0.1:8765 --users 2500 --throttle 20
+//! ```
+//!
+//! It prints the `[m365]` section to paste into `userphoto.toml` and runs
+//! until Ctrl-C. It refuses a non-loopback address: it is a test double,
+//! not a service.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use userphoto_emulators::graph::{EmulatedUser, GraphEmulator, Knobs, DEFAULT_CLIENT_SECRET};
+
+/// The Microsoft Graph emulator (test double; loopback only).
+#[derive(Debug, Parser)]
+#[command(name = "graph-emulator", version)]
+struct Args {
+    /// Where to listen (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    listen: SocketAddr,
+    /// How many generated users (`emu00000@contoso.test`, …).
+    #[arg(long, default_value_t = 25)]
+    users: usize,
+    /// The largest page of users.
+    #[arg(long, default_value_t = 999)]
+    page_size: usize,
+    /// Throttle every Graph request to this many per second (token bucket).
+    #[arg(long)]
+    throttle: Option<f64>,
+    /// The bucket size (default: one second's worth).
+    #[arg(long)]
+    burst: Option<f64>,
+    /// Share of requests answered 429 at random (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    random_429: f64,
+    /// Share of requests answered 503 at random (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    random_503: f64,
+    /// Milliseconds a write reads back stale.
+    #[arg(long, default_value_t = 0)]
+    read_after_write_ms: u64,
+    /// Seconds an access token lives.
+    #[arg(long, default_value_t = 3599)]
+    token_lifetime: u64,
+    /// Add a user without a mailbox (`emu-nomail`) and one whose photo the
+    /// app may not change (`emu-locked`).
+    #[arg(long)]
+    special_users: bool,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    if !args.listen.ip().is_loopback() {
+        bail!(
+            "graph-emulator listens on loopback addresses only; use e.g. --listen 127.0.0.1:{}",
+            args.listen.port()
+        );
+    }
+    let mut knobs = Knobs::default()
+        .with_users(args.users)
+        .with_page_size(args.page_size)
+        .with_faults(args.random_429, args.random_503, Duration::from_secs(1))
+        .with_read_after_write(Duration::from_millis(args.read_after_write_ms))
+        .with_token_lifetime(Duration::from_secs(args.token_lifetime.max(1)));
+    if let Some(rate) = args.throttle {
+        knobs = knobs.with_throttle(rate, args.burst.unwrap_or(rate));
+    }
+    if args.special_users {
+        knobs = knobs
+            .with_user(
+                EmulatedUser::new("00000000-0000-4000-9000-000000000001", "emu-nomail")
+                    .without_mailbox(),
+            )
+            .with_user(
+                EmulatedUser::new("00000000-0000-4000-9000-000000000002", "emu-locked").forbidden(),
+            );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("graph emulator: cannot listen on {}", args.listen))?;
+    let emulator = GraphEmulator::serve(listener, knobs).await?;
+    println!("graph emulator: listening on {}", emulator.graph_url());
+    println!("# userphoto.toml (export USERPHOTO_M365_SECRET={DEFAULT_CLIENT_SECRET})");
+    println!("[m365]");
+    println!("tenant_id = \"{}\"", emulator.tenant_id());
+    println!("client_id = \"{}\"", emulator.client_id());
+    println!("client_secret_env = \"USERPHOTO_M365_SECRET\"");
+    println!("graph_url = \"{}\"", emulator.graph_url());
+    println!("login_url = \"{}\"", emulator.login_url());
+    tokio::signal::ctrl_c()
+        .await
+        .context("graph emulator: waiting for Ctrl-C")?;
+    let stats = emulator.stats();
+    println!(
+        "graph emulator: stopping after {} requests ({} throttled, {} writes)",
+        stats.requests, stats.throttled, stats.writes
+    );
+    emulator.stop();
+    Ok(())
+}
