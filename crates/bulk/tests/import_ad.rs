@@ -1,0 +1,356 @@
+//! `import` against a real Active Directory: the Samba AD DC started by
+//! `scripts/test-servers up`, bound as the least-privilege `svc-photos`.
+//! These tests FAIL (saying "run scripts/test-servers up") when the server
+//! is not there — a run that skipped them would prove nothing.
+//!
+//! They write only to `user2001` … `user2099` (no other test touches that
+//! range: the conformance suite uses user0001…0009, the LDAP tests
+//! user0100…0102 and user1001, the AD write benchmark user1001…user2000,
+//! the CLI tests user2400).
+//!
+//! What they prove: names match the seeded sAMAccountNames (any case, the
+//! first-space rule), users are found with one batched lookup, the photo
+//! lands and reads back with the digest we prepared, the replaced photo is
+//! backed up, a second run writes nothing (checked on the server:
+//! `uSNChanged` does not move), and a run cut short by a dead server
+//! resumes without writing anything twice.
+
+mod import_common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use import_common::{photo, Counting};
+use userphoto_bulk::audit::AuditLog;
+use userphoto_bulk::backup::BackupStore;
+use userphoto_bulk::import::{
+    build_plan, Action, Executor, ImportOptions, NoReporter, PreparedCache, RunState,
+};
+use userphoto_bulk::ops::Ops;
+use userphoto_directory::config::{Config, Target, TargetKind};
+use userphoto_directory::{DirectoryExt as _, Photo, PhotoLookup, UserKey};
+
+const START_HINT: &str =
+    "run scripts/test-servers up (see docs/TESTING.md), then run the tests again";
+
+/// The Samba facts, from `USERPHOTO_TEST_AD_*` or the env file.
+fn ad_vars() -> HashMap<String, String> {
+    if std::env::var_os("USERPHOTO_TEST_AD_URL").is_some() {
+        return std::env::vars()
+            .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_AD_"))
+            .collect();
+    }
+    let root = std::env::var_os("USERPHOTO_TEST_SERVERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(".test-servers")
+        });
+    let file = root.join("samba/env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "Samba AD test server: its env file {} cannot be read ({e}); {START_HINT}",
+            file.display()
+        )
+    });
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+fn var<'a>(vars: &'a HashMap<String, String>, key: &str) -> &'a str {
+    vars.get(&format!("USERPHOTO_TEST_AD_{key}"))
+        .map(String::as_str)
+        .unwrap_or_else(|| panic!("USERPHOTO_TEST_AD_{key} is missing; {START_HINT}"))
+}
+
+/// The `ad` target bound as svc-photos, wrapped to count writes.
+async fn ad_target(dir: &Path, vars: &HashMap<String, String>) -> (Target, Arc<Counting>) {
+    let secret = dir.join("svc-password");
+    std::fs::write(&secret, var(vars, "SVC_PASSWORD")).expect("password file");
+    let text = format!(
+        "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_file = {:?}\nca_file = {:?}\n",
+        var(vars, "URL"),
+        var(vars, "TEST_OU"),
+        var(vars, "SVC_UPN"),
+        secret.display().to_string(),
+        var(vars, "CA_FILE"),
+    );
+    let config = Config::parse(&text, &dir.join("userphoto.toml")).expect("config");
+    let target = config
+        .open(TargetKind::Ad)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the Samba AD DC: {e}; {START_HINT}"));
+    let counting = Arc::new(Counting::new(Arc::clone(&target.directory)));
+    let wrapped = Target {
+        directory: counting.clone(),
+        ..target
+    };
+    (wrapped, counting)
+}
+
+/// `uSNChanged` of each user, read with `ldapsearch` as the administrator
+/// (independently of our LDAP code).
+fn usn_changed(vars: &HashMap<String, String>, users: &[String]) -> HashMap<String, String> {
+    let filter = format!(
+        "(|{})",
+        users
+            .iter()
+            .map(|u| format!("(sAMAccountName={u})"))
+            .collect::<String>()
+    );
+    let out = Command::new("ldapsearch")
+        .env("LDAPTLS_CACERT", var(vars, "CA_FILE"))
+        .args([
+            "-x",
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-H",
+            var(vars, "URL"),
+            "-D",
+            var(vars, "ADMIN_DN"),
+            "-w",
+            var(vars, "ADMIN_PASSWORD"),
+            "-b",
+            var(vars, "TEST_OU"),
+            &filter,
+            "sAMAccountName",
+            "uSNChanged",
+        ])
+        .output()
+        .expect("ldapsearch (apt-get install ldap-utils)");
+    assert!(
+        out.status.success(),
+        "ldapsearch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut map = HashMap::new();
+    for block in text.split("\n\n") {
+        let get = |k: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .map(str::to_owned)
+        };
+        if let (Some(name), Some(usn)) = (get("sAMAccountName"), get("uSNChanged")) {
+            map.insert(name, usn);
+        }
+    }
+    map
+}
+
+fn ops(root: &Path) -> Ops {
+    Ops::new(
+        BackupStore::new(root.join("backups")),
+        AuditLog::new(root.join("audit.jsonl")),
+    )
+}
+
+/// Removes the photos of `names` so a test starts from a known state.
+async fn clear(target: &Target, names: &[String]) {
+    for n in names {
+        let user = target
+            .directory
+            .find_user(UserKey::SamAccountName, n)
+            .await
+            .expect("seeded user");
+        target
+            .directory
+            .remove_photo(&user)
+            .await
+            .expect("clear photo");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_into_samba_then_a_second_run_writes_nothing() {
+    let vars = ad_vars();
+    let root = tempfile::tempdir().expect("tempdir");
+    let (ad, count) = ad_target(root.path(), &vars).await;
+    let names: Vec<String> = (2001..=2030).map(|i| format!("user{i}")).collect();
+    clear(&ad, &names).await;
+    // user2001 has a photo already: it must be backed up.
+    let u2001 = ad
+        .directory
+        .find_user(UserKey::SamAccountName, "user2001")
+        .await
+        .expect("user2001");
+    let old = Photo::new(photo(96, 96, 4242)).expect("photo");
+    ad.directory
+        .set_photo(&u2001, &old)
+        .await
+        .expect("seed photo");
+    let seeded_writes = count.sets();
+
+    let folder = root.path().join("hr");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let seed = std::process::id();
+    for (i, n) in names.iter().enumerate() {
+        let file = match i % 3 {
+            0 => format!("{n}.jpg"),
+            1 => format!("{} 648x648.jpg", n.to_uppercase()),
+            _ => format!("{n} from HR.jpg"),
+        };
+        std::fs::write(folder.join(file), photo(300, 240, seed + i as u32)).expect("photo");
+    }
+    std::fs::write(folder.join("user2031648x648.jpg"), photo(200, 200, 1)).expect("photo");
+
+    let cache = Arc::new(PreparedCache::in_memory());
+    count.finds.store(0, Ordering::SeqCst);
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &[ad.clone()],
+        &cache,
+        &NoReporter,
+    )
+    .await
+    .expect("plan");
+    let c = plan.counts();
+    assert_eq!((c.set, c.unmatched), (30, 1), "{:#?}", plan.rows());
+    assert_eq!(count.finds.load(Ordering::SeqCst), 1, "one batched lookup");
+
+    let report = Executor::new(vec![ad.clone()], ops(root.path()))
+        .with_cache(Arc::clone(&cache))
+        .run(&plan)
+        .await;
+    assert_eq!(report.summary.written, 30, "{report:#?}");
+    assert_eq!(report.summary.failed, 0, "{report:#?}");
+    assert_eq!(count.sets() - seeded_writes, 30);
+    let item = report
+        .items
+        .iter()
+        .find(|i| i.user.as_deref() == Some("user2001"))
+        .expect("user2001 row");
+    let backup = item.backup.as_deref().expect("the old photo was backed up");
+    assert_eq!(
+        std::fs::read(root.path().join("backups").join(backup)).expect("backup file"),
+        old.bytes()
+    );
+    // Every photo reads back as the digest we would prepare.
+    for e in plan.entries.iter().filter(|e| e.has_writes()) {
+        let user = e.steps[0].user.as_ref().expect("resolved");
+        let PhotoLookup::Photo(p) = ad.directory.get_photo(user).await.expect("read back") else {
+            panic!("{} has no photo after the import", e.relative);
+        };
+        assert!(p.len() <= 10 * 1024, "within the AD budget");
+        let stamp = e.stamp.as_ref().expect("stamp");
+        let known = cache
+            .get(&PreparedCache::key(&e.file, stamp, &plan.crop))
+            .expect("cached");
+        assert_eq!(
+            known.output(96, ad.budget_bytes).map(|o| o.sha256.as_str()),
+            Some(p.digest())
+        );
+    }
+
+    // A second run: nothing to write, nothing written, uSNChanged still.
+    let before = usn_changed(&vars, &names);
+    assert_eq!(before.len(), 30, "ldapsearch saw every user");
+    let sets = count.sets();
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &[ad.clone()],
+        &cache,
+        &NoReporter,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(plan.counts().set, 0, "{:#?}", plan.rows());
+    assert_eq!(plan.counts().unchanged, 30);
+    let report = Executor::new(vec![ad.clone()], ops(root.path()))
+        .run(&plan)
+        .await;
+    assert_eq!(report.summary.written, 0);
+    assert_eq!(count.sets(), sets);
+    assert_eq!(
+        usn_changed(&vars, &names),
+        before,
+        "the server saw no write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_short_by_a_dead_server_resumes_without_double_writes() {
+    let vars = ad_vars();
+    let root = tempfile::tempdir().expect("tempdir");
+    let (ad, count) = ad_target(root.path(), &vars).await;
+    let names: Vec<String> = (2050..=2069).map(|i| format!("user{i}")).collect();
+    clear(&ad, &names).await;
+    let folder = root.path().join("hr");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let seed = std::process::id().wrapping_mul(7);
+    for (i, n) in names.iter().enumerate() {
+        std::fs::write(
+            folder.join(format!("{n}.jpg")),
+            photo(200, 200, seed + i as u32),
+        )
+        .expect("photo");
+    }
+    let state = RunState::for_run(&root.path().join("state"), &folder, &[TargetKind::Ad]);
+    let cache = Arc::new(PreparedCache::in_memory());
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &[ad.clone()],
+        &cache,
+        &NoReporter,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(plan.counts().set, 20);
+    state.save_plan(&plan).expect("save plan");
+
+    count.fail_after.store(8, Ordering::SeqCst);
+    let journal = Arc::new(state.start_journal().expect("journal"));
+    let first = Executor::new(vec![ad.clone()], ops(root.path()))
+        .with_journal(Arc::clone(&journal), Default::default())
+        .run(&plan)
+        .await;
+    journal.close(first.summary.is_success()).expect("close");
+    let written = first.summary.written;
+    assert!((8..20).contains(&written), "{:?}", first.summary);
+    assert_eq!(written + first.summary.failed, 20);
+    // Every user has the old state (no photo) or the new photo, never a
+    // broken one.
+    count.fail_after.store(usize::MAX, Ordering::SeqCst);
+    let before = count.sets();
+
+    let (plan, done, journal) = state.resume().expect("resume");
+    assert_eq!(done.len(), written);
+    let journal = Arc::new(journal);
+    let second = Executor::new(vec![ad.clone()], ops(root.path()))
+        .with_journal(Arc::clone(&journal), done)
+        .run(&plan)
+        .await;
+    journal.close(second.summary.is_success()).expect("close");
+    assert!(second.summary.is_success(), "{second:#?}");
+    assert_eq!(count.sets() - before, 20 - written, "only what was left");
+    let mut ids = count.written();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((n, ids.len()), (20, 20), "each user written exactly once");
+    for n in &names {
+        let user = ad
+            .directory
+            .find_user(UserKey::SamAccountName, n)
+            .await
+            .expect("user");
+        assert!(
+            matches!(
+                ad.directory.get_photo(&user).await,
+                Ok(PhotoLookup::Photo(_))
+            ),
+            "{n} has its photo"
+        );
+    }
+    let rows = plan.rows();
+    assert!(rows.iter().all(|r| r.action == Action::Set));
+}
