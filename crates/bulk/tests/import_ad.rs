@@ -207,7 +207,7 @@ async fn import_into_samba_then_a_second_run_writes_nothing() {
     count.finds.store(0, Ordering::SeqCst);
     let plan = build_plan(
         &ImportOptions::new(&folder),
-        &[ad.clone()],
+        std::slice::from_ref(&ad),
         &cache,
         &NoReporter,
     )
@@ -257,7 +257,7 @@ async fn import_into_samba_then_a_second_run_writes_nothing() {
     let sets = count.sets();
     let plan = build_plan(
         &ImportOptions::new(&folder),
-        &[ad.clone()],
+        std::slice::from_ref(&ad),
         &cache,
         &NoReporter,
     )
@@ -298,7 +298,7 @@ async fn a_run_cut_short_by_a_dead_server_resumes_without_double_writes() {
     let cache = Arc::new(PreparedCache::in_memory());
     let plan = build_plan(
         &ImportOptions::new(&folder),
-        &[ad.clone()],
+        std::slice::from_ref(&ad),
         &cache,
         &NoReporter,
     )
