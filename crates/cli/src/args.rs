@@ -91,6 +91,17 @@ pub(crate) enum Command {
         after_help = "Examples:\n  userphoto import ~/hr-photos --dry-run\n  userphoto import ~/hr-photos --report import.csv\n  userphoto import ~/hr-photos --match-by employee-id --target ad\n  userphoto import ~/hr-photos --mapping names.csv --confirm\n  userphoto import ~/hr-photos --resume\n\nExit status: 0 when everything planned was done, 1 when anything failed or\nwas left undone (the rest is still done), 2 when the import could not run."
     )]
     Import(ImportArgs),
+    /// Write the Active Directory thumbnail from the user's existing HD
+    /// photo in Microsoft 365 (for users whose source image is gone).
+    ///
+    /// USER is named as in Active Directory; it is found in Microsoft 365
+    /// by UPN, then mail, then onPremisesSamAccountName ([m365]
+    /// match_order). The 96×96 is made by the usual pipeline; the current
+    /// thumbnail is backed up first.
+    #[command(
+        after_help = "Examples:\n  userphoto use-existing-hd John.Smith\n  userphoto use-existing-hd john.smith@corp.example.com --by upn --dry-run"
+    )]
+    UseExistingHd(UseExistingHdArgs),
 }
 
 /// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`).
@@ -339,6 +350,20 @@ pub(crate) struct ConvertArgs {
     /// Refuse images declaring more pixels than this (decompression bombs).
     #[arg(long, value_name = "PIXELS", default_value_t = 100_000_000)]
     pub(crate) max_pixels: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UseExistingHdArgs {
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+    /// The target holding the HD photo.
+    #[arg(long, value_name = "T", value_parser = parse_target, default_value = "m365")]
+    pub(crate) from: TargetKind,
+    /// The target to write the thumbnail to.
+    #[arg(long, value_name = "T", value_parser = parse_target, default_value = "ad")]
+    pub(crate) to: TargetKind,
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub(crate) mod import;
 pub(crate) mod remove;
 pub(crate) mod restore;
 pub(crate) mod set;
+pub(crate) mod use_existing_hd;
 pub(crate) mod users;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ pub(crate) fn run(
             Command::Backup(a) => backup::run(a, &config, out).await,
             Command::Restore(a) => restore::run(a, &config, out).await,
             Command::Import(a) => import::run(a, &config, out).await,
+            Command::UseExistingHd(a) => use_existing_hd::run(a, &config, out).await,
         }
     })
 }

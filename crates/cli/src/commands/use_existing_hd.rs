@@ -1,0 +1,89 @@
+//! `userphoto use-existing-hd USER`: make the Active Directory thumbnail
+//! from the HD photo the user already has in Microsoft 365.
+//!
+//! Why: when the source image is gone but the 648×648 is in the cloud, the
+//! original tool's "Use existing HD" fills `thumbnailPhoto` from it, so the
+//! photo on-premises Exchange writes (64×64) does not win. The user is
+//! named as on-premises (sAMAccountName unless --by), found in Microsoft
+//! 365 by UPN, then mail, then onPremisesSamAccountName (`[m365]
+//! match_order`), and the 96×96 goes through the usual pipeline and the
+//! usual backup-then-write-then-audit path.
+
+use anyhow::{anyhow, bail};
+use userphoto_bulk::ops::{find_user, SetOptions};
+use userphoto_directory::config::Config;
+use userphoto_directory::graph::{find_in_cloud, DEFAULT_MATCH_ORDER};
+use userphoto_directory::{FindResult, PhotoLookup, UserKey};
+
+use super::{open, ops, report_change, write_options};
+use crate::args::UseExistingHdArgs;
+use crate::output::{Output, Status};
+
+pub(crate) async fn run(
+    args: &UseExistingHdArgs,
+    config: &Config,
+    out: &Output,
+) -> anyhow::Result<Status> {
+    let name = &args.user.user;
+    let (from, to) = (args.from, args.to);
+    let hd = open(config, from).await?;
+    let thumb = open(config, to).await?;
+    let on_prem = find_user(&thumb, args.user.by, name)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let order: Vec<UserKey> = config
+        .file()
+        .m365
+        .as_ref()
+        .and_then(|s| s.match_order.clone())
+        .unwrap_or_else(|| DEFAULT_MATCH_ORDER.to_vec());
+    let cloud_user = match find_in_cloud(hd.directory.as_ref(), &on_prem, &order)
+        .await
+        .map_err(|e| anyhow!("{from}: {e}"))?
+    {
+        FindResult::Found(u) => u,
+        FindResult::NotFound => bail!(
+            "{name} was not found in {from} by {}; check that the user is synchronised, or set match_order in [m365]",
+            order.iter().map(ToString::to_string).collect::<Vec<_>>().join(", then ")
+        ),
+        FindResult::Ambiguous(users) => bail!(
+            "{name} matches {} users in {from} ({}); set match_order in [m365] to a unique key",
+            users.len(),
+            users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let photo = match hd
+        .directory
+        .get_photo(&cloud_user)
+        .await
+        .map_err(|e| anyhow!("{from}: {e}"))?
+    {
+        PhotoLookup::Photo(p) => p,
+        PhotoLookup::NoPhoto => bail!(
+            "{cloud_user} has no HD photo in {from}; set one first (userphoto set {name} IMAGE)"
+        ),
+        PhotoLookup::NoMailbox => bail!(
+            "{cloud_user} has no mailbox in {from}, so there is no HD photo to use; set the photo from an image instead"
+        ),
+        PhotoLookup::NotAccessible { reason } => {
+            bail!("the HD photo of {cloud_user} in {from} cannot be read: {reason}")
+        }
+    };
+    let options = SetOptions {
+        write: write_options(&args.write),
+        ..SetOptions::default()
+    };
+    let ops = ops(config)?;
+    let change = ops
+        .set_photo(
+            &thumb,
+            &on_prem.id,
+            Some(UserKey::Id),
+            photo.bytes(),
+            &options,
+        )
+        .await
+        .map_err(|e| anyhow!("{to}: {e}"))?;
+    report_change(out, &ops, "set", &change);
+    Ok(Status::Success)
+}

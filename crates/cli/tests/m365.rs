@@ -1,0 +1,318 @@
+//! The commands against Microsoft 365 — the Graph emulator, in-process on
+//! a loopback port — through the built binary: `users --source m365`
+//! across pages, `set`/`get`/`remove` round trips, `detect` saying CLOUD,
+//! a wrong secret explained without printing it, and, with the Samba AD
+//! test server (`scripts/test-servers up`), HYBRID: `detect` and
+//! `use-existing-hd` from the cloud HD photo to AD's thumbnailPhoto.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use userphoto_emulators::graph::{EmulatedUser, GraphEmulator, Knobs, DEFAULT_CLIENT_SECRET};
+
+const SECRET_VAR: &str = "USERPHOTO_CLI_TEST_M365_SECRET";
+
+/// An emulator with a runtime of its own, so tests can block on the binary.
+struct Emulator {
+    emulator: GraphEmulator,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Emulator {
+    fn start(knobs: Knobs) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let emulator = runtime
+            .block_on(GraphEmulator::start(knobs))
+            .expect("emulator");
+        Emulator {
+            emulator,
+            _runtime: runtime,
+        }
+    }
+
+    fn section(&self) -> String {
+        format!(
+            "[m365]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_env = \"{SECRET_VAR}\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\nread_after_write_secs = 5\n",
+            self.emulator.tenant_id(),
+            self.emulator.client_id(),
+            self.emulator.graph_url(),
+            self.emulator.login_url()
+        )
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    secret: String,
+}
+
+impl Env {
+    fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config =
+            format!("{config}\n[backup]\ndir = \"backups\"\n\n[audit]\npath = \"audit.jsonl\"\n");
+        std::fs::write(dir.path().join("userphoto.toml"), config).expect("config");
+        Env {
+            dir,
+            secret: DEFAULT_CLIENT_SECRET.to_owned(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn output(&self, args: &[&str], extra_env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_userphoto"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("USERPHOTO_CONFIG")
+            .env(SECRET_VAR, &self.secret);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run userphoto");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[track_caller]
+    fn run(&self, code: i32, args: &[&str]) -> String {
+        let (got, stdout, stderr) = self.output(args, &[]);
+        assert_eq!(
+            got,
+            Some(code),
+            "userphoto {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+        stdout
+    }
+
+    #[track_caller]
+    fn json(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        self.run(0, &all)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    fn image(&self, name: &str, seed: u8) -> String {
+        let img = image::RgbImage::from_fn(700, 700, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, seed])
+        });
+        let path = self.path(name);
+        img.save_with_format(&path, image::ImageFormat::Png)
+            .expect("png");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+fn jpeg_size(path: &Path) -> (u32, u32) {
+    let img = image::open(path).expect("a readable photo");
+    (img.width(), img.height())
+}
+
+#[test]
+fn users_set_get_remove_and_detect_against_the_emulator() {
+    let emu = Emulator::start(
+        Knobs::default()
+            .with_users(1_200)
+            .with_page_size(500)
+            .with_user(
+                EmulatedUser::new("40000000-0000-4000-8000-000000000001", "zoe.nomail")
+                    .without_mailbox(),
+            ),
+    );
+    let env = Env::new(&emu.section());
+
+    let users: Vec<Value> = env
+        .json(&["users", "--source", "m365"])
+        .into_iter()
+        .filter(|u| u["type"] == "user")
+        .collect();
+    assert_eq!(users.len(), 1_201, "every user across three pages");
+    assert_eq!(users[0]["target"], "m365");
+    assert_eq!(users[0]["name"], "emu00000", "named by alias");
+    assert_eq!(users[0]["upn"], "emu00000@contoso.test");
+    let found = env.json(&["users", "--source", "m365", "--search", "EMU0119"]);
+    assert_eq!(found.iter().filter(|u| u["type"] == "user").count(), 10);
+
+    let image = env.image("big.png", 7);
+    let set = env.json(&["set", "emu00042", &image, "--target", "m365"]);
+    assert_eq!(set[0]["status"], "done", "{set:?}");
+    assert_eq!(set[0]["size"], 648);
+    let id = "00000000-0000-4000-8000-000000000042";
+    assert_eq!(emu.emulator.writes_for(id), 1);
+    let out = env.path("got.jpg");
+    env.run(
+        0,
+        &[
+            "get",
+            "emu00042",
+            "--target",
+            "m365",
+            "--out",
+            &out.to_string_lossy(),
+        ],
+    );
+    assert_eq!(jpeg_size(&out), (648, 648));
+    // Same photo again: nothing is written twice.
+    let again = env.json(&["set", "emu00042", &image, "--target", "m365"]);
+    assert_eq!(again[0]["status"], "unchanged");
+    assert_eq!(emu.emulator.writes_for(id), 1);
+    let by_upn = env.run(
+        0,
+        &[
+            "get",
+            "emu00042@contoso.test",
+            "--by",
+            "upn",
+            "--target",
+            "m365",
+        ],
+    );
+    assert!(by_upn.contains("emu00042"), "{by_upn}");
+
+    let removed = env.json(&["remove", "emu00042", "--target", "m365"]);
+    assert_eq!(removed[0]["status"], "done", "{removed:?}");
+    assert_eq!(emu.emulator.stored_photo(id), None);
+    assert!(env.path("backups").exists(), "the photo was kept first");
+
+    let nomail = env.run(1, &["set", "zoe.nomail", &image, "--target", "m365"]);
+    assert!(nomail.is_empty() || !nomail.contains("done"));
+
+    let detect = env.json(&["detect"]);
+    let m365 = detect
+        .iter()
+        .find(|d| d["target"] == "m365")
+        .expect("m365 row");
+    assert_eq!(m365["authenticated"], true, "{m365}");
+    assert_eq!(m365["permitted"], true, "{m365}");
+    let mode = detect.iter().find(|d| d["type"] == "mode").expect("mode");
+    assert_eq!(mode["mode"], "CLOUD");
+}
+
+#[test]
+fn a_wrong_secret_is_explained_and_never_printed() {
+    let emu = Emulator::start(Knobs::default());
+    let mut env = Env::new(&emu.section());
+    env.secret = "sEcReT-that-is-wrong".to_owned();
+    let (code, stdout, stderr) = env.output(&["users", "--source", "m365"], &[]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("AADSTS7000215"), "{stderr}");
+    assert!(stderr.contains("client secret is wrong"), "{stderr}");
+    assert!(
+        !stderr.contains("sEcReT") && !stdout.contains("sEcReT"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = env.output(&["detect"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("AADSTS7000215"), "{stdout}");
+    assert!(stdout.contains("mode: NONE"), "{stdout}");
+    assert!(!stdout.contains("sEcReT"), "{stdout}");
+}
+
+/// The Samba facts from `scripts/test-servers` (see tests/ad.rs).
+fn samba() -> HashMap<String, String> {
+    const HINT: &str = "start it with `scripts/test-servers up` (see docs/TESTING.md)";
+    if std::env::var_os("USERPHOTO_TEST_AD_URL").is_some() {
+        return std::env::vars()
+            .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_AD_"))
+            .collect();
+    }
+    let root = std::env::var_os("USERPHOTO_TEST_SERVERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.test-servers"));
+    let file = root.join("samba/env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!(
+            "Samba AD test server: {} cannot be read ({e}); {HINT}",
+            file.display()
+        )
+    });
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
+    let ad = samba();
+    let get = |k: &str| {
+        ad.get(&format!("USERPHOTO_TEST_AD_{k}"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    // user2411 in AD; in the cloud only its mail matches (UPN changed).
+    let emu = Emulator::start(
+        Knobs::default().with_users(3).with_user(
+            EmulatedUser::new("50000000-0000-4000-8000-000000002411", "user2411")
+                .with_upn("user2411@contoso.onmicrosoft.test")
+                .with_mail(Some("user2411@corp.example.test".into())),
+        ),
+    );
+    let config = format!(
+        "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_AD_PASSWORD\"\nca_file = {:?}\n\n{}",
+        get("URL"),
+        get("TEST_OU"),
+        get("SVC_UPN"),
+        get("CA_FILE"),
+        emu.section()
+    );
+    let env = Env::new(&config);
+    let password = get("SVC_PASSWORD");
+    let with_ad = [("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str())];
+    let run = |code: i32, args: &[&str]| {
+        let (got, stdout, stderr) = env.output(args, &with_ad);
+        assert_eq!(got, Some(code), "userphoto {args:?}\n{stdout}\n{stderr}");
+        stdout
+    };
+
+    let detect: Vec<Value> = run(0, &["--json", "detect"])
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mode = detect.iter().find(|d| d["type"] == "mode").expect("mode");
+    assert_eq!(mode["mode"], "HYBRID", "{detect:?}");
+
+    // The HD photo exists only in the cloud; the thumbnail is made from it.
+    let image = env.image("hd.png", 42);
+    run(0, &["set", "user2411", &image, "--target", "m365"]);
+    let out = run(0, &["--json", "use-existing-hd", "user2411"]);
+    let change: Value = serde_json::from_str(out.lines().next().unwrap_or("{}")).expect("json");
+    assert_eq!(change["target"], "ad", "{out}");
+    assert!(
+        matches!(change["status"].as_str(), Some("done" | "unchanged")),
+        "{out}"
+    );
+    assert_eq!(change["size"], 96, "{out}");
+    let thumb = env.path("thumb.jpg");
+    run(
+        0,
+        &[
+            "get",
+            "user2411",
+            "--target",
+            "ad",
+            "--out",
+            &thumb.to_string_lossy(),
+        ],
+    );
+    assert_eq!(jpeg_size(&thumb), (96, 96));
+
+    // A user with no HD photo in the cloud: one sentence, exit 2.
+    let (code, _, stderr) = env.output(&["use-existing-hd", "user2412"], &with_ad);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("was not found in m365"), "{stderr}");
+}
