@@ -39,6 +39,20 @@ pub(crate) enum Command {
     )]
     Convert(ConvertArgs),
 
+    /// Serve the web UI for the configured targets (loopback only by
+    /// default; the printed address carries a one-time sign-in token).
+    #[command(
+        after_help = "Examples:\n  userphoto serve\n  userphoto serve --listen 127.0.0.1:8080 --no-open"
+    )]
+    Serve(ServeArgs),
+
+    /// Serve the web UI against a built-in sandbox: 20 sample users in two
+    /// local folders (AD-sized and HD), no server needed.
+    #[command(
+        after_help = "Examples:\n  userphoto demo\n  userphoto demo --data ./demo-sandbox --no-open"
+    )]
+    Demo(DemoArgs),
+
     /// Show each target: configured, reachable, authenticated, permitted,
     /// and the mode (ON-PREMISES, CLOUD or HYBRID).
     Detect,
@@ -364,6 +378,48 @@ pub(crate) struct UseExistingHdArgs {
     pub(crate) to: TargetKind,
     #[command(flatten)]
     pub(crate) write: WriteArgs,
+}
+
+/// How the web UI is served (`serve` and `demo`).
+#[derive(Debug, Args)]
+pub(crate) struct WebArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8765")]
+    pub(crate) listen: std::net::SocketAddr,
+
+    /// Do not open a browser; just print the address.
+    #[arg(long)]
+    pub(crate) no_open: bool,
+
+    /// Allow listening on a non-loopback address (prints a warning).
+    #[arg(long)]
+    pub(crate) allow_remote: bool,
+
+    /// Also accept this Host header (NAME:PORT), e.g. behind an SSH
+    /// tunnel or with --allow-remote (repeatable).
+    #[arg(long = "allow-host", value_name = "NAME:PORT")]
+    pub(crate) allow_hosts: Vec<String>,
+
+    /// Refuse uploads larger than this many megabytes.
+    #[arg(long, value_name = "MB", default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub(crate) max_upload_mb: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) web: WebArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    #[command(flatten)]
+    pub(crate) web: WebArgs,
+
+    /// Keep the sandbox in DIR (created and seeded if new, reused if not)
+    /// [default: a temporary folder removed on exit].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -1,2 +1,69 @@
 //! The local web UI served by `userphoto serve` and `userphoto demo`.
-//! Filled in by the web UI issue.
+//!
+//! A helpdesk person picks a user, drops a photo, sees the current Active
+//! Directory (96×96) and HD (648×648) photos side by side, and imports —
+//! the 2015 PowerShell tool's screen, on any OS, from the same binary.
+//!
+//! * [`router`] builds the whole app from an [`AppState`] (the opened
+//!   targets and the [`Ops`](userphoto_bulk::ops::Ops) engine), so tests
+//!   drive it with `oneshot` and the CLI serves it;
+//! * [`security`] is the one middleware every request passes: host check,
+//!   one-time token → session cookie, CSRF, strict headers;
+//! * [`error::AppError`] is the one error type, answered as JSON;
+//! * handlers are thin over `userphoto_bulk::ops` — the calls the CLI makes;
+//! * [`demo`] builds the sandbox for `userphoto demo`;
+//! * [`server`] binds, prints the sign-in address and serves until asked
+//!   to stop.
+
+pub mod assets;
+pub mod demo;
+pub mod error;
+mod handlers;
+pub mod security;
+pub mod server;
+mod state;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use crate::error::{AppError, AppResult};
+pub use crate::state::{AppState, ServerOptions, Unavailable, DEFAULT_MAX_UPLOAD};
+
+/// The whole web app over `state`: pages, assets, the JSON API, behind the
+/// security middleware and the upload limit.
+pub fn router(state: AppState) -> Router {
+    let limit = state.options().max_upload_bytes;
+    let api = Router::new()
+        .route("/session", get(handlers::session::get))
+        .route("/users", get(handlers::users::search))
+        .route("/users/{id}", get(handlers::users::show))
+        .route("/users/{id}/photo/{target}", get(handlers::users::photo))
+        .route("/users/{id}/import", post(handlers::photos::import))
+        .route("/users/{id}/remove", post(handlers::photos::remove))
+        .route(
+            "/users/{id}/use-existing-hd",
+            post(handlers::photos::use_existing_hd),
+        )
+        .route("/uploads", post(handlers::photos::upload))
+        .route("/uploads/{id}/preview.jpg", get(handlers::photos::preview))
+        .fallback(|| async { AppError::not_found("there is no such API endpoint") });
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/assets/{name}", get(assets::asset))
+        .nest("/api", api)
+        .fallback(|| async { AppError::not_found("there is no such page") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                axum::response::IntoResponse::into_response(AppError::internal(
+                    "a request handler panicked",
+                ))
+            },
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
+        .with_state(state)
+}

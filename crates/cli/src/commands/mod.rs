@@ -5,11 +5,13 @@
 
 pub(crate) mod backup;
 pub(crate) mod convert;
+pub(crate) mod demo;
 pub(crate) mod detect;
 pub(crate) mod get;
 pub(crate) mod import;
 pub(crate) mod remove;
 pub(crate) mod restore;
+pub(crate) mod serve;
 pub(crate) mod set;
 pub(crate) mod use_existing_hd;
 pub(crate) mod users;
@@ -39,6 +41,8 @@ pub(crate) fn run(
     runtime.block_on(async {
         match command {
             Command::Convert(c) => convert::run(c, out),
+            Command::Serve(a) => serve::run(a, &config, out).await,
+            Command::Demo(a) => demo::run(a, out).await,
             Command::Detect => detect::run(&config, out).await,
             Command::Users(a) => users::run(a, &config, out).await,
             Command::Get(a) => get::run(a, &config, out).await,

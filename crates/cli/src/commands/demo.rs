@@ -1,0 +1,35 @@
+//! `userphoto demo`: the web UI over a sandbox of sample users, so a
+//! newcomer sees every screen with one command and no directory server.
+
+use anyhow::anyhow;
+use serde_json::json;
+
+use crate::args::DemoArgs;
+use crate::output::{Output, Status};
+
+pub(crate) async fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<Status> {
+    let demo = userphoto_webui::demo::sandbox(args.data.as_deref())
+        .await
+        .map_err(|e| anyhow!("cannot prepare the demo sandbox: {e}"))?;
+    let bar = indicatif::ProgressBar::hidden();
+    if out.json {
+        out.json_line(&json!({"type": "demo", "sandbox": demo.root}));
+    } else {
+        let note = if args.data.is_some() {
+            ""
+        } else {
+            " (removed on exit)"
+        };
+        out.line(
+            &bar,
+            &format!(
+                "userphoto: DEMO — sample users in {}{note}",
+                demo.root.display()
+            ),
+        );
+    }
+    let (targets, ops) = (demo.targets.clone(), demo.ops.clone());
+    let status = super::serve::serve_ui(&args.web, true, targets, Vec::new(), ops, out).await;
+    drop(demo);
+    status
+}

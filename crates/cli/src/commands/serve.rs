@@ -1,0 +1,91 @@
+//! `userphoto serve`: the web UI over the configured targets.
+//!
+//! Every configured target is opened; one that cannot be (unreachable,
+//! wrong password) is shown in the UI as "not accessible" with the reason,
+//! and the others keep working.
+
+use anyhow::{anyhow, Context as _};
+use serde_json::json;
+use userphoto_bulk::ops::Ops;
+use userphoto_directory::config::{Config, Target};
+use userphoto_webui::server::{self, ServeConfig};
+use userphoto_webui::Unavailable;
+
+use crate::args::{ServeArgs, WebArgs};
+use crate::output::{Output, Status};
+
+pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyhow::Result<Status> {
+    let kinds = super::configured(config)
+        .map_err(|e| anyhow!("{e}; or try the web UI on sample data with `userphoto demo`"))?;
+    let mut targets = Vec::new();
+    let mut unavailable = Vec::new();
+    for kind in kinds {
+        match config.open(kind).await {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                out.problem(
+                    &indicatif::ProgressBar::hidden(),
+                    &format!("userphoto: warning: {kind}: {e}"),
+                );
+                unavailable.push(Unavailable {
+                    kind,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    let ops = super::ops(config)?;
+    serve_ui(&args.web, false, targets, unavailable, ops, out).await
+}
+
+/// Binds, prints the sign-in address, opens the browser, serves until
+/// Ctrl-C or SIGTERM. Shared with `demo`.
+pub(crate) async fn serve_ui(
+    web: &WebArgs,
+    demo: bool,
+    targets: Vec<Target>,
+    unavailable: Vec<Unavailable>,
+    ops: Ops,
+    out: &Output,
+) -> anyhow::Result<Status> {
+    let config = ServeConfig {
+        listen: web.listen,
+        allow_remote: web.allow_remote,
+        extra_hosts: web.allow_hosts.clone(),
+        max_upload_bytes: web.max_upload_mb as usize * 1024 * 1024,
+        demo,
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    let listener = server::bind(&config).await.map_err(|e| anyhow!("{e}"))?;
+    if !config.listen.ip().is_loopback() {
+        out.problem(&bar, &format!("userphoto: {}", server::REMOTE_WARNING));
+    }
+    let state = server::state_for(&listener, &config, targets, unavailable, ops)
+        .context("cannot read the listening address")?;
+    let url = state.login_url();
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    if out.json {
+        out.json_line(
+            &json!({"type": "listening", "address": local.to_string(), "url": url, "demo": demo}),
+        );
+    } else {
+        out.line(
+            &bar,
+            &format!(
+                "userphoto: the web UI is at {url}\n(the link works once; press Ctrl-C to stop)"
+            ),
+        );
+    }
+    if !web.no_open && !server::open_browser(&url) {
+        out.problem(
+            &bar,
+            "userphoto: could not open a browser; open the address above",
+        );
+    }
+    server::run(listener, state, server::shutdown_signal())
+        .await
+        .context("the web server stopped")?;
+    Ok(Status::Success)
+}

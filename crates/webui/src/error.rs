@@ -1,0 +1,190 @@
+//! The one error type of the web UI, and its JSON shape.
+//!
+//! Every handler returns [`AppResult`]. An [`AppError`] becomes
+//!
+//! ```json
+//! {"error": {"code": "not-found", "message": "…what is wrong and what to do…"}}
+//! ```
+//!
+//! with a matching status. Messages of 4xx errors come from the library
+//! crates, whose messages say what to do and never contain a secret. A 5xx
+//! error's detail is logged and the client gets a generic sentence: no
+//! source chain, no path, no stack trace.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use userphoto_bulk::ops::OpsError;
+use userphoto_directory::Error as DirError;
+use userphoto_imaging::ImagingError;
+
+/// A handler's result.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// An error answered to the browser: a status, a stable code, a sentence.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl AppError {
+    /// An error with this status, code and (client-visible) message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
+    /// 404: no such thing.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    /// 401: no valid session.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "no valid session; open the address that `userphoto serve` printed (it carries a one-time token)",
+        )
+    }
+
+    /// 403: refused by a security check (`what` says which).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 413: the upload is over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!(
+                "the upload is larger than {} MB; use a smaller photo (userphoto convert makes one)",
+                limit / (1024 * 1024)
+            ),
+        )
+    }
+
+    /// 500: logs `detail` and tells the client only that something failed.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "web UI: internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong inside userphoto; the details are in its log",
+        )
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code (`not-found`, `forbidden`, …).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The client-visible message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        (self.status, body).into_response()
+    }
+}
+
+impl From<DirError> for AppError {
+    fn from(e: DirError) -> Self {
+        let (status, code) = match &e {
+            DirError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
+            DirError::Ambiguous { .. } => (StatusCode::CONFLICT, "ambiguous"),
+            DirError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "not-permitted"),
+            DirError::Unauthenticated { .. } => (StatusCode::BAD_GATEWAY, "unauthenticated"),
+            DirError::PhotoRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "photo-rejected"),
+            DirError::Throttled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "throttled"),
+            DirError::Unavailable { .. } | DirError::Timeout { .. } => {
+                (StatusCode::BAD_GATEWAY, "unavailable")
+            }
+            DirError::Precondition { .. } => (StatusCode::CONFLICT, "precondition"),
+            DirError::NotVerified { .. } => (StatusCode::BAD_GATEWAY, "not-verified"),
+            DirError::NotSupported { .. } => (StatusCode::CONFLICT, "not-supported"),
+            DirError::InvalidConfig { .. } => (StatusCode::CONFLICT, "config"),
+            _ => return AppError::internal(e),
+        };
+        AppError::new(status, code, e.to_string())
+    }
+}
+
+impl From<ImagingError> for AppError {
+    fn from(e: ImagingError) -> Self {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad-image",
+            format!("this file cannot be used as a photo: {e}"),
+        )
+    }
+}
+
+impl From<OpsError> for AppError {
+    fn from(e: OpsError) -> Self {
+        match e {
+            OpsError::Image(e) => e.into(),
+            OpsError::Directory { target, source } => {
+                let inner = AppError::from(source);
+                if inner.status.is_server_error() && inner.code == "internal" {
+                    return inner;
+                }
+                AppError::new(
+                    inner.status,
+                    inner.code,
+                    format!("{target}: {}", inner.message),
+                )
+            }
+            OpsError::CannotBackUp { .. } => {
+                AppError::new(StatusCode::CONFLICT, "cannot-back-up", e.to_string())
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_errors_become_a_generic_500_without_the_detail() {
+        let e = AppError::from(DirError::other(
+            "ldaps://dc1",
+            "password hunter2 rejected at /src/secret.rs:12",
+        ));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message().contains("hunter2"));
+        assert!(!e.message().contains(".rs"));
+    }
+
+    #[test]
+    fn directory_states_map_to_4xx_with_the_library_message() {
+        let e = AppError::from(DirError::Precondition {
+            message: "no mailbox".into(),
+        });
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert_eq!(e.message(), "no mailbox");
+    }
+}

@@ -1,0 +1,260 @@
+//! Writing photos: upload + preview, import, remove, use existing HD.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use userphoto_bulk::ops::{self, plan_targets, SetOptions, WriteOptions};
+use userphoto_directory::config::{Target, TargetKind};
+use userphoto_directory::{PhotoLookup, PhotoSlot, User};
+use userphoto_imaging::{CropBox, CropMode, Limits, OutputSpec, PrepareOptions};
+
+use super::{change_json, common_key, failure_json, resolve};
+use crate::error::{AppError, AppResult};
+use crate::state::{AppState, Upload};
+
+/// The side of the preview the page shows (the HD size).
+const PREVIEW_SIZE: u32 = 648;
+
+/// `POST /api/uploads` with the photo as the raw body: checks it is an
+/// image within the limits, makes the cropped preview through the same
+/// pipeline that writes it, and says which targets the size rule ticks.
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> AppResult<Json<Value>> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(state.options().max_upload_bytes),
+        _ => AppError::bad_request("the photo could not be read from the request; try again"),
+    })?;
+    if body.is_empty() {
+        return Err(AppError::bad_request("the upload is empty; choose a photo"));
+    }
+    let bytes = Arc::new(body.to_vec());
+    let work = Arc::clone(&bytes);
+    let (info, prepared) = tokio::task::spawn_blocking(move || {
+        let limits = Limits::default();
+        let info = userphoto_imaging::probe(&work, &limits)?;
+        let options = PrepareOptions {
+            outputs: vec![OutputSpec::with_default_budget(PREVIEW_SIZE)],
+            ..PrepareOptions::default()
+        };
+        let prepared = userphoto_imaging::prepare(&work, &options)?;
+        Ok::<_, userphoto_imaging::ImagingError>((info, prepared))
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let preview = prepared
+        .photos
+        .into_iter()
+        .next()
+        .map(|p| p.jpeg)
+        .ok_or_else(|| AppError::internal("the pipeline made no preview"))?;
+
+    let candidates: Vec<(TargetKind, PhotoSlot)> = state
+        .targets()
+        .iter()
+        .filter(|t| t.directory.capabilities().can_write)
+        .map(|t| (t.kind, t.slot()))
+        .collect();
+    let plan = plan_targets(info.width, info.height, &candidates, false);
+    let ticked: serde_json::Map<String, Value> = state
+        .targets()
+        .iter()
+        .map(|t| {
+            (
+                t.kind.as_str().to_owned(),
+                json!(plan.order.contains(&t.kind)),
+            )
+        })
+        .collect();
+    let skipped: Vec<Value> = plan
+        .skipped
+        .iter()
+        .map(|(k, why)| json!({"target": k.as_str(), "reason": why}))
+        .collect();
+    let id = state.put_upload(Upload {
+        bytes,
+        preview: Arc::new(preview),
+    });
+    Ok(Json(json!({
+        "id": id,
+        "width": info.width,
+        "height": info.height,
+        "format": info.format,
+        "small": ops::is_small_source(info.width, info.height),
+        "ticked": ticked,
+        "skipped": skipped,
+        "crop": prepared.report.crop,
+        "warnings": prepared.report.warnings,
+        "preview": format!("/api/uploads/{id}/preview.jpg"),
+    })))
+}
+
+/// `GET /api/uploads/{id}/preview.jpg`
+pub(crate) async fn preview(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let jpeg = state
+        .upload(&id, |u| Arc::clone(&u.preview))
+        .ok_or_else(|| AppError::not_found("this upload has expired; choose the photo again"))?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg.to_vec()).into_response())
+}
+
+/// The body of an import.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ImportBody {
+    source: Option<String>,
+    upload: String,
+    targets: Vec<String>,
+    crop: Option<CropBox>,
+}
+
+/// `POST /api/users/{id}/import`: writes the upload to the ticked targets,
+/// HD first, each current photo backed up (`ops::set_photo_many`).
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<ImportBody>, axum::extract::rejection::JsonRejection>,
+) -> AppResult<Json<Value>> {
+    let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let (source, user) = resolve(&state, body.source.as_deref(), &id).await?;
+    let targets = chosen(&state, &body.targets)?;
+    let bytes = state
+        .upload(&body.upload, |u| Arc::clone(&u.bytes))
+        .ok_or_else(|| AppError::not_found("this upload has expired; choose the photo again"))?;
+    let options = SetOptions {
+        crop: body.crop.map_or(CropMode::Centre, CropMode::Box),
+        ..SetOptions::default()
+    };
+    write(&state, source, &user, &targets, &bytes, &options).await
+}
+
+/// The body of a remove.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RemoveBody {
+    source: Option<String>,
+    target: String,
+}
+
+/// `POST /api/users/{id}/remove`: removes the photo at one target, backed
+/// up first (`ops::remove_photo`).
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<RemoveBody>, axum::extract::rejection::JsonRejection>,
+) -> AppResult<Json<Value>> {
+    let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let (source, user) = resolve(&state, body.source.as_deref(), &id).await?;
+    let target = super::target(&state, &body.target)?;
+    let (key, value) = common_key(&user, source, &[target])?;
+    let change = state
+        .ops()
+        .remove_photo(target, &value, Some(key), &WriteOptions::default())
+        .await?;
+    Ok(Json(
+        json!({"user": user.label(), "results": [change_json(&change)]}),
+    ))
+}
+
+/// The body of "use existing HD".
+#[derive(Debug, Deserialize)]
+pub(crate) struct SourceBody {
+    source: Option<String>,
+}
+
+/// `POST /api/users/{id}/use-existing-hd`: reads the current HD photo and
+/// writes a 96×96 of it to the Active Directory-sized targets.
+pub(crate) async fn use_existing_hd(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<SourceBody>, axum::extract::rejection::JsonRejection>,
+) -> AppResult<Json<Value>> {
+    let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let (source, user) = resolve(&state, body.source.as_deref(), &id).await?;
+    let hd = state
+        .targets()
+        .iter()
+        .find(|t| t.slot() == PhotoSlot::Hd)
+        .ok_or_else(|| AppError::not_found("no HD target (Microsoft 365, Exchange) is open"))?;
+    let thumbs: Vec<&Target> = state
+        .targets()
+        .iter()
+        .filter(|t| t.slot() == PhotoSlot::Thumbnail)
+        .collect();
+    if thumbs.is_empty() {
+        return Err(AppError::not_found("no Active Directory target is open"));
+    }
+    let (key, value) = common_key(&user, source, &[hd])?;
+    let (_, lookup) = ops::get_photo(hd, Some(key), &value).await?;
+    let PhotoLookup::Photo(photo) = lookup else {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "no-hd-photo",
+            format!(
+                "{} has no HD photo at {} ({}), so there is nothing to reuse; import a photo instead",
+                user.label(),
+                hd.kind,
+                lookup.state()
+            ),
+        ));
+    };
+    write(
+        &state,
+        source,
+        &user,
+        &thumbs,
+        photo.bytes(),
+        &SetOptions::default(),
+    )
+    .await
+}
+
+/// The open targets named in `names`, refusing unknown ones.
+fn chosen<'a>(state: &'a AppState, names: &[String]) -> AppResult<Vec<&'a Target>> {
+    if names.is_empty() {
+        return Err(AppError::bad_request(
+            "no target is ticked; tick Replace 96×96 (AD) and/or Replace 648×648 (HD)",
+        ));
+    }
+    names.iter().map(|n| super::target(state, n)).collect()
+}
+
+/// Writes `image` for `user` at `targets` through `ops::set_photo_many`
+/// (explicit targets: the person ticked them), one result per target.
+async fn write(
+    state: &AppState,
+    source: TargetKind,
+    user: &User,
+    targets: &[&Target],
+    image: &[u8],
+    options: &SetOptions,
+) -> AppResult<Json<Value>> {
+    let (key, value) = common_key(user, source, targets)?;
+    let owned: Vec<Target> = targets.iter().map(|t| (*t).clone()).collect();
+    let run = state
+        .ops()
+        .set_photo_many(&owned, true, &value, Some(key), image, options)
+        .await?;
+    let results: Vec<Value> = run
+        .results
+        .into_iter()
+        .map(|(kind, result)| match result {
+            Ok(change) => change_json(&change),
+            Err(e) => failure_json(kind, AppError::from(e)),
+        })
+        .collect();
+    let ok = results.iter().all(|r| r["status"] != "failed");
+    Ok(Json(json!({
+        "user": user.label(),
+        "ok": ok,
+        "results": results,
+        "skipped": run.skipped.iter().map(|(k, why)| json!({"target": k.as_str(), "reason": why})).collect::<Vec<_>>(),
+    })))
+}

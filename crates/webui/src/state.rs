@@ -1,0 +1,299 @@
+//! The server's shared state: the opened targets, the engine for writes,
+//! and the security bookkeeping (login token, sessions, uploads).
+//!
+//! Cheap to clone (`Arc` inside); handlers receive it through axum's
+//! `State`. Nothing here talks to a directory: that is the handlers' job,
+//! through `userphoto_bulk::ops`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use userphoto_bulk::ops::Ops;
+use userphoto_directory::config::{Mode, Target, TargetKind};
+use userphoto_directory::PhotoSlot;
+
+/// The largest upload accepted by default (a photo straight off a camera
+/// fits; anything bigger is answered 413).
+pub const DEFAULT_MAX_UPLOAD: usize = 25 * 1024 * 1024;
+
+/// How many sessions are kept at once; the oldest is dropped beyond that.
+const MAX_SESSIONS: usize = 16;
+/// How many uploaded photos are kept for preview and import.
+const MAX_UPLOADS: usize = 8;
+
+/// How the server is reached and what it accepts.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// The address the listener is bound to (with its real port).
+    pub listen: SocketAddr,
+    /// More `Host` values to accept besides the listen address and
+    /// `localhost` (for a non-loopback listener reached by name).
+    pub extra_hosts: Vec<String>,
+    /// The largest request body accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// Whether this is `userphoto demo` (the UI says DEMO everywhere).
+    pub demo: bool,
+}
+
+impl ServerOptions {
+    /// Defaults for a listener at `listen`: no extra hosts,
+    /// [`DEFAULT_MAX_UPLOAD`], not a demo.
+    pub fn new(listen: SocketAddr) -> Self {
+        ServerOptions {
+            listen,
+            extra_hosts: Vec::new(),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD,
+            demo: false,
+        }
+    }
+
+    /// Sets the upload limit.
+    pub fn with_max_upload_bytes(mut self, bytes: usize) -> Self {
+        self.max_upload_bytes = bytes;
+        self
+    }
+
+    /// Marks the server as the demo.
+    pub fn with_demo(mut self, demo: bool) -> Self {
+        self.demo = demo;
+        self
+    }
+
+    /// Accepts `host` (`name:port`) in the `Host` header too.
+    pub fn with_extra_host(mut self, host: impl Into<String>) -> Self {
+        self.extra_hosts.push(host.into());
+        self
+    }
+}
+
+/// A configured target that could not be opened: shown as "not accessible"
+/// with the reason.
+#[derive(Clone, Debug)]
+pub struct Unavailable {
+    /// Which target.
+    pub kind: TargetKind,
+    /// Why, in one sentence (never a secret: library messages).
+    pub reason: String,
+}
+
+/// One uploaded photo, kept for preview and import.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub(crate) bytes: Arc<Vec<u8>>,
+    pub(crate) preview: Arc<Vec<u8>>,
+}
+
+/// The state shared by every handler. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    targets: Vec<Target>,
+    unavailable: Vec<Unavailable>,
+    ops: Ops,
+    options: ServerOptions,
+    allowed_hosts: Vec<String>,
+    cookie_name: String,
+    login_token: Mutex<Option<String>>,
+    /// Session id → CSRF token, oldest first.
+    sessions: Mutex<VecDeque<(String, String)>>,
+    uploads: Mutex<(VecDeque<String>, HashMap<String, Upload>)>,
+}
+
+impl AppState {
+    /// State over `targets` (opened), with `ops` doing the writes
+    /// (backups, audit).
+    pub fn new(targets: Vec<Target>, ops: Ops, options: ServerOptions) -> Self {
+        let port = options.listen.port();
+        let mut allowed_hosts = vec![
+            options.listen.to_string(),
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ];
+        allowed_hosts.extend(options.extra_hosts.iter().cloned());
+        let allowed_hosts = allowed_hosts
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        let mut targets = targets;
+        // Panes in the original's order: the thumbnail (AD), plain LDAP,
+        // then the HD photo.
+        targets.sort_by_key(|t| match t.slot() {
+            PhotoSlot::Thumbnail => 0,
+            PhotoSlot::Hd => 2,
+            _ => 1,
+        });
+        AppState {
+            inner: Arc::new(Inner {
+                targets,
+                unavailable: Vec::new(),
+                ops,
+                cookie_name: format!("userphoto_session_{port}"),
+                allowed_hosts,
+                options,
+                login_token: Mutex::new(None),
+                sessions: Mutex::new(VecDeque::new()),
+                uploads: Mutex::new((VecDeque::new(), HashMap::new())),
+            }),
+        }
+    }
+
+    /// Adds targets that are configured but could not be opened.
+    ///
+    /// # Panics
+    /// Never; must be called before the state is cloned (it is a no-op
+    /// otherwise).
+    pub fn with_unavailable(mut self, unavailable: Vec<Unavailable>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.unavailable = unavailable;
+        }
+        self
+    }
+
+    /// A fresh one-time login address (`http://HOST:PORT/?token=…`); it
+    /// replaces any unused one.
+    pub fn login_url(&self) -> String {
+        let token = random_token();
+        *lock(&self.inner.login_token) = Some(token.clone());
+        let listen = self.inner.options.listen;
+        let host = if listen.ip().is_unspecified() {
+            format!("127.0.0.1:{}", listen.port())
+        } else {
+            listen.to_string()
+        };
+        format!("http://{host}/?token={token}")
+    }
+
+    /// The opened targets, in pane order.
+    pub fn targets(&self) -> &[Target] {
+        &self.inner.targets
+    }
+
+    /// Targets configured but not opened.
+    pub fn unavailable(&self) -> &[Unavailable] {
+        &self.inner.unavailable
+    }
+
+    /// The target of `kind`, if open.
+    pub fn target(&self, kind: TargetKind) -> Option<&Target> {
+        self.inner.targets.iter().find(|t| t.kind == kind)
+    }
+
+    /// The write engine.
+    pub fn ops(&self) -> &Ops {
+        &self.inner.ops
+    }
+
+    /// The options the server runs with.
+    pub fn options(&self) -> &ServerOptions {
+        &self.inner.options
+    }
+
+    /// Whether this is the demo.
+    pub fn is_demo(&self) -> bool {
+        self.inner.options.demo
+    }
+
+    /// The mode, from the targets that are open.
+    pub fn mode(&self) -> Mode {
+        Mode::of(self.inner.targets.iter().map(|t| t.kind))
+    }
+
+    /// The targets users can be listed from, the default first: Active
+    /// Directory, Microsoft 365, plain LDAP, Exchange, folder.
+    pub fn sources(&self) -> Vec<TargetKind> {
+        let order = [
+            TargetKind::Ad,
+            TargetKind::M365,
+            TargetKind::Ldap,
+            TargetKind::Exchange,
+            TargetKind::Folder,
+        ];
+        order
+            .into_iter()
+            .filter(|k| self.target(*k).is_some())
+            .collect()
+    }
+
+    pub(crate) fn cookie_name(&self) -> &str {
+        &self.inner.cookie_name
+    }
+
+    pub(crate) fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.inner.allowed_hosts.contains(&host)
+    }
+
+    /// Consumes the login token if `token` is it; returns the new session
+    /// id.
+    pub(crate) fn exchange_token(&self, token: &str) -> Option<String> {
+        let mut pending = lock(&self.inner.login_token);
+        let ok = pending
+            .as_deref()
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
+        if !ok {
+            return None;
+        }
+        *pending = None;
+        drop(pending);
+        let session = random_token();
+        let mut sessions = lock(&self.inner.sessions);
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.pop_front();
+        }
+        sessions.push_back((session.clone(), random_token()));
+        Some(session)
+    }
+
+    /// The CSRF token of session `id`, if it is a live session.
+    pub(crate) fn session_csrf(&self, id: &str) -> Option<String> {
+        lock(&self.inner.sessions)
+            .iter()
+            .find(|(s, _)| constant_time_eq(s.as_bytes(), id.as_bytes()))
+            .map(|(_, csrf)| csrf.clone())
+    }
+
+    pub(crate) fn put_upload(&self, upload: Upload) -> String {
+        let id = random_token();
+        let mut guard = lock(&self.inner.uploads);
+        let (order, map) = &mut *guard;
+        if order.len() >= MAX_UPLOADS {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+        order.push_back(id.clone());
+        map.insert(id.clone(), upload);
+        id
+    }
+
+    pub(crate) fn upload<R>(&self, id: &str, f: impl FnOnce(&Upload) -> R) -> Option<R> {
+        lock(&self.inner.uploads).1.get(id).map(f)
+    }
+}
+
+/// Locks, recovering the data if a holder panicked (the data is plain
+/// bookkeeping, never left half-updated).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// 32 random bytes, hex.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    if let Err(e) = getrandom::getrandom(&mut bytes) {
+        // Without an OS random source no token is safe: refuse to go on.
+        panic!("the operating system gave no random bytes for a session token: {e}");
+    }
+    hex::encode(bytes)
+}
+
+/// Compares without stopping at the first difference.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
