@@ -168,6 +168,8 @@ struct Script {
     /// Answer this many subtree searches with 51 busy first.
     busy: usize,
     modify: (u32, &'static str),
+    /// Never answer subtree searches.
+    silent: bool,
 }
 
 impl Default for Script {
@@ -179,6 +181,7 @@ impl Default for Script {
             bind: (0, ""),
             busy: 0,
             modify: (0, ""),
+            silent: false,
         }
     }
 }
@@ -308,6 +311,9 @@ fn answer(msg: &[u8], script: &Script, log: &Mutex<Vec<Seen>>, busy: &Mutex<usiz
                 // Base searches (the base DN, a user): one entry, no photo.
                 let e = seq(0x64, &[octets(base.as_bytes()), seq(0x30, &[])]);
                 return [message(id, e, None), message(id, result(0x65, 0, ""), None)].concat();
+            }
+            if script.silent {
+                return Vec::new();
             }
             {
                 let mut b = busy.lock().expect("busy");
@@ -676,4 +682,24 @@ async fn the_search_base_and_attributes_are_as_configured() {
         .seen()
         .iter()
         .any(|s| matches!(s, Seen::Abandon | Seen::Bind(_))));
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_times_out() {
+    let server = Server::start(Script {
+        silent: true,
+        ..Script::default()
+    })
+    .await;
+    let dir = server
+        .builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .await
+        .expect("build");
+    let started = std::time::Instant::now();
+    let (_, err) = count(&dir).await.expect_err("no answer");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.is_transient());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
