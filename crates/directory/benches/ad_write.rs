@@ -141,29 +141,72 @@ fn round_photos(base: &[Vec<u8>], round: usize, writer: &str) -> Vec<Photo> {
         .collect()
 }
 
-fn ldapmodify(env: &AdTestEnv, ldif_path: &std::path::Path, pw_path: &std::path::Path) -> Duration {
+/// Runs `ldapmodify` through `bash -c '…; times'`, so the child's CPU time
+/// (user + system) is known too. Returns (wall time, client CPU time).
+fn ldapmodify(
+    env: &AdTestEnv,
+    ldif_path: &std::path::Path,
+    pw_path: &std::path::Path,
+) -> (Duration, Duration) {
+    let script = r#"ldapmodify -x -H "$1" -D "$2" -y "$3" -f "$4" >/dev/null || exit $?; times"#;
     let started = Instant::now();
-    let output = Command::new("ldapmodify")
+    let output = Command::new("bash")
+        .args(["-c", script, "ldapmodify"])
+        .arg(&env.url)
+        .arg(&env.svc_upn)
+        .arg(pw_path)
+        .arg(ldif_path)
         .env("LDAPTLS_CACERT", &env.ca_file)
         .env("LDAPTLS_REQCERT", "demand")
-        .args(["-x", "-H", &env.url, "-D", &env.svc_upn, "-y"])
-        .arg(pw_path)
-        .arg("-f")
-        .arg(ldif_path)
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run ldapmodify ({e}); install ldap-utils"));
+        .unwrap_or_else(|e| panic!("cannot run bash/ldapmodify ({e}); install ldap-utils"));
     let elapsed = started.elapsed();
     assert!(
         output.status.success(),
         "ldapmodify failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    elapsed
+    // `times`: the shell's user/sys, then its children's.
+    let text = String::from_utf8_lossy(&output.stdout);
+    let cpu = text
+        .lines()
+        .nth(1)
+        .map(|l| l.split_whitespace().map(parse_times).sum())
+        .unwrap_or_default();
+    (elapsed, cpu)
 }
 
-async fn library_writes(env: &AdTestEnv, users: &[User], photos: &[Photo]) -> Duration {
+/// `1m2.345s` → 62.345 s.
+fn parse_times(field: &str) -> Duration {
+    let (m, s) = field
+        .trim_end_matches('s')
+        .split_once('m')
+        .unwrap_or(("0", "0"));
+    let secs = m.parse::<f64>().unwrap_or(0.0) * 60.0 + s.parse::<f64>().unwrap_or(0.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// This process's CPU time so far (user + system, all threads), from
+/// /proc/self/stat (Linux; clock ticks of 10 ms).
+fn own_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14, stime 15.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// Connects and writes every photo. Returns (wall time, this process's CPU
+/// time meanwhile).
+async fn library_writes(env: &AdTestEnv, users: &[User], photos: &[Photo]) -> (Duration, Duration) {
+    let cpu = own_cpu();
     let started = Instant::now();
     let dir = connect(env.svc_in_test_ou().connections(knob(
         "AD_BENCH_CONNECTIONS",
@@ -180,7 +223,7 @@ async fn library_writes(env: &AdTestEnv, users: &[User], photos: &[Photo]) -> Du
         .try_collect::<Vec<()>>()
         .await
         .expect("library writes");
-    started.elapsed()
+    (started.elapsed(), own_cpu().saturating_sub(cpu))
 }
 
 fn rate(n: usize, d: Duration) -> f64 {
@@ -226,6 +269,7 @@ async fn run(rounds: usize) {
     let mut best_cli = Duration::MAX;
     let mut best_lib = Duration::MAX;
     let mut ratios = Vec::new();
+    let mut cpu = Vec::new();
     for round in 1..=rounds {
         let cli_photos = round_photos(&base, round, "ldapmodify");
         let mut f = std::fs::File::create(&ldif_path).expect("ldif");
@@ -234,7 +278,7 @@ async fn run(rounds: usize) {
         drop(f);
         let lib_photos = round_photos(&base, round, "library");
         // Alternate who goes first, so neither always meets a warmer server.
-        let (cli, lib) = if round % 2 == 1 {
+        let ((cli, cli_cpu), (lib, lib_cpu)) = if round % 2 == 1 {
             let cli = ldapmodify(&env, &ldif_path, &pw_path);
             (cli, library_writes(&env, &users, &lib_photos).await)
         } else {
@@ -243,13 +287,16 @@ async fn run(rounds: usize) {
         };
         let ratio = cli.as_secs_f64() / lib.as_secs_f64();
         println!(
-            "round {round} ({} first): ldapmodify {:>6.2} s ({:>5.0}/s)   library {:>6.2} s ({:>5.0}/s)   ratio {ratio:.2}×",
+            "round {round} ({} first): ldapmodify {:>6.2} s ({:>5.0}/s, client CPU {:.2} s)   library {:>6.2} s ({:>5.0}/s, client CPU {:.2} s)   ratio {ratio:.2}×",
             if round % 2 == 1 { "ldapmodify" } else { "library" },
             cli.as_secs_f64(),
             rate(n, cli),
+            cli_cpu.as_secs_f64(),
             lib.as_secs_f64(),
             rate(n, lib),
+            lib_cpu.as_secs_f64(),
         );
+        cpu.push((cli_cpu, lib_cpu));
         ratios.push(ratio);
         best_cli = best_cli.min(cli);
         best_lib = best_lib.min(lib);
@@ -274,6 +321,17 @@ async fn run(rounds: usize) {
         rate(n, best_cli),
         rate(n, best_lib),
         if best >= 0.95 { "met" } else { "NOT MET" }
+    );
+
+    let (cli_cpu, lib_cpu) = cpu
+        .iter()
+        .fold((Duration::ZERO, Duration::ZERO), |(a, b), (c, l)| {
+            (a + *c, b + *l)
+        });
+    println!(
+        "client CPU per write: ldapmodify {:.0} µs, library {:.0} µs (connect, TLS, bind included; the server's time is the rest)",
+        cli_cpu.as_secs_f64() * 1e6 / (n * rounds) as f64,
+        lib_cpu.as_secs_f64() * 1e6 / (n * rounds) as f64
     );
 
     // Listing.
