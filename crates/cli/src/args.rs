@@ -116,6 +116,10 @@ pub(crate) enum Command {
         after_help = "Examples:\n  userphoto use-existing-hd John.Smith\n  userphoto use-existing-hd john.smith@corp.example.com --by upn --dry-run"
     )]
     UseExistingHd(UseExistingHdArgs),
+    /// Sign in to Microsoft 365 as an admin (device code flow), for
+    /// `[m365]` sections with `sign_in = "device-code"`.
+    #[command(after_help = "Examples:\n  userphoto login m365")]
+    Login(LoginArgs),
 }
 
 /// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`).
@@ -420,6 +424,13 @@ pub(crate) struct DemoArgs {
     /// [default: a temporary folder removed on exit].
     #[arg(long, value_name = "DIR")]
     pub(crate) data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The target to sign in to (m365).
+    #[arg(value_name = "TARGET", value_parser = parse_target)]
+    pub(crate) target: TargetKind,
 }
 
 #[cfg(test)]

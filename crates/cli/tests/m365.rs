@@ -316,3 +316,36 @@ fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("was not found in m365"), "{stderr}");
 }
+
+#[test]
+fn login_with_a_device_code_then_use_the_saved_sign_in() {
+    let mut knobs = Knobs::default();
+    knobs.device_code_interval = std::time::Duration::ZERO;
+    let emu = Emulator::start(knobs);
+    let section = format!(
+        "[m365]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nsign_in = \"device-code\"\ntoken_file = \"m365-token.json\"\ngraph_url = \"{}\"\nlogin_url = \"{}\"\n",
+        emu.emulator.tenant_id(),
+        emu.emulator.client_id(),
+        emu.emulator.graph_url(),
+        emu.emulator.login_url()
+    );
+    let env = Env::new(&section);
+    let (code, _, stderr) = env.output(&["users", "--source", "m365"], &[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("userphoto login m365"), "{stderr}");
+
+    let (code, stdout, stderr) = env.output(&["login", "m365"], &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("enter the code EMU"),
+        "the admin is told: {stderr}"
+    );
+    assert!(stdout.contains("signed in"), "{stdout}");
+    assert!(env.path("m365-token.json").exists());
+    let users = env.json(&["users", "--source", "m365"]);
+    assert_eq!(users.iter().filter(|u| u["type"] == "user").count(), 10);
+
+    let (code, _, stderr) = env.output(&["login", "ad"], &[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("only Microsoft 365"), "{stderr}");
+}

@@ -9,6 +9,7 @@ pub(crate) mod demo;
 pub(crate) mod detect;
 pub(crate) mod get;
 pub(crate) mod import;
+pub(crate) mod login;
 pub(crate) mod remove;
 pub(crate) mod restore;
 pub(crate) mod serve;
@@ -52,6 +53,7 @@ pub(crate) fn run(
             Command::Restore(a) => restore::run(a, &config, out).await,
             Command::Import(a) => import::run(a, &config, out).await,
             Command::UseExistingHd(a) => use_existing_hd::run(a, &config, out).await,
+            Command::Login(a) => login::run(a, &config, out).await,
         }
     })
 }

@@ -222,8 +222,15 @@ async fn open_m365(
     origin: &str,
     identity: String,
 ) -> Result<Target> {
+    use crate::graph::TokenFile;
     use crate::graph::{CertificateCredential, GraphCredential, GraphDirectory};
     let credential = match &section.certificate_file {
+        None if section.uses_device_code() => {
+            GraphCredential::Delegated(match &section.token_file {
+                Some(path) => TokenFile::new(config.resolve_path(path)),
+                None => TokenFile::default_for(&section.tenant_id, &section.client_id)?,
+            })
+        }
         Some(path) => {
             let path = config.resolve_path(path);
             let pem = tokio::fs::read(&path).await.map_err(|e| Error::InvalidConfig {

@@ -67,6 +67,23 @@ pub struct M365Section {
     pub max_concurrency: Option<usize>,
     /// Seconds a photo just written may take to read back (default 30).
     pub read_after_write_secs: Option<u64>,
+    /// How userphoto signs in: `app` (default: client secret or
+    /// certificate, application permissions) or `device-code` (an admin
+    /// signed in with `userphoto login m365`, delegated permissions).
+    pub sign_in: Option<String>,
+    /// Where `userphoto login m365` keeps the admin's sign-in (default: the
+    /// platform data folder).
+    pub token_file: Option<PathBuf>,
+}
+
+impl M365Section {
+    /// Whether an admin's device code sign-in is used instead of an app
+    /// credential.
+    pub fn uses_device_code(&self) -> bool {
+        self.sign_in
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("device-code"))
+    }
 }
 
 /// `[exchange]`: Exchange Server on-premises through EWS.

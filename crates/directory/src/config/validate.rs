@@ -265,13 +265,26 @@ fn check_m365(s: &M365Section, origin: &str) -> Result<()> {
         "client_id",
         "00000000-0000-0000-0000-000000000000",
     )?;
+    match s.sign_in.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("app" | "device-code") => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "{origin}: sign_in = {other:?} is not a way to sign in; write sign_in = \"app\" (secret or certificate) or sign_in = \"device-code\" (userphoto login m365)"
+            )))
+        }
+    }
     let secret = SecretSource::from_keys(
         s.client_secret_env.as_deref(),
         s.client_secret_file.as_deref(),
         origin,
         "client_secret",
-        s.certificate_file.is_none(),
+        s.certificate_file.is_none() && !s.uses_device_code(),
     )?;
+    if s.uses_device_code() && (secret.is_some() || s.certificate_file.is_some()) {
+        return Err(invalid(format!(
+            "{origin} has sign_in = \"device-code\" and an app credential; keep one way to sign in"
+        )));
+    }
     if secret.is_some() && s.certificate_file.is_some() {
         return Err(invalid(format!(
             "{origin} has both a client secret and certificate_file; keep one way to sign in"

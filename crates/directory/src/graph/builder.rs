@@ -139,11 +139,14 @@ impl GraphBuilder {
             .build()
             .map_err(|e| Error::other("m365", format!("cannot set up HTTPS: {e}")))?;
         let token_url = format!("{}/{}/oauth2/v2.0/token", self.login_url, self.tenant_id);
-        let scope = format!("{}/.default", self.graph_url);
+        let scope = match credential {
+            GraphCredential::Delegated(_) => super::device::delegated_scope(&self.graph_url),
+            _ => format!("{}/.default", self.graph_url),
+        };
         let tokens = TokenCache::new(
             http.clone(),
             token_url,
-            self.client_id.clone(),
+            (self.tenant_id.clone(), self.client_id.clone()),
             scope,
             credential,
         );

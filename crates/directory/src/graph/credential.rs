@@ -11,6 +11,10 @@
 //!   token endpoint, `iss` = `sub` = the client id, a unique `jti`, `nbf`,
 //!   `iat` and a 10-minute `exp`.
 //!
+//! * an admin's **delegated sign-in** (`userphoto login m365`, device
+//!   code flow): the saved refresh token is exchanged, and the rotated one
+//!   saved again.
+//!
 //! The [`TokenCache`] (modelled on object_store's) hands out one token to
 //! every request, renews it *before* it expires (five minutes early, or
 //! halfway for short-lived tokens), and forgets it when Graph answers 401
@@ -46,6 +50,9 @@ pub enum GraphCredential {
     Secret(SecretString),
     /// A certificate with its private key.
     Certificate(CertificateCredential),
+    /// An admin signed in with `userphoto login m365` (delegated
+    /// permissions); the refresh token is kept in this file.
+    Delegated(super::device::TokenFile),
 }
 
 impl fmt::Debug for GraphCredential {
@@ -53,6 +60,7 @@ impl fmt::Debug for GraphCredential {
         match self {
             GraphCredential::Secret(_) => f.write_str("Secret(***)"),
             GraphCredential::Certificate(c) => write!(f, "Certificate(x5t {})", c.x5t),
+            GraphCredential::Delegated(file) => write!(f, "Delegated({file:?})"),
         }
     }
 }
@@ -157,6 +165,8 @@ struct TokenAnswer {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 struct Cached {
@@ -168,6 +178,7 @@ struct Cached {
 pub(crate) struct TokenCache {
     http: reqwest::Client,
     token_url: String,
+    tenant_id: String,
     client_id: String,
     scope: String,
     credential: GraphCredential,
@@ -189,13 +200,14 @@ impl TokenCache {
     pub(crate) fn new(
         http: reqwest::Client,
         token_url: String,
-        client_id: String,
+        (tenant_id, client_id): (String, String),
         scope: String,
         credential: GraphCredential,
     ) -> Self {
         TokenCache {
             http,
             token_url,
+            tenant_id,
             client_id,
             scope,
             credential,
@@ -255,12 +267,20 @@ impl TokenCache {
     }
 
     async fn try_sign_in(&self) -> Result<(SecretString, Duration)> {
+        let grant = match self.credential {
+            GraphCredential::Delegated(_) => "refresh_token",
+            _ => "client_credentials",
+        };
         let mut form: Vec<(&str, String)> = vec![
-            ("grant_type", "client_credentials".to_owned()),
+            ("grant_type", grant.to_owned()),
             ("client_id", self.client_id.clone()),
             ("scope", self.scope.clone()),
         ];
         match &self.credential {
+            GraphCredential::Delegated(file) => {
+                let token = file.load(&self.tenant_id, &self.client_id)?;
+                form.push(("refresh_token", token.expose_secret().to_owned()));
+            }
             GraphCredential::Secret(secret) => {
                 form.push(("client_secret", secret.expose_secret().to_owned()));
             }
@@ -321,6 +341,15 @@ impl TokenCache {
                 ),
             )
         })?;
+        if let (GraphCredential::Delegated(file), Some(rotated)) =
+            (&self.credential, answer.refresh_token)
+        {
+            file.save(
+                &self.tenant_id,
+                &self.client_id,
+                &SecretString::from(rotated),
+            )?;
+        }
         self.sign_ins.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(client_id = %self.client_id, "m365: signed in");
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3599).max(1));

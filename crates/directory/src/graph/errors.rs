@@ -150,7 +150,7 @@ pub(crate) fn explain_aadsts(code: u64) -> (&'static str, &'static str) {
         ),
         7000218 => (
             "no credential was sent",
-            "set client_secret_env, client_secret_file or certificate_file in [m365]",
+            "set client_secret_env, client_secret_file or certificate_file in [m365]; for `userphoto login m365`, turn on Allow public client flows under the app registration's Authentication",
         ),
         65001 | 500011 => (
             "the app lacks admin consent or is not set up in this tenant",
@@ -159,6 +159,18 @@ pub(crate) fn explain_aadsts(code: u64) -> (&'static str, &'static str) {
         1002012 | 70011 => (
             "the requested scope is invalid",
             "check graph_url: the scope is graph_url followed by /.default",
+        ),
+        70008 | 700082 | 50173 => (
+            "the saved sign-in has expired or was revoked",
+            "run `userphoto login m365` again",
+        ),
+        70019 | 70020 => (
+            "the sign-in code expired",
+            "run `userphoto login m365` again and finish the sign-in within 15 minutes",
+        ),
+        70000 | 65004 => (
+            "the sign-in was declined",
+            "run `userphoto login m365` again and accept the permissions",
         ),
         7000112 | 50057 => (
             "the app or its service principal is disabled",

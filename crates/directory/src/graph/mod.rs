@@ -32,6 +32,7 @@
 
 mod builder;
 mod credential;
+mod device;
 mod errors;
 mod hybrid;
 mod limiter;
@@ -47,6 +48,7 @@ use serde::Deserialize;
 
 pub use self::builder::{GraphBuilder, DEFAULT_GRAPH_URL, DEFAULT_LOGIN_URL, DEFAULT_MATCH_ORDER};
 pub use self::credential::{CertificateCredential, GraphCredential};
+pub use self::device::{device_code_login, DevicePrompt, TokenFile};
 pub use self::hybrid::find_in_cloud;
 pub use self::transport::RetryConfig;
 

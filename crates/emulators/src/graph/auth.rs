@@ -103,6 +103,13 @@ pub(crate) async fn token(
             &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
         );
     }
+    match field("grant_type") {
+        "client_credentials" => {}
+        "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token" if client_ok => {
+            return delegated_grant(&shared, &form);
+        }
+        _ => {}
+    }
     if field("grant_type") != "client_credentials" {
         return aad_error(
             StatusCode::BAD_REQUEST,
@@ -276,4 +283,97 @@ pub(crate) fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Result<(), R
             refuse("IDX14100: JWT is not well formed, there are no dots (.).")
         }
     }
+}
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`: starts a device code sign-in.
+pub(crate) async fn device_code(
+    State(shared): State<Shared>,
+    Path(tenant): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut inner = shared.lock();
+    if !tenant.eq_ignore_ascii_case(&inner.knobs.tenant_id) {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let client = form
+        .get("client_id")
+        .map(String::as_str)
+        .unwrap_or_default();
+    if !client.eq_ignore_ascii_case(&inner.knobs.client_id) {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{client}' was not found in the directory '{tenant}'."
+            ),
+        );
+    }
+    let code = inner.opaque("device");
+    inner.device_codes.insert(code.clone(), 0);
+    let uri = format!("{}/devicelogin", inner.base_url);
+    let user_code = format!("EMU{:05}", inner.device_codes.len());
+    Json(json!({
+        "device_code": code,
+        "user_code": user_code,
+        "verification_uri": uri,
+        "expires_in": 900,
+        "interval": inner.knobs.device_code_interval.as_secs(),
+        "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
+    }))
+    .into_response()
+}
+
+/// The device code and refresh token grants (a signed-in admin).
+fn delegated_grant(shared: &Shared, form: &HashMap<String, String>) -> Response {
+    let mut inner = shared.lock();
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    if field("grant_type") == "refresh_token" {
+        let token = field("refresh_token");
+        if !inner.refresh_tokens.remove(&token) {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                70008,
+                "The provided authorization code or refresh token has expired due to inactivity.",
+            );
+        }
+    } else {
+        let code = field("device_code");
+        let pending = inner.knobs.device_code_pending_polls;
+        let Some(polls) = inner.device_codes.get_mut(&code) else {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "expired_token",
+                70019,
+                "Verification code expired.",
+            );
+        };
+        *polls += 1;
+        if *polls <= pending {
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            );
+        }
+        inner.device_codes.remove(&code);
+    }
+    let refresh = inner.opaque("refresh");
+    inner.refresh_tokens.insert(refresh.clone());
+    let (token, lifetime) = inner.issue_token();
+    Json(json!({
+        "token_type": "Bearer",
+        "scope": field("scope"),
+        "expires_in": lifetime.as_secs(),
+        "access_token": token,
+        "refresh_token": refresh,
+    }))
+    .into_response()
 }

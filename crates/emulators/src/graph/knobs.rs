@@ -184,6 +184,11 @@ pub struct Knobs {
     pub token_lifetime: Duration,
     /// The seed of the fault dice.
     pub seed: u64,
+    /// Device code sign-in: how many polls answer `authorization_pending`
+    /// before the emulated admin has "approved" (default 1).
+    pub device_code_pending_polls: u32,
+    /// Device code sign-in: the polling interval the emulator asks for.
+    pub device_code_interval: Duration,
 }
 
 impl Default for Knobs {
@@ -205,6 +210,8 @@ impl Default for Knobs {
             read_after_write: Duration::ZERO,
             token_lifetime: Duration::from_secs(3599),
             seed: 0x5eed,
+            device_code_pending_polls: 1,
+            device_code_interval: Duration::from_secs(1),
         }
     }
 }

@@ -13,7 +13,8 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | POST | `/{tenant}/oauth2/v2.0/token` | client credentials: `client_secret`, or a JWT `client_assertion` verified against the registered certificate |
+//! | POST | `/{tenant}/oauth2/v2.0/token` | client credentials: `client_secret`, or a JWT `client_assertion` verified against the registered certificate; device code and refresh token grants (delegated sign-in) |
+//! | POST | `/{tenant}/oauth2/v2.0/devicecode` | starts a device code sign-in, "approved" after `device_code_pending_polls` polls |
 //! | GET | `/v1.0/users` | `$select`, `$top` (1–999), `$filter` (`eq`, `in`, `startswith`, `or`), `@odata.nextLink` paging |
 //! | GET | `/v1.0/users/{id or UPN}` | one user |
 //! | GET | `/v1.0/users/{id}/photo`, `/photos/{size}` | photo metadata |
@@ -75,6 +76,7 @@ fn router(shared: Shared) -> Router {
     let value = "/v1.0/users/{id}/photo/$value";
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(auth::device_code))
         .route("/v1.0/users", get(routes::list_users))
         .route("/v1.0/users/{id}", get(routes::get_user))
         .route(

@@ -125,6 +125,10 @@ pub(crate) struct Inner {
     pub(crate) photos: HashMap<String, PhotoState>,
     pub(crate) writes_per_user: HashMap<String, u64>,
     pub(crate) tokens: HashMap<String, Instant>,
+    /// Device codes handed out, with how many times each was polled.
+    pub(crate) device_codes: HashMap<String, u32>,
+    /// Refresh tokens issued to signed-in admins (device code flow).
+    pub(crate) refresh_tokens: std::collections::HashSet<String>,
     pub(crate) bucket: Option<Bucket>,
     pub(crate) dice: Dice,
     pub(crate) stats: Stats,
@@ -146,6 +150,8 @@ impl Inner {
             photos: HashMap::new(),
             writes_per_user: HashMap::new(),
             tokens: HashMap::new(),
+            device_codes: HashMap::new(),
+            refresh_tokens: std::collections::HashSet::new(),
             stats: Stats::default(),
             base_url: String::new(),
             knobs,
@@ -158,6 +164,15 @@ impl Inner {
         self.users.iter().find(|u| {
             u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key)
         })
+    }
+
+    /// A new opaque value (device codes, refresh tokens).
+    pub(crate) fn opaque(&mut self, kind: &str) -> String {
+        format!(
+            "{kind}.{:016x}{:016x}",
+            self.dice.next_u64(),
+            self.dice.next_u64()
+        )
     }
 
     /// Issues a token valid for the configured lifetime.
