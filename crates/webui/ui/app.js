@@ -1,1 +1,477 @@
-/* placeholder */
+// The main screen: pick a user, drop a photo, see the current photos,
+// import / remove / use existing HD. Plain ES module, no framework.
+
+import { get, post, session, ApiError } from '/assets/api.js';
+
+const $ = (id) => document.getElementById(id);
+const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c) el.append(c);
+  return el;
+};
+
+const state = {
+  session: null,
+  source: null,   // listing source kind
+  user: null,     // {id, name, display_name, …}
+  panes: {},      // target kind -> pane JSON
+  upload: null,   // upload JSON
+  busy: false,
+};
+
+// ---------------------------------------------------------------- toasts
+
+function toast(text, kind = 'ok') {
+  const t = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' });
+  t.append(h('span', { text }));
+  const close = h('button', { type: 'button', class: 'ghost', 'aria-label': 'Dismiss', text: '×' });
+  close.addEventListener('click', () => t.remove());
+  t.append(close);
+  $('toasts').append(t);
+  setTimeout(() => t.remove(), kind === 'error' ? 12000 : 6000);
+}
+
+function failed(e) {
+  toast(e instanceof ApiError ? e.message : `Something went wrong: ${e.message}`, 'error');
+}
+
+// ---------------------------------------------------------------- theme
+
+const THEMES = ['auto', 'light', 'dark'];
+function applyTheme(theme) {
+  document.documentElement.dataset.theme = theme;
+  $('theme').setAttribute('aria-label', `Colour theme: ${theme === 'auto' ? 'automatic' : theme}`);
+  $('theme').title = `Colour theme: ${theme} (click to change)`;
+}
+function initTheme() {
+  let theme = localStorage.getItem('userphoto-theme') || 'auto';
+  applyTheme(theme);
+  $('theme').addEventListener('click', () => {
+    theme = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+    localStorage.setItem('userphoto-theme', theme);
+    applyTheme(theme);
+  });
+}
+
+// ---------------------------------------------------------------- panes
+
+const targetOf = (kind) => state.session.targets.find((t) => t.kind === kind);
+const writable = () => state.session.targets.filter((t) => t.state === 'ok' && t.can_write);
+const hdTarget = () => state.session.targets.find((t) => t.slot === 'hd' && t.state === 'ok');
+const adTargets = () => state.session.targets.filter((t) => t.slot === 'thumbnail' && t.state === 'ok');
+
+const STATE_TEXT = {
+  'no-photo': 'No photo',
+  'no-mailbox': 'No mailbox',
+  'not-accessible': 'Not accessible',
+  'none': 'Pick a user',
+};
+const STATE_ICON = {
+  'no-photo': '<circle cx="12" cy="9" r="4"/><path d="M4 21c1-4.5 4.5-6.5 8-6.5s7 2 8 6.5"/>',
+  'no-mailbox': '<rect x="3" y="6" width="18" height="13" rx="2"/><path d="m3 8 9 6 9-6M4 4l16 17"/>',
+  'not-accessible': '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 8 0v3"/>',
+  'none': '<circle cx="11" cy="11" r="6"/><path d="m20 20-4.5-4.5"/>',
+};
+
+function buildPanes() {
+  const panes = document.querySelector('.panes');
+  for (const t of state.session.targets) {
+    const id = `pane-${t.kind}`;
+    const art = h('article', { class: 'pane', id, 'aria-labelledby': `${id}-title`, 'data-target': t.kind });
+    art.append(h('h2', { id: `${id}-title`, text: `Current ${t.label} photo (${t.size}×${t.size})` }));
+    art.append(h('p', { class: 'sub muted', text: state.session.demo ? `${t.label} · demo sandbox folder` : `${t.title} · ${t.description || ''}` }));
+    const frame = h('div', { class: `frame ${t.slot}`, id: `${id}-frame`, role: 'img', 'aria-label': 'No user selected' });
+    art.append(frame);
+    art.append(h('p', { class: 'info muted', id: `${id}-info`, 'aria-live': 'polite' }));
+    const actions = h('div', { class: 'pane-actions' });
+    if (t.can_delete) {
+      const rm = h('button', { type: 'button', id: `${id}-remove`, class: 'danger-outline', disabled: true, text: `Remove ${t.label}` });
+      rm.addEventListener('click', () => removePhoto(t));
+      actions.append(rm);
+    }
+    if (t.slot === 'hd') {
+      const view = h('a', { id: `${id}-view`, class: 'button disabled', target: '_blank', rel: 'noopener', 'aria-disabled': 'true', text: 'View web image' });
+      view.addEventListener('click', (e) => { if (view.getAttribute('aria-disabled') === 'true') e.preventDefault(); });
+      actions.append(view);
+    }
+    art.append(actions);
+    panes.append(art);
+    renderPane(t.kind, t.state === 'ok' ? { state: 'none' } : { state: 'not-accessible', reason: t.reason });
+  }
+}
+
+function photoUrl(kind, sha) {
+  const u = new URL(`/api/users/${encodeURIComponent(state.user.id)}/photo/${kind}`, location.origin);
+  u.searchParams.set('source', state.source);
+  if (sha) u.searchParams.set('v', sha.slice(0, 16));
+  return u.pathname + u.search;
+}
+
+function renderPane(kind, pane) {
+  const t = targetOf(kind);
+  const id = `pane-${kind}`;
+  const frame = $(`${id}-frame`);
+  const info = $(`${id}-info`);
+  frame.replaceChildren();
+  frame.className = `frame ${t.slot} state-${pane.state}`;
+  frame.removeAttribute('title');
+  if (pane.state === 'photo') {
+    const img = h('img', { src: photoUrl(kind, pane.sha256), alt: `Current ${t.label} photo of ${state.user.label}` });
+    frame.append(img);
+    frame.setAttribute('aria-label', `Current ${t.label} photo`);
+    const px = pane.pixels ? `${pane.pixels[0]}×${pane.pixels[1]} · ` : '';
+    info.textContent = `${px}${formatBytes(pane.bytes)}`;
+  } else {
+    const text = STATE_TEXT[pane.state] || pane.state;
+    const ph = h('div', { class: 'placeholder' });
+    ph.innerHTML = `<svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round">${STATE_ICON[pane.state] || STATE_ICON['no-photo']}</svg>`;
+    ph.append(h('span', { class: 'state-label', text }));
+    frame.append(ph);
+    frame.setAttribute('aria-label', pane.reason ? `${text}: ${pane.reason}` : text);
+    if (pane.reason) frame.title = pane.reason;
+    info.textContent = pane.reason || '';
+  }
+  const rm = $(`${id}-remove`);
+  if (rm) rm.disabled = pane.state !== 'photo' || state.busy;
+  const view = $(`${id}-view`);
+  if (view) {
+    const on = pane.state === 'photo';
+    view.setAttribute('aria-disabled', on ? 'false' : 'true');
+    view.classList.toggle('disabled', !on);
+    if (on) view.href = photoUrl(kind, pane.sha256); else view.removeAttribute('href');
+  }
+  state.panes[kind] = pane;
+}
+
+async function loadUser({ expect = {} } = {}) {
+  if (!state.user) return;
+  const id = state.user.id;
+  let delay = 500;
+  for (let attempt = 0; ; attempt++) {
+    const u = await get(`/api/users/${encodeURIComponent(id)}`, { source: state.source });
+    if (!state.user || state.user.id !== id) return;
+    const late = Object.entries(expect).filter(([kind, sha]) => {
+      const p = u.panes.find((x) => x.target === kind);
+      return p && (p.sha256 || null) !== sha;
+    });
+    // Microsoft 365 may take seconds to show a new photo: be patient.
+    if (late.length && attempt < 5) {
+      for (const [kind] of late) $(`pane-${kind}-info`).textContent = 'Waiting for the directory to show the new photo…';
+      await new Promise((r) => setTimeout(r, delay));
+      delay *= 2;
+      continue;
+    }
+    for (const p of u.panes) if (targetOf(p.target)) renderPane(p.target, p);
+    updateButtons();
+    return;
+  }
+}
+
+// ---------------------------------------------------------------- user search
+
+let searchTimer = null;
+let searchSeq = 0;
+let active = -1;
+
+function initSearch() {
+  const input = $('user-search');
+  const list = $('user-list');
+  input.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => search(input.value), 180);
+  });
+  input.addEventListener('focus', () => { if (!list.children.length) search(input.value); });
+  input.addEventListener('keydown', (e) => {
+    const items = [...list.children];
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      if (list.hidden) { search(input.value); return; }
+      active = (active + (e.key === 'ArrowDown' ? 1 : -1) + items.length) % items.length;
+      highlight(items);
+    } else if (e.key === 'Enter') {
+      if (!list.hidden && items[active]) { e.preventDefault(); items[active].click(); }
+      else if (!list.hidden && items.length === 1) { e.preventDefault(); items[0].click(); }
+    } else if (e.key === 'Escape') {
+      closeList();
+    }
+  });
+  input.addEventListener('blur', () => setTimeout(closeList, 150));
+}
+
+function highlight(items) {
+  items.forEach((li, i) => li.setAttribute('aria-selected', i === active ? 'true' : 'false'));
+  const cur = items[active];
+  if (cur) {
+    $('user-search').setAttribute('aria-activedescendant', cur.id);
+    cur.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+function closeList() {
+  $('user-list').hidden = true;
+  $('user-search').setAttribute('aria-expanded', 'false');
+  $('user-search').removeAttribute('aria-activedescendant');
+}
+
+async function search(q) {
+  const seq = ++searchSeq;
+  let found;
+  try {
+    found = await get('/api/users', { q: q.trim(), source: state.source });
+  } catch (e) { failed(e); return; }
+  if (seq !== searchSeq) return; // a newer search is on its way
+  const list = $('user-list');
+  list.replaceChildren();
+  active = -1;
+  found.users.forEach((u, i) => {
+    const li = h('li', { role: 'option', id: `user-opt-${i}`, 'aria-selected': 'false', 'data-id': u.id });
+    li.append(h('span', { class: 'name', text: u.display_name || u.name }));
+    li.append(h('span', { class: 'account muted', text: u.name }));
+    li.addEventListener('mousedown', (e) => e.preventDefault());
+    li.addEventListener('click', () => selectUser(u));
+    list.append(li);
+  });
+  if (!found.users.length) list.append(h('li', { class: 'empty muted', text: 'No user matches' }));
+  if (found.more) list.append(h('li', { class: 'empty muted', text: 'More users match: keep typing' }));
+  list.hidden = false;
+  $('user-search').setAttribute('aria-expanded', 'true');
+}
+
+async function selectUser(u) {
+  state.user = u;
+  closeList();
+  $('user-search').value = u.display_name || u.name;
+  $('user-summary').textContent = `${u.display_name || u.name} — ${u.name}${u.upn ? ' · ' + u.upn : ''}`;
+  for (const t of state.session.targets) {
+    if (t.state === 'ok') $(`pane-${t.kind}-info`).textContent = 'Loading…';
+  }
+  try { await loadUser(); } catch (e) { failed(e); }
+  updateButtons();
+}
+
+// ---------------------------------------------------------------- input photo
+
+function initDrop() {
+  const drop = $('drop');
+  const file = $('file');
+  const choose = () => file.click();
+  $('browse').addEventListener('click', choose);
+  drop.addEventListener('click', choose);
+  drop.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); choose(); }
+  });
+  file.addEventListener('change', () => { if (file.files[0]) useFile(file.files[0]); file.value = ''; });
+  for (const ev of ['dragenter', 'dragover']) {
+    drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add('over'); });
+  }
+  for (const ev of ['dragleave', 'drop']) {
+    drop.addEventListener(ev, () => drop.classList.remove('over'));
+  }
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const f = e.dataTransfer && e.dataTransfer.files[0];
+    if (f) useFile(f);
+  });
+  // Dropping next to the box should not navigate away.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => e.preventDefault());
+}
+
+async function useFile(f) {
+  if (f.size > state.session.max_upload_bytes) {
+    toast(`${f.name} is larger than ${formatBytes(state.session.max_upload_bytes)}; use a smaller photo.`, 'error');
+    return;
+  }
+  $('input-info').textContent = `Preparing ${f.name}…`;
+  try {
+    const up = await post('/api/uploads', f);
+    state.upload = { ...up, name: f.name };
+    const img = $('input-preview');
+    img.src = up.preview;
+    img.hidden = false;
+    $('drop-empty').hidden = true;
+    const crop = up.width === up.height ? 'square' : 'centre-cropped to a square';
+    $('input-info').textContent = `${f.name}: ${up.width}×${up.height} ${up.format.toUpperCase()}, ${crop}` +
+      (up.small ? ' · small: AD only' : '');
+    for (const t of writable()) {
+      const box = $(`tick-${t.kind}`);
+      if (box) box.checked = !!up.ticked[t.kind];
+    }
+    for (const w of up.warnings || []) toast(w, 'warn');
+  } catch (e) {
+    state.upload = null;
+    $('input-info').textContent = 'That file cannot be used.';
+    failed(e);
+  }
+  updateButtons();
+}
+
+// ---------------------------------------------------------------- actions
+
+function buildTicks() {
+  const set = $('ticks');
+  for (const t of writable()) {
+    const label = h('label', { class: 'check' });
+    const box = h('input', { type: 'checkbox', id: `tick-${t.kind}`, value: t.kind });
+    box.addEventListener('change', updateButtons);
+    label.append(box, document.createTextNode(` Replace ${t.size}×${t.size} (${t.label})`));
+    set.append(label);
+  }
+  if (!writable().length) set.append(h('p', { class: 'muted', text: 'No target can be written.' }));
+}
+
+function ticked() {
+  return writable().filter((t) => $(`tick-${t.kind}`).checked).map((t) => t.kind);
+}
+
+function updateButtons() {
+  const ready = !!(state.user && state.upload) && !state.busy;
+  $('import').disabled = !ready || !ticked().length;
+  const hd = hdTarget();
+  const hasHd = hd && state.panes[hd.kind] && state.panes[hd.kind].state === 'photo';
+  $('use-hd').disabled = !(state.user && hasHd && adTargets().length) || state.busy;
+  for (const t of state.session.targets) {
+    const rm = $(`pane-${t.kind}-remove`);
+    if (rm) rm.disabled = state.busy || !state.user || !(state.panes[t.kind] && state.panes[t.kind].state === 'photo');
+  }
+  let help = 'Pick a user and a photo. HD is written first, then AD.';
+  if (state.user && !state.upload) help = 'Now drop or choose a photo.';
+  else if (!state.user && state.upload) help = 'Now pick the user this photo is for.';
+  else if (ready && !ticked().length) help = 'Tick at least one target.';
+  else if (ready) help = `Ready: ${ticked().map((k) => targetOf(k).label).join(' and ')} for ${state.user.display_name || state.user.name}.`;
+  $('import-help').textContent = help;
+}
+
+async function busy(work) {
+  state.busy = true;
+  updateButtons();
+  document.body.setAttribute('aria-busy', 'true');
+  try { await work(); } catch (e) { failed(e); } finally {
+    state.busy = false;
+    document.body.removeAttribute('aria-busy');
+    updateButtons();
+  }
+}
+
+function report(run, verb) {
+  const done = [];
+  const expect = {};
+  for (const r of run.results) {
+    const t = targetOf(r.target);
+    const label = t ? t.label : r.target;
+    if (r.status === 'failed') toast(`${label}: ${r.message}`, 'error');
+    else if (r.status === 'unchanged') done.push(`${label} already had it`);
+    else {
+      done.push(`${label} ${verb}` + (r.size ? ` (${r.size}×${r.size}, ${formatBytes(r.bytes)})` : ''));
+      if (r.status === 'done') expect[r.target] = r.sha256 || null;
+    }
+    for (const w of r.warnings || []) toast(`${label}: ${w}`, 'warn');
+  }
+  for (const s of run.skipped || []) toast(`${targetOf(s.target) ? targetOf(s.target).label : s.target} skipped: ${s.reason}`, 'warn');
+  if (done.length) toast(`${run.user}: ${done.join('; ')}.`, 'ok');
+  return expect;
+}
+
+async function importPhoto() {
+  const targets = ticked();
+  await busy(async () => {
+    const run = await post(`/api/users/${encodeURIComponent(state.user.id)}/import`, {
+      source: state.source, upload: state.upload.id, targets,
+    });
+    const expect = report(run, 'written');
+    await loadUser({ expect });
+  });
+}
+
+function confirmDialog(text) {
+  return new Promise((resolve) => {
+    const d = $('confirm');
+    $('confirm-text').textContent = text;
+    d.returnValue = 'cancel';
+    d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
+    d.showModal();
+  });
+}
+
+async function removePhoto(t) {
+  const who = state.user.display_name || state.user.name;
+  const ok = await confirmDialog(`Remove the ${t.label} photo (${t.size}×${t.size}) of ${who} from ${t.title}? The current photo is kept in the backup folder first.`);
+  if (!ok) return;
+  await busy(async () => {
+    const run = await post(`/api/users/${encodeURIComponent(state.user.id)}/remove`, { source: state.source, target: t.kind });
+    const r = run.results[0];
+    toast(r.status === 'unchanged' ? `${who} had no ${t.label} photo.` : `${who}: ${t.label} photo removed${r.backed_up ? ' (backed up)' : ''}.`);
+    await loadUser({ expect: { [t.kind]: null } });
+  });
+}
+
+async function useExistingHd() {
+  await busy(async () => {
+    const run = await post(`/api/users/${encodeURIComponent(state.user.id)}/use-existing-hd`, { source: state.source });
+    const expect = report(run, 'made from the HD photo');
+    await loadUser({ expect });
+  });
+}
+
+// ---------------------------------------------------------------- start
+
+function formatBytes(n) {
+  if (n === undefined || n === null) return '';
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1000).toFixed(1)} KB`;
+  return `${(n / 1e6).toFixed(1)} MB`;
+}
+
+async function start() {
+  initTheme();
+  try {
+    state.session = await session();
+  } catch (e) {
+    document.querySelector('main').replaceChildren(h('p', { class: 'fatal', role: 'alert', text: e.message }));
+    return;
+  }
+  const s = state.session;
+  $('mode').textContent = s.mode === 'NONE' ? 'LOCAL' : s.mode;
+  $('mode').setAttribute('aria-label', `Mode: ${s.mode}`);
+  if (s.demo) {
+    $('demo-badge').hidden = false;
+    document.title = 'userphoto — DEMO';
+  }
+  state.source = s.sources.length ? s.sources[0].kind : null;
+  if (s.mode === 'HYBRID' && s.sources.length > 1) {
+    const sel = $('source');
+    for (const src of s.sources) sel.append(h('option', { value: src.kind, text: src.title }));
+    sel.value = state.source;
+    sel.addEventListener('change', () => {
+      state.source = sel.value;
+      state.user = null;
+      $('user-search').value = '';
+      $('user-summary').textContent = 'No user selected.';
+      $('user-list').replaceChildren();
+      for (const t of s.targets) if (t.state === 'ok') renderPane(t.kind, { state: 'none' });
+      updateButtons();
+    });
+    $('source-box').hidden = false;
+  }
+  buildPanes();
+  buildTicks();
+  initSearch();
+  initDrop();
+  $('import').addEventListener('click', importPhoto);
+  $('use-hd').addEventListener('click', useExistingHd);
+  if (s.folder_import) {
+    const mod = await import('/assets/folder.js');
+    mod.init({ state, toast, failed, targetOf });
+    $('folder').hidden = false;
+  }
+  updateButtons();
+  document.body.dataset.ready = 'true';
+}
+
+start();

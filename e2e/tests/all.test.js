@@ -1,0 +1,274 @@
+// The web UI in real headless Chromium, against `userphoto demo`
+// (started by e2e/run; its address, sandbox and screenshot folder come in
+// the environment). One browser signs in with the one-time token; the
+// security checks reuse its session over raw HTTP.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { png, jpegSize } from './png.js';
+import { request } from './http.js';
+
+const URL0 = process.env.USERPHOTO_URL;
+const SANDBOX = process.env.USERPHOTO_SANDBOX;
+const SHOTS = process.env.USERPHOTO_SCREENSHOTS;
+const WORK = process.env.USERPHOTO_WORK;
+if (!URL0 || !SANDBOX || !SHOTS || !WORK) {
+  throw new Error('run these tests with e2e/run (it starts userphoto demo and sets USERPHOTO_URL)');
+}
+const BASE = new URL(URL0).origin;
+
+let browser;
+let context;
+let page;
+
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+const pane = (kind) => page.locator(`#pane-${kind}`);
+
+async function pickUser(text, option) {
+  const box = page.getByRole('combobox', { name: 'Select user' });
+  await box.fill('');
+  await box.fill(text);
+  await page.waitForFunction(() => document.querySelectorAll('[role=option]').length === 1);
+  const opt = page.getByRole('option', { name: new RegExp(option) });
+  await opt.first().waitFor();
+  await opt.first().click();
+  await page.waitForFunction(() => !document.querySelector('.pane .info')?.textContent.includes('Loading'));
+  await page.waitForTimeout(150);
+}
+
+async function photoFile(name, w, h) {
+  const file = path.join(WORK, name);
+  fs.writeFileSync(file, png(w, h));
+  return file;
+}
+
+async function toastText(re) {
+  const t = page.locator('.toast', { hasText: re });
+  await t.first().waitFor({ timeout: 20000 });
+  return t.first().textContent();
+}
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => { throw e; });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+});
+
+test('the sign-in link opens the main screen, labelled DEMO, with the mode', async () => {
+  const res = await page.goto(URL0);
+  assert.equal(res.status(), 200);
+  assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar');
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.locator('#demo-badge').isVisible(), true);
+  assert.equal(await page.locator('#mode').textContent(), 'ON-PREMISES');
+  assert.match(await page.title(), /DEMO/);
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name.startsWith('userphoto_session'));
+  assert.ok(session && session.httpOnly && session.sameSite === 'Strict');
+  await shot('01-start');
+});
+
+test('type-ahead finds users on the server; the keyboard picks one', async () => {
+  const box = page.getByRole('combobox', { name: 'Select user' });
+  await box.focus();
+  await page.keyboard.type('gr');
+  // The debounced search answers for "gr" alone: one user.
+  await page.waitForFunction(() => document.querySelectorAll('[role=option]').length === 1);
+  await page.getByRole('option', { name: /Grace Hopper/ }).waitFor();
+  await shot('02-search');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#user-summary').textContent.includes('Grace.Hopper'));
+  await page.locator('#pane-ad .state-no-photo').waitFor();
+  await page.locator('#pane-folder .state-no-photo').waitFor();
+});
+
+test('dropping a large photo shows the cropped preview and ticks AD and HD', async () => {
+  const bytes = png(800, 1000).toString('base64');
+  await page.evaluate(async (b64) => {
+    const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bin], 'Grace.Hopper 800x1000.png', { type: 'image/png' }));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.locator('#input-preview:not([hidden])').waitFor();
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('800×1000'));
+  assert.equal(await page.getByLabel('Replace 96×96 (AD)').isChecked(), true);
+  assert.equal(await page.getByLabel('Replace 648×648 (HD)').isChecked(), true);
+  const size = await page.locator('#input-preview').evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+  assert.deepEqual(size, [648, 648], 'the preview is the square that will be written');
+  await shot('03-photo-dropped');
+});
+
+test('Import writes HD then AD, and the panes show the new photos', async () => {
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  const text = await toastText(/written/);
+  assert.match(text, /HD written.*AD written/, 'HD first, then AD');
+  await page.locator('#pane-ad img').waitFor();
+  await page.locator('#pane-folder img').waitFor();
+  await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96'));
+  assert.match(await page.locator('#pane-folder-info').textContent(), /648×648/);
+  // And on the "server": the sandbox folders hold the prepared JPEGs.
+  const ad = fs.readFileSync(path.join(SANDBOX, 'ad', 'photos', 'u03.jpg'));
+  const hd = fs.readFileSync(path.join(SANDBOX, 'hd', 'photos', 'u03.jpg'));
+  assert.deepEqual(jpegSize(ad), [96, 96]);
+  assert.deepEqual(jpegSize(hd), [648, 648]);
+  await shot('04-imported');
+});
+
+test('a photo of 96×96 or less ticks AD only', async () => {
+  await page.locator('#file').setInputFiles(await photoFile('small.png', 80, 80));
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('80×80'));
+  assert.equal(await page.getByLabel('Replace 96×96 (AD)').isChecked(), true);
+  assert.equal(await page.getByLabel('Replace 648×648 (HD)').isChecked(), false);
+  await shot('05-small-photo');
+});
+
+test('Remove asks first, keeps a backup, and empties the pane', async () => {
+  await page.getByRole('button', { name: 'Remove AD' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Remove photo?' });
+  await dialog.waitFor();
+  await shot('06-confirm-remove');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('#pane-ad img').waitFor();
+  await page.getByRole('button', { name: 'Remove AD' }).click();
+  await dialog.getByRole('button', { name: 'Remove' }).click();
+  await toastText(/removed/);
+  await page.locator('#pane-ad .state-no-photo').waitFor();
+  assert.equal(fs.existsSync(path.join(SANDBOX, 'ad', 'photos', 'u03.jpg')), false);
+  const backups = fs.readdirSync(path.join(SANDBOX, 'backups'), { recursive: true });
+  assert.ok(backups.some((f) => String(f).endsWith('.jpg')), 'the removed photo was backed up');
+  await shot('07-removed');
+});
+
+test('Use existing HD replaces Exchange\'s 64×64 with a 96×96 of the HD photo', async () => {
+  await pickUser('linus', 'Linus Torvalds');
+  await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('64×64'));
+  await page.getByRole('button', { name: 'Use existing HD' }).click();
+  await toastText(/made from the HD photo/);
+  await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96'));
+  await shot('08-use-existing-hd');
+});
+
+test('View web image opens the 648×648 photo in a new tab', async () => {
+  const [popup] = await Promise.all([
+    context.waitForEvent('page'),
+    page.getByRole('link', { name: 'View web image' }).click(),
+  ]);
+  await popup.waitForLoadState();
+  const size = await popup.evaluate(() => {
+    const img = document.querySelector('img');
+    return img ? [img.naturalWidth, img.naturalHeight] : null;
+  });
+  assert.deepEqual(size, [648, 648]);
+  await popup.close();
+});
+
+test('no mailbox and not accessible look different, with the reason on hover', async () => {
+  await pickUser('kiosk', 'Kiosk Account');
+  await page.locator('#pane-folder .state-no-mailbox').waitFor();
+  assert.match(await page.locator('#pane-folder-frame').getAttribute('aria-label'), /No mailbox/);
+  await shot('09-no-mailbox');
+  await pickUser('board', 'Board Member');
+  await page.locator('#pane-ad .state-not-accessible').waitFor();
+  const reason = await page.locator('#pane-ad-frame').getAttribute('title');
+  assert.ok(reason && reason.length > 5, 'the reason is on hover');
+  await page.locator('#pane-ad-frame').hover();
+  await shot('10-not-accessible');
+});
+
+test('dark theme', async () => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await pickUser('ada', 'Ada Lovelace');
+  await page.locator('#pane-folder img').waitFor();
+  await shot('11-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+});
+
+// ------------------------------------------------------------ security over real HTTP
+
+async function sessionHeaders() {
+  const cookies = await context.cookies(BASE);
+  const cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+  const s = await request(`${BASE}/api/session`, { headers: { cookie } });
+  assert.equal(s.status, 200);
+  return { cookie, csrf: s.json.csrf };
+}
+
+test('security: no session is 401', async () => {
+  const r = await request(`${BASE}/api/session`);
+  assert.equal(r.status, 401);
+  assert.equal(r.json.error.code, 'unauthorized');
+  const page401 = await request(`${BASE}/`);
+  assert.equal(page401.status, 401);
+  const spent = await request(URL0);
+  assert.equal(spent.status, 401, 'the sign-in link works once');
+});
+
+test('security: a wrong Host is 403 (DNS rebinding)', async () => {
+  const { cookie } = await sessionHeaders();
+  const r = await request(`${BASE}/api/session`, { headers: { cookie, host: 'attacker.example' } });
+  assert.equal(r.status, 403);
+});
+
+test('security: a cross-origin POST is 403 and changes nothing', async () => {
+  const { cookie, csrf } = await sessionHeaders();
+  const body = JSON.stringify({ target: 'folder' });
+  const r = await request(`${BASE}/api/users/u01/remove`, {
+    method: 'POST', body,
+    headers: { cookie, 'x-csrf-token': csrf, origin: 'http://attacker.example', 'content-type': 'application/json' },
+  });
+  assert.equal(r.status, 403);
+  const noToken = await request(`${BASE}/api/users/u01/remove`, {
+    method: 'POST', body,
+    headers: { cookie, origin: BASE, 'content-type': 'application/json' },
+  });
+  assert.equal(noToken.status, 403, 'no CSRF token');
+  assert.ok(fs.existsSync(path.join(SANDBOX, 'hd', 'photos', 'u01.jpg')), 'nothing was removed');
+  // From a page of another origin in the browser, too.
+  const evil = await context.newPage();
+  await evil.goto('about:blank');
+  const status = await evil.evaluate(async (base) => {
+    try {
+      const r = await fetch(`${base}/api/users/u01/remove`, {
+        method: 'POST', mode: 'no-cors', credentials: 'include',
+        headers: { 'content-type': 'text/plain' }, body: '{"target":"folder"}',
+      });
+      return r.type;
+    } catch (e) { return 'blocked'; }
+  }, BASE);
+  assert.ok(['opaque', 'blocked'].includes(status));
+  await evil.close();
+  assert.ok(fs.existsSync(path.join(SANDBOX, 'hd', 'photos', 'u01.jpg')), 'still nothing removed');
+});
+
+test('security: an oversized upload is 413', async () => {
+  const { cookie, csrf } = await sessionHeaders();
+  const big = Buffer.alloc(3 * 1024 * 1024, 0xff);
+  const r = await request(`${BASE}/api/uploads`, {
+    method: 'POST', body: big,
+    headers: { cookie, 'x-csrf-token': csrf, origin: BASE, 'content-type': 'application/octet-stream', 'content-length': big.length },
+  });
+  assert.ok(r.status === 413 || r.status === 0, `got ${r.status}`);
+  if (r.status === 413) assert.equal(r.json.error.code, 'too-large');
+});
+
+test('security: answers carry a strict CSP', async () => {
+  const r = await request(`${BASE}/api/session`);
+  assert.match(r.headers['content-security-policy'], /default-src 'none'/);
+  assert.doesNotMatch(r.headers['content-security-policy'], /unsafe-inline/);
+  assert.equal(r.headers['x-content-type-options'], 'nosniff');
+});
