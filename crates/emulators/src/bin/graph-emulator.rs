@@ -6,7 +6,7 @@
 //! ```
 //!
 //! It prints the `[m365]` section to paste into `userphoto.toml` and runs
-//! until Ctrl-C. It refuses a non-loopback address: it is a test double,
+//! until Ctrl-C or SIGTERM. It refuses a non-loopback address: it is a test double,
 //! not a service.
 
 use std::net::SocketAddr;
@@ -98,9 +98,7 @@ async fn main() -> anyhow::Result<()> {
     println!("client_secret_env = \"USERPHOTO_M365_SECRET\"");
     println!("graph_url = \"{}\"", emulator.graph_url());
     println!("login_url = \"{}\"", emulator.login_url());
-    tokio::signal::ctrl_c()
-        .await
-        .context("graph emulator: waiting for Ctrl-C")?;
+    wait_for_stop().await?;
     let stats = emulator.stats();
     println!(
         "graph emulator: stopping after {} requests ({} throttled, {} writes)",
@@ -108,4 +106,24 @@ async fn main() -> anyhow::Result<()> {
     );
     emulator.stop();
     Ok(())
+}
+
+/// Waits for Ctrl-C, or SIGTERM (how scripts stop it) on Unix.
+async fn wait_for_stop() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("graph emulator: cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("graph emulator: waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("graph emulator: waiting for Ctrl-C")
+    }
 }
