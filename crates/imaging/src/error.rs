@@ -62,6 +62,14 @@ pub enum ImagingError {
     /// The JPEG encoder failed (should not happen with valid options).
     #[error("could not encode the JPEG: {0}")]
     Encode(String),
+    /// Strict mode: a quality check found something (no face, too dark…).
+    #[error("the photo failed quality checks: {}; check it, or run without --strict to accept it with warnings", .findings.join("; "))]
+    QualityCheckFailed {
+        /// The findings, as sentences.
+        findings: Vec<String>,
+        /// Their machine-readable codes.
+        codes: Vec<crate::QualityIssue>,
+    },
 }
 
 impl ImagingError {
@@ -76,6 +84,7 @@ impl ImagingError {
             Self::BudgetUnreachable { .. } => "budget_unreachable",
             Self::InvalidOptions(_) => "invalid_options",
             Self::Encode(_) => "encode_failed",
+            Self::QualityCheckFailed { .. } => "quality_check_failed",
         }
     }
 }

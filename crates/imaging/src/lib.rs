@@ -22,6 +22,7 @@ mod color;
 mod decode;
 mod encode;
 mod error;
+mod face;
 mod options;
 mod orientation;
 mod pipeline;
@@ -30,6 +31,10 @@ mod resize;
 mod sniff;
 
 pub use error::ImagingError;
+pub use face::{
+    FaceBox, Framing, QualityIssue, QualityMeasures, BLUR_THRESHOLD, CENTRE_TOLERANCE,
+    DARK_THRESHOLD, EYE_LINE, FACE_SHARE, MIN_FACE_FRACTION, SEVERAL_FACES_RATIO,
+};
 pub use options::{
     default_budget, CropBox, CropMode, Limits, OutputSpec, PrepareOptions, AD_DEFAULT_BUDGET,
     AD_HARD_CAP, AD_SIZE, HD_DEFAULT_BUDGET, HD_SIZE, M365_HARD_CAP,

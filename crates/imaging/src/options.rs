@@ -86,6 +86,13 @@ pub enum CropMode {
     Centre,
     /// An explicit square, e.g. from face detection or a user's nudge.
     Box(CropBox),
+    /// Around the largest face (see `docs/FACES.md` for the proportions);
+    /// the centred square, with a `no_face` warning, when none is found.
+    Face,
+    /// Around the largest face when one is found; otherwise the centred
+    /// square for landscape (and square) sources and an upper-centre square
+    /// for portrait sources, where the head usually is.
+    Auto,
 }
 
 /// Everything `prepare` needs besides the bytes.
@@ -104,6 +111,11 @@ pub struct PrepareOptions {
     pub max_quality: u8,
     /// Lowest JPEG quality accepted before giving up on the budget. Default 40.
     pub min_quality: u8,
+    /// Fail with [`crate::ImagingError::QualityCheckFailed`] instead of
+    /// warning when a quality check finds something (no face, too dark…).
+    /// Default: false — quality findings are warnings in the report.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl Default for PrepareOptions {
@@ -118,6 +130,7 @@ impl Default for PrepareOptions {
             limits: Limits::default(),
             max_quality: 90,
             min_quality: 40,
+            strict: false,
         }
     }
 }

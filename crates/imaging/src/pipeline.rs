@@ -4,11 +4,13 @@
 use crate::color::ToSrgb;
 use crate::decode::{self, Header};
 use crate::encode::encode_within;
+use crate::face::{detect_faces, frame_face, measure, upper_centre, WorkingCopy};
 use crate::resize::{resize_square, Region};
 use crate::sniff::{describe_unknown, sniff};
 use crate::{
-    CropBox, CropMode, ImagingError, Limits, OutputReport, PrepareOptions, Prepared, PreparedPhoto,
-    Report, SourceFormat,
+    CropBox, CropMode, FaceBox, Framing, ImagingError, Limits, OutputReport, PrepareOptions,
+    Prepared, PreparedPhoto, QualityIssue, Report, SourceFormat, BLUR_THRESHOLD, DARK_THRESHOLD,
+    MIN_FACE_FRACTION, SEVERAL_FACES_RATIO,
 };
 use fast_image_resize::Resizer;
 use serde::Serialize;
@@ -70,7 +72,9 @@ fn info_of(format: SourceFormat, header: &Header) -> SourceInfo {
 fn crop_box(mode: CropMode, width: u32, height: u32) -> Result<CropBox, ImagingError> {
     let (w, h) = (f64::from(width), f64::from(height));
     match mode {
-        CropMode::Centre => {
+        // Face framing is decided after decoding; the centred square plans
+        // the decode scale (re-decoded finer if the face needs it).
+        CropMode::Centre | CropMode::Face | CropMode::Auto => {
             let side = w.min(h);
             Ok(CropBox {
                 x: ((w - side) / 2.0).floor(),
@@ -144,10 +148,170 @@ impl Pipeline {
             }
         };
 
-        let header = decoded.header;
+        let mut decoded = decoded;
+        let mut header = decoded.header;
         let info = info_of(format, &header);
-        let mut notes = decoded.notes.clone();
+        let (uw, uh) = (f64::from(info.width), f64::from(info.height));
         let mut warnings = Vec::new();
+        let mut checks = Vec::new();
+        let mut faces = Vec::new();
+        let mut face_notes = Vec::new();
+
+        // A small grey upright copy of what was decoded: detection and the
+        // quality measures look at it.
+        let working = WorkingCopy::from_decoded(
+            &mut self.resizer,
+            &decoded.pixels,
+            decoded.width,
+            decoded.height,
+            decoded.layout,
+            header.orientation,
+        )?;
+        let wk = f64::from(working.width) / uw;
+
+        let (crop, framing) = match options.crop {
+            CropMode::Centre => (crop, Framing::Centre),
+            CropMode::Box(_) => (crop, Framing::Box),
+            CropMode::Face | CropMode::Auto => {
+                match detect_faces(&working) {
+                    Ok(found) => {
+                        faces = found
+                            .into_iter()
+                            .map(|f| FaceBox {
+                                x: f.x / wk,
+                                y: f.y / wk,
+                                width: f.width / wk,
+                                height: f.height / wk,
+                                score: f.score,
+                            })
+                            .collect();
+                    }
+                    Err(e) => face_notes.push(e),
+                }
+                match faces.first() {
+                    Some(face) => (frame_face(face, uw, uh), Framing::Face),
+                    None if options.crop == CropMode::Auto && uh > uw => {
+                        (upper_centre(uw, uh), Framing::UpperCentre)
+                    }
+                    None => (crop, Framing::Centre),
+                }
+            }
+        };
+        let outs = if matches!(framing, Framing::Face | Framing::UpperCentre) {
+            output_sides(options, crop.side)
+        } else {
+            outs
+        };
+
+        // A face square can be much smaller than the planned one: decode a
+        // JPEG again at a finer DCT scale when the first one is too coarse
+        // for the largest output.
+        let needed = f64::from(outs.iter().copied().max().unwrap_or(1));
+        let have = crop.side * f64::from(decoded.width) / f64::from(header.width);
+        if format == SourceFormat::Jpeg && have + 1e-9 < needed && decoded.width < header.width {
+            let n = (1..=8u8)
+                .find(|&n| crop.side * f64::from(n) / 8.0 >= needed - 1e-9)
+                .unwrap_or(8);
+            decoded = decode::decode(bytes, format, &options.limits, &|_: &Header| Ok(n))?;
+            header = decoded.header;
+        }
+        let mut notes = decoded.notes.clone();
+        notes.extend(face_notes);
+
+        // Quality: brightness over the square, sharpness over the face when
+        // there is one (backgrounds are often blurred on purpose).
+        let square = (crop.x * wk, crop.y * wk, crop.side * wk, crop.side * wk);
+        let region = match (framing, faces.first()) {
+            (Framing::Face, Some(f)) => (f.x * wk, f.y * wk, f.width * wk, f.height * wk),
+            _ => square,
+        };
+        let measures = measure(&working, square, region);
+        let largest_out = options.outputs.iter().map(|o| o.size).max().unwrap_or(1);
+        if !options.upscale {
+            // One sentence per output that comes out smaller, one code.
+            for spec in options
+                .outputs
+                .iter()
+                .filter(|o| f64::from(o.size) > crop.side.floor())
+            {
+                let side = crop.side.floor().max(1.0) as u32;
+                warnings.push(format!(
+                    "the source square is {side}×{side} px, smaller than {}×{}; written at {side}×{side} (use --upscale to enlarge)",
+                    spec.size, spec.size
+                ));
+                if !checks.contains(&QualityIssue::SourceTooSmall) {
+                    checks.push(QualityIssue::SourceTooSmall);
+                }
+            }
+        }
+        let mut finding = |issue: QualityIssue, text: String| {
+            checks.push(issue);
+            warnings.push(text);
+        };
+        if matches!(options.crop, CropMode::Face | CropMode::Auto) {
+            match faces.first() {
+                None => finding(
+                    QualityIssue::NoFace,
+                    match framing {
+                        Framing::UpperCentre => {
+                            "no face found; took the upper-centre square".into()
+                        }
+                        _ => "no face found; took the centred square".into(),
+                    },
+                ),
+                Some(first) => {
+                    let big = 1 + faces[1..]
+                        .iter()
+                        .filter(|f| f.height >= SEVERAL_FACES_RATIO * first.height)
+                        .count();
+                    if big > 1 {
+                        finding(
+                            QualityIssue::SeveralFaces,
+                            format!("{big} faces found; framed the largest — check it is the right person"),
+                        );
+                    }
+                    let min_face = MIN_FACE_FRACTION * f64::from(largest_out);
+                    if first.height < min_face {
+                        finding(
+                            QualityIssue::FaceTooSmall,
+                            format!(
+                                "the face is only {:.0} px tall; at least {min_face:.0} px is needed for a sharp {largest_out}×{largest_out} photo",
+                                first.height
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if measures.mean_luma < DARK_THRESHOLD {
+            finding(
+                QualityIssue::TooDark,
+                format!(
+                    "the photo is very dark (mean brightness {:.0} of 255)",
+                    measures.mean_luma
+                ),
+            );
+        }
+        if measures.sharpness < BLUR_THRESHOLD {
+            finding(
+                QualityIssue::TooBlurry,
+                format!(
+                    "the {} looks very blurry (sharpness {:.0}, below {BLUR_THRESHOLD:.0})",
+                    if framing == Framing::Face {
+                        "face"
+                    } else {
+                        "photo"
+                    },
+                    measures.sharpness
+                ),
+            );
+        }
+        if options.strict && !checks.is_empty() {
+            return Err(ImagingError::QualityCheckFailed {
+                findings: warnings,
+                codes: checks,
+            });
+        }
 
         // Map the upright crop to stored, then to buffer (scaled) pixels.
         let (fw, fh) = (f64::from(header.width), f64::from(header.height));
@@ -170,12 +334,6 @@ impl Pipeline {
         let mut photos = Vec::with_capacity(outs.len());
         let mut reports = Vec::with_capacity(outs.len());
         for (spec, &out) in options.outputs.iter().zip(&outs) {
-            if out < spec.size {
-                warnings.push(format!(
-                    "the source square is {}×{} px, smaller than {}×{}; written at {out}×{out} (use --upscale to enlarge)",
-                    crop.side as u32, crop.side as u32, spec.size, spec.size
-                ));
-            }
             let native = resize_square(
                 &mut self.resizer,
                 &decoded.pixels,
@@ -221,6 +379,10 @@ impl Pipeline {
                 outputs: reports,
                 warnings,
                 notes,
+                framing,
+                faces,
+                quality: Some(measures),
+                checks,
             },
         })
     }

@@ -1,7 +1,7 @@
 //! What the pipeline did, for people (`convert` summary, UI) and scripts
 //! (`--json`).
 
-use crate::{CropBox, SourceFormat};
+use crate::{CropBox, FaceBox, Framing, QualityIssue, QualityMeasures, SourceFormat};
 use serde::Serialize;
 
 /// One prepared JPEG.
@@ -63,6 +63,15 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Things done silently that are worth knowing (profile converted…).
     pub notes: Vec<String>,
+    /// How `crop` was chosen (centre, explicit box, face, upper centre).
+    pub framing: Framing,
+    /// Faces found (only when face framing was asked for), largest first,
+    /// in upright source pixels. The first one is the one framed.
+    pub faces: Vec<FaceBox>,
+    /// Brightness and sharpness of the square; `None` when not measured.
+    pub quality: Option<QualityMeasures>,
+    /// Quality findings, as codes; each also has a sentence in `warnings`.
+    pub checks: Vec<QualityIssue>,
 }
 
 /// The outputs and the report of one `prepare` call.

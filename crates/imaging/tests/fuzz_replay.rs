@@ -25,10 +25,14 @@ fn fuzz_corpus_never_panics() {
             let path = entry.expect("readable entry").path();
             let bytes = std::fs::read(&path).expect("readable file");
             // A panic fails the test and names the file.
-            let outcome = std::panic::catch_unwind(|| prepare(&bytes, &options).map(|p| p.photos.len()));
+            let outcome =
+                std::panic::catch_unwind(|| prepare(&bytes, &options).map(|p| p.photos.len()));
             assert!(outcome.is_ok(), "{} panicked the pipeline", path.display());
             seen += 1;
         }
     }
-    assert!(seen >= 20, "expected the committed seed corpus, found {seen} files");
+    assert!(
+        seen >= 20,
+        "expected the committed seed corpus, found {seen} files"
+    );
 }
