@@ -365,3 +365,36 @@ async fn users_without_a_mailbox_and_unknown_users() {
     let e = dir.get_photo(&ghost).await.expect_err("no such user");
     assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn size_variants_and_graph_shaped_errors() {
+    let emulator = GraphEmulator::start(Knobs::default())
+        .await
+        .expect("emulator");
+    let dir = directory(&emulator);
+    let user = dir
+        .find_user(UserKey::Alias, "emu00002")
+        .await
+        .expect("user");
+    let photo = jpeg("sizes");
+    dir.set_photo(&user, &photo).await.expect("written");
+    for size in [48, 96, 648] {
+        let got = dir.get_photo_sized(&user, size).await.expect("read");
+        assert_eq!(got.digest(), Some(photo.digest()), "{size}");
+    }
+    assert_eq!(
+        dir.get_photo_sized(&user, 50).await.expect("read"),
+        userphoto_directory::PhotoLookup::NoPhoto,
+        "an undocumented size has no photo"
+    );
+
+    // The emulator answers in Graph's error shape.
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1.0/users/{}/photo", emulator.graph_url(), user.id);
+    let answer = http.get(&url).send().await.expect("answer");
+    assert_eq!(answer.status().as_u16(), 401);
+    let body: serde_json::Value = answer.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
+    assert!(body["error"]["message"].is_string());
+    assert!(body["error"]["innerError"]["request-id"].is_string());
+}
