@@ -319,6 +319,12 @@ pub(crate) enum CropArg {
     /// The centred square (Exchange's rule).
     #[value(alias = "center")]
     Centre,
+    /// Around the largest face (centred, eyes a little above the middle);
+    /// the centred square, with a warning, when no face is found.
+    Face,
+    /// Around the face when one is found; otherwise centred (landscape) or
+    /// upper-centre (portrait).
+    Auto,
 }
 
 #[derive(Debug, Args)]
@@ -343,6 +349,12 @@ pub(crate) struct ConvertArgs {
     /// How to choose the square.
     #[arg(long, value_enum, default_value_t = CropArg::Centre)]
     pub(crate) crop: CropArg,
+
+    /// Treat quality warnings (no face, several faces, face too small,
+    /// source smaller than a size, very dark, very blurry) as failures:
+    /// such photos are not written and the exit status is non-zero.
+    #[arg(long)]
+    pub(crate) strict: bool,
 
     /// Look into subfolders (their structure is kept under --out).
     #[arg(short, long)]
@@ -464,6 +476,35 @@ mod tests {
             panic!("did not parse");
         };
         assert_eq!(c.sizes, vec![648, 96]);
+    }
+
+    #[test]
+    fn convert_parses_face_framing_and_strict() {
+        for (word, crop) in [
+            ("face", CropArg::Face),
+            ("auto", CropArg::Auto),
+            ("center", CropArg::Centre),
+        ] {
+            let cli = Cli::try_parse_from([
+                "userphoto",
+                "convert",
+                "a.jpg",
+                "--out",
+                "o",
+                "--crop",
+                word,
+                "--strict",
+            ]);
+            let Ok(Cli {
+                command: Command::Convert(c),
+                ..
+            }) = cli
+            else {
+                panic!("--crop {word} did not parse");
+            };
+            assert_eq!(c.crop, crop);
+            assert!(c.strict);
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! `userphoto convert`.
 
-use crate::args::ConvertArgs;
+use crate::args::{ConvertArgs, CropArg};
 use crate::output::{human_bytes, Output, Status};
 use anyhow::{bail, Context};
 use serde_json::json;
 use userphoto_bulk::convert::{convert_all, ConvertOptions, FileResult, Outcome};
 use userphoto_bulk::scan::scan;
-use userphoto_imaging::{CropMode, Limits, OutputSpec, PrepareOptions, AD_SIZE, HD_SIZE};
+use userphoto_imaging::{CropMode, Framing, Limits, OutputSpec, PrepareOptions, AD_SIZE, HD_SIZE};
 
 fn prepare_options(args: &ConvertArgs) -> anyhow::Result<PrepareOptions> {
     let sizes = if args.sizes.is_empty() {
@@ -31,8 +31,13 @@ fn prepare_options(args: &ConvertArgs) -> anyhow::Result<PrepareOptions> {
         .collect();
     Ok(PrepareOptions {
         outputs,
-        crop: CropMode::Centre,
+        crop: match args.crop {
+            CropArg::Centre => CropMode::Centre,
+            CropArg::Face => CropMode::Face,
+            CropArg::Auto => CropMode::Auto,
+        },
         upscale: args.upscale,
+        strict: args.strict,
         limits: Limits {
             max_input_bytes: args.max_input_bytes,
             max_pixels: args.max_pixels,
@@ -146,6 +151,21 @@ fn report_file(out: &Output, bar: &indicatif::ProgressBar, r: &FileResult) {
                 );
                 if report.orientation != 1 {
                     line.push_str(&format!(", orientation {} applied", report.orientation));
+                }
+                if report.framing != Framing::Centre {
+                    let c = report.crop;
+                    line.push_str(&format!(
+                        ", {} square {}×{} at {},{}",
+                        match report.framing {
+                            Framing::Face => "face",
+                            Framing::UpperCentre => "upper-centre",
+                            _ => "given",
+                        },
+                        c.side as u32,
+                        c.side as u32,
+                        c.x as u32,
+                        c.y as u32
+                    ));
                 }
                 line.push_str(&format!(" → {}", sizes.join(", ")));
                 if out.verbose > 1 && !report.notes.is_empty() {
