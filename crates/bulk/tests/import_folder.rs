@@ -13,8 +13,8 @@ use import_common::{photo, reopen, target};
 use userphoto_bulk::audit::AuditLog;
 use userphoto_bulk::backup::BackupStore;
 use userphoto_bulk::import::{
-    build_plan, Action, CancelToken, CollectingReporter, Event, Executor, ImportOptions, Outcome,
-    PreparedCache, Reporter, RunState,
+    build_plan, Action, CancelToken, CollectingReporter, ConfirmRequest, Confirmer, Decision,
+    Event, Executor, ImportOptions, Outcome, PreparedCache, Reporter, RunState,
 };
 use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::TargetKind;
@@ -371,4 +371,61 @@ async fn ctrl_c_stops_after_the_writes_in_flight() {
     assert_eq!(s.written + s.not_done, 12, "{report:#?}");
     assert_eq!(ad_count.sets(), s.written);
     assert!(!s.is_success());
+}
+
+/// Answers from a script, and remembers the questions.
+struct Scripted {
+    answers: std::sync::Mutex<Vec<Decision>>,
+    asked: std::sync::Mutex<Vec<ConfirmRequest>>,
+}
+
+impl Confirmer for Scripted {
+    fn confirm(&self, request: &ConfirmRequest) -> Decision {
+        if let Ok(mut a) = self.asked.lock() {
+            a.push(request.clone());
+        }
+        self.answers
+            .lock()
+            .ok()
+            .filter(|a| !a.is_empty())
+            .map_or(Decision::Quit, |mut a| a.remove(0))
+    }
+}
+
+#[tokio::test]
+async fn confirm_asks_per_user_with_sizes_and_all_stops_asking() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = root.path().join("hr");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    for i in 1..=5u32 {
+        write(&folder, &format!("user{i:02}.jpg"), &photo(64, 64, i));
+    }
+    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
+    let cache = Arc::new(PreparedCache::in_memory());
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        std::slice::from_ref(&ad),
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    let script = Arc::new(Scripted {
+        answers: std::sync::Mutex::new(vec![Decision::No, Decision::Yes, Decision::All]),
+        asked: Default::default(),
+    });
+    let report = Executor::new(vec![ad], ops(root.path()))
+        .with_confirmer(script.clone())
+        .run(&plan)
+        .await;
+    let s = &report.summary;
+    assert_eq!((s.written, s.skipped), (4, 1), "{report:#?}");
+    assert_eq!(ad_count.sets(), 4);
+    let asked = script.asked.lock().map(|a| a.clone()).unwrap_or_default();
+    assert_eq!(asked.len(), 3, "after `all` nobody is asked");
+    let (target, current, new) = asked[0].targets[0];
+    assert_eq!(target, TargetKind::Ad);
+    assert_eq!(current, Some(0), "no photo yet");
+    assert!(new > 0);
+    assert!(asked[0].display_name.is_some());
 }

@@ -288,7 +288,7 @@ impl Executor {
             };
             self.remember(job, &prepared);
             if let Some(confirmer) = ask.clone() {
-                match confirm(confirmer, job, &prepared).await {
+                match confirm(confirmer, job, &prepared, &self.targets).await {
                     Decision::Yes => {}
                     Decision::All => ask = None,
                     Decision::No => {
@@ -630,7 +630,28 @@ fn produce(
 }
 
 /// Asks the confirmer on a blocking thread.
-async fn confirm(confirmer: Arc<dyn Confirmer>, job: &Job, prepared: &PreparedFile) -> Decision {
+async fn confirm(
+    confirmer: Arc<dyn Confirmer>,
+    job: &Job,
+    prepared: &PreparedFile,
+    targets: &[Target],
+) -> Decision {
+    let mut sizes = Vec::new();
+    for s in &job.steps {
+        let new = prepared.photo_for(s.size, s.budget).map_or(0, Photo::len);
+        // The person compares current and new: read what the plan did not.
+        let mut current = s.current_bytes;
+        if current.is_none() {
+            if let (Some(t), Some(u)) = (targets.iter().find(|t| t.kind == s.target), &s.user) {
+                current = match t.directory.get_photo(u).await {
+                    Ok(userphoto_directory::PhotoLookup::Photo(p)) => Some(p.len()),
+                    Ok(userphoto_directory::PhotoLookup::NoPhoto) => Some(0),
+                    _ => None,
+                };
+            }
+        }
+        sizes.push((s.target, current, new));
+    }
     let request = ConfirmRequest {
         file: job.relative.clone(),
         user: job.name.clone(),
@@ -638,14 +659,7 @@ async fn confirm(confirmer: Arc<dyn Confirmer>, job: &Job, prepared: &PreparedFi
             .steps
             .iter()
             .find_map(|s| s.user.as_ref().and_then(|u| u.display_name.clone())),
-        targets: job
-            .steps
-            .iter()
-            .map(|s| {
-                let new = prepared.photo_for(s.size, s.budget).map_or(0, Photo::len);
-                (s.target, s.current_bytes, new)
-            })
-            .collect(),
+        targets: sizes,
     };
     tokio::task::spawn_blocking(move || confirmer.confirm(&request))
         .await

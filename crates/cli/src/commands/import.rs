@@ -37,6 +37,7 @@ pub(crate) async fn run(
     } else {
         configured(config)?
     };
+    kinds.sort();
     kinds.dedup();
     let mut failed_targets = 0;
     let mut targets: Vec<Target> = Vec::new();
