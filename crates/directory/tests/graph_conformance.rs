@@ -116,3 +116,13 @@ async fn a_write_that_reads_back_stale_is_verified_with_patience() {
         "verifying never rewrites"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_under_random_429s_and_503s_passes_the_suite() {
+    let knobs = scoped_knobs().with_faults(0.10, 0.05, Duration::ZERO);
+    let emulator = GraphEmulator::start(knobs).await.expect("emulator");
+    let dir = directory(&emulator);
+    suite(&emulator, &dir).await;
+    let stats = emulator.stats();
+    assert!(stats.injected_429 + stats.injected_503 > 0, "{stats:?}");
+}
