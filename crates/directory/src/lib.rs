@@ -41,6 +41,7 @@ pub mod config;
 pub mod conformance;
 mod directory;
 pub mod error;
+pub mod ews;
 mod ext;
 pub mod folder;
 pub mod graph;

@@ -18,4 +18,5 @@
 //! # Ok(()) }
 //! ```
 
+pub mod ews;
 pub mod graph;

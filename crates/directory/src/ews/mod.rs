@@ -1,0 +1,834 @@
+//! Exchange Server on-premises through Exchange Web Services (EWS): the HD
+//! (648×648) photo kept in the mailbox.
+//!
+//! Why a backend of its own: Exchange 2016, 2019 and Subscription Edition
+//! keep the HD photo in the mailbox, and the only way to it that does not
+//! need Windows PowerShell remoting is EWS:
+//!
+//! * **read**: the REST form of `GetUserPhoto` (Exchange 2013 and later),
+//!   `GET {ews_url}/s/GetUserPhoto?email=…&size=HR648x648`: 200 with the
+//!   image, 404 when the mailbox has no photo. Any other answer is asked
+//!   again through the SOAP `GetUserPhoto`, whose `ResponseCode` tells a
+//!   missing mailbox (`ErrorNonExistentMailbox` → [`PhotoLookup::NoMailbox`])
+//!   from a refusal (`ErrorAccessDenied` → [`PhotoLookup::NotAccessible`]);
+//! * **write**: the SOAP `SetUserPhoto` (MS-OXWSCONT §3.1.4.8; Exchange
+//!   2016 and later, not 2013) with `RequestServerVersion Exchange2016`,
+//!   the photo base64 in `Content`, `TypeRequested` `UserPhoto`. A server
+//!   that does not know the operation or the version (Exchange 2013) is
+//!   explained: "Exchange 2016 or later is required";
+//! * **remove**: EWS has no operation that removes a user photo (the
+//!   MS-OXWSCONT photo operations are `GetUserPhoto` and `SetUserPhoto`
+//!   only). [`remove_photo`](Directory::remove_photo) answers
+//!   [`Error::NotSupported`] naming the Exchange Management Shell command
+//!   that does it, `Remove-UserPhoto`, and the capabilities say
+//!   `can_delete = false`, so the UI and `detect` show it;
+//! * **busy**: `ErrorServerBusy` carries a `BackOffMilliseconds` hint; it is
+//!   waited (at most [`EwsDirectoryBuilder::max_backoff`]) and the request
+//!   sent again, up to three times, then [`Error::Throttled`];
+//! * **users** are not EWS's business: the backend is a photo store keyed by
+//!   the primary SMTP address, and lists and resolves users through another
+//!   directory (Active Directory, whose `mail` is that address). A user
+//!   without `mail` has no mailbox.
+//!
+//! Authentication is HTTP Basic over HTTPS (NTLM/Negotiate is not built in
+//! yet; the EWS virtual directory must allow Basic). TLS is verified against
+//! the system's roots plus an optional `ca_file`; plain `http://` only with
+//! `allow_insecure` (tests).
+
+mod xml;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use futures::stream::BoxStream;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::capabilities::{Capabilities, PhotoSlot};
+use crate::directory::Directory;
+use crate::error::{Error, Result};
+use crate::photo::{Photo, PhotoFormat, PhotoLookup};
+use crate::user::{FindResult, User, UserKey, UserQuery};
+
+/// The schema version requests are sent with (SetUserPhoto needs 2016).
+pub const REQUEST_SERVER_VERSION: &str = "Exchange2016";
+
+/// The REST size code of the HD photo.
+pub const HD_SIZE_CODE: &str = "HR648x648";
+
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const TYPES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+const MESSAGES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+
+/// How often a request that met `ErrorServerBusy` is sent again.
+const BUSY_RETRIES: u32 = 3;
+
+/// What [`Directory::remove_photo`] answers.
+pub const REMOVE_NOT_SUPPORTED: &str = "remove photos: EWS has no operation for it (only GetUserPhoto and SetUserPhoto); remove it on the Exchange server with `Remove-UserPhoto -Identity <mailbox>` in the Exchange Management Shell";
+
+/// What a server without SetUserPhoto (Exchange 2013) is told.
+pub const SET_NOT_SUPPORTED: &str = "write photos: this server does not support SetUserPhoto; Exchange 2016 or later is required (on Exchange 2013 use `Set-UserPhoto` in the Exchange Management Shell)";
+
+/// The Exchange server as it describes itself (`ServerVersionInfo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerInfo {
+    /// `MajorVersion` (15 for 2013, 2016, 2019 and Subscription Edition).
+    pub major: u32,
+    /// `MinorVersion` (15.0 is 2013, 15.1 is 2016, 15.2 is 2019 / SE).
+    pub minor: u32,
+    /// `MajorBuildNumber`.
+    pub build: u32,
+    /// The `Version` attribute, e.g. `V2017_07_11` or `Exchange2013`.
+    pub version: String,
+}
+
+impl ServerInfo {
+    /// Whether this server has `SetUserPhoto` (Exchange 2016 = 15.1 or later).
+    pub fn supports_set_user_photo(&self) -> bool {
+        (self.major, self.minor) >= (15, 1)
+    }
+
+    /// `Exchange 2016 (15.1.2507)` and the like.
+    pub fn product(&self) -> String {
+        let name = match (self.major, self.minor) {
+            (15, 0) => "Exchange 2013",
+            (15, 1) => "Exchange 2016",
+            (15, 2) => "Exchange 2019 or Subscription Edition",
+            (14, _) => "Exchange 2010",
+            _ => "Exchange",
+        };
+        format!("{name} ({}.{}.{})", self.major, self.minor, self.build)
+    }
+}
+
+/// Counters for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EwsStats {
+    /// HTTP requests sent (REST and SOAP).
+    pub requests: u64,
+    /// `ErrorServerBusy` answers met.
+    pub busy: u64,
+    /// Milliseconds waited because the server asked to back off.
+    pub backoff_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    busy: AtomicU64,
+    backoff_ms: AtomicU64,
+}
+
+/// Builds an [`EwsDirectory`].
+#[derive(Clone)]
+#[must_use]
+pub struct EwsDirectoryBuilder {
+    ews_url: String,
+    username: String,
+    password: Option<SecretString>,
+    password_source: String,
+    ca_file: Option<PathBuf>,
+    allow_insecure: bool,
+    timeout: Duration,
+    max_backoff: Duration,
+    users: Option<Arc<dyn Directory>>,
+    concurrency: usize,
+}
+
+impl fmt::Debug for EwsDirectoryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EwsDirectoryBuilder")
+            .field("ews_url", &self.ews_url)
+            .field("username", &self.username)
+            .field("ca_file", &self.ca_file)
+            .field("allow_insecure", &self.allow_insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EwsDirectoryBuilder {
+    fn default() -> Self {
+        EwsDirectoryBuilder {
+            ews_url: String::new(),
+            username: String::new(),
+            password: None,
+            password_source: "the password".into(),
+            ca_file: None,
+            allow_insecure: false,
+            timeout: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(30),
+            users: None,
+            concurrency: 4,
+        }
+    }
+}
+
+impl EwsDirectoryBuilder {
+    /// `https://mail.example.com/EWS/Exchange.asmx`.
+    pub fn ews_url(mut self, url: impl Into<String>) -> Self {
+        self.ews_url = url.into();
+        self
+    }
+
+    /// `DOMAIN\user` or a UPN, with its password.
+    pub fn credentials(mut self, username: impl Into<String>, password: SecretString) -> Self {
+        self.username = username.into();
+        self.password = Some(password);
+        self
+    }
+
+    /// Where the password came from, for messages (never the value).
+    pub fn password_source(mut self, source: impl Into<String>) -> Self {
+        self.password_source = source.into();
+        self
+    }
+
+    /// An extra trust anchor (PEM) besides the system's roots.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Allow `http://` (tests and emulators only).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
+        self
+    }
+
+    /// How long one request may take (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The longest back-off honoured per busy answer (default 30 s).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// The directory users are listed and resolved in (Active Directory:
+    /// its `mail` is the mailbox's primary SMTP address).
+    pub fn users(mut self, users: Arc<dyn Directory>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// How many photo operations callers should run at once (default 4).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Validates the configuration and sets up HTTPS (no request is sent).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a missing or non-HTTPS URL, missing
+    /// credentials or user directory, or an unreadable `ca_file`.
+    pub fn build(self) -> Result<EwsDirectory> {
+        let invalid = |message: String| Err(Error::InvalidConfig { message });
+        let url = self.ews_url.trim().trim_end_matches('/').to_owned();
+        let parsed = match url::Url::parse(&url) {
+            Ok(u) => u,
+            Err(e) => {
+                return invalid(format!(
+                    "[exchange] ews_url {url:?} is not a URL ({e}); use https://mail.example.com/EWS/Exchange.asmx"
+                ))
+            }
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure => {
+                tracing::warn!(url = %url, "EWS over plain http: the password is sent unencrypted (allow_insecure)");
+            }
+            _ => {
+                return invalid(format!(
+                    "[exchange] ews_url {url:?} must start with https:// (Basic authentication sends the password)"
+                ))
+            }
+        }
+        if !parsed.path().to_ascii_lowercase().ends_with(".asmx") {
+            return invalid(format!(
+                "[exchange] ews_url {url:?} should end with /EWS/Exchange.asmx"
+            ));
+        }
+        let Some(password) = self.password else {
+            return invalid("[exchange] needs username and password_env or password_file".into());
+        };
+        if self.username.trim().is_empty() {
+            return invalid("[exchange] needs username (DOMAIN\\user or a UPN)".into());
+        }
+        let Some(users) = self.users else {
+            return invalid(
+                "the exchange target lists users from Active Directory: add an [ad] section".into(),
+            );
+        };
+        let mut http = reqwest::Client::builder()
+            .user_agent(concat!("userphoto/", env!("CARGO_PKG_VERSION")))
+            .timeout(self.timeout)
+            .connect_timeout(Duration::from_secs(15));
+        if let Some(path) = &self.ca_file {
+            let pem = std::fs::read(path).map_err(|e| Error::InvalidConfig {
+                message: format!("[exchange] cannot read ca_file {}: {e}", path.display()),
+            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::InvalidConfig {
+                    message: format!(
+                        "[exchange] ca_file {} holds no PEM certificate ({e})",
+                        path.display()
+                    ),
+                })?;
+            for cert in certs {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http
+            .build()
+            .map_err(|e| Error::other("exchange", format!("cannot set up HTTPS: {e}")))?;
+        let source_caps = users.capabilities().clone();
+        let caps = Capabilities::for_slot(PhotoSlot::Hd)
+            .with_formats([PhotoFormat::Jpeg])
+            .with_operations(true, true, false)
+            .with_lookup(
+                source_caps.lookup_keys.clone(),
+                source_caps.supports_batch_lookup,
+            )
+            .with_listing_key(
+                source_caps.listing_key,
+                source_caps.listing_attribute.clone(),
+            )
+            .with_concurrency(self.concurrency);
+        Ok(EwsDirectory {
+            url,
+            username: self.username,
+            password,
+            password_source: self.password_source,
+            max_backoff: self.max_backoff,
+            http,
+            users,
+            caps,
+            counters: Arc::new(Counters::default()),
+        })
+    }
+}
+
+/// Exchange Server's mailbox photos through EWS (see the module docs).
+pub struct EwsDirectory {
+    url: String,
+    username: String,
+    password: SecretString,
+    password_source: String,
+    max_backoff: Duration,
+    http: reqwest::Client,
+    users: Arc<dyn Directory>,
+    caps: Capabilities,
+    counters: Arc<Counters>,
+}
+
+impl fmt::Debug for EwsDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EwsDirectory")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for EwsDirectory {
+    /// `Exchange EWS https://mail.example.com/EWS/Exchange.asmx`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Exchange EWS {}", self.url)
+    }
+}
+
+/// One EWS answer, classified.
+#[derive(Debug)]
+enum Reply {
+    /// `NoError` (with the whole body, to read more from).
+    Ok(String),
+    /// An EWS error code (from a response message or a SOAP fault) and its text.
+    Code {
+        code: String,
+        text: String,
+        backoff: Option<Duration>,
+    },
+}
+
+impl EwsDirectory {
+    /// A builder.
+    pub fn builder() -> EwsDirectoryBuilder {
+        EwsDirectoryBuilder::default()
+    }
+
+    /// The configured EWS URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The account requests are made as.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// Request counters.
+    pub fn stats(&self) -> EwsStats {
+        EwsStats {
+            requests: self.counters.requests.load(Ordering::Relaxed),
+            busy: self.counters.busy.load(Ordering::Relaxed),
+            backoff_ms: self.counters.backoff_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Asks the server who it is (a `GetServerTimeZones` request without
+    /// data, which every EWS version answers) and checks the credentials.
+    ///
+    /// # Errors
+    /// `Unauthenticated`, `Unavailable`, `Timeout`, or `Other` for an answer
+    /// without `ServerVersionInfo`.
+    pub async fn server_info(&self) -> Result<ServerInfo> {
+        let body = "<m:GetServerTimeZones ReturnFullTimeZoneData=\"false\"></m:GetServerTimeZones>";
+        // Exchange2013 here: any 2013+ server accepts it, so the answer tells the version.
+        let text = self
+            .soap_raw(body, "GetServerTimeZones", "Exchange2013")
+            .await?;
+        parse_server_info(&text).ok_or_else(|| {
+            Error::other(
+                self.to_string(),
+                "the answer to GetServerTimeZones has no ServerVersionInfo header; is this an Exchange EWS URL?",
+            )
+        })
+    }
+
+    fn mail_of<'u>(&self, user: &'u User) -> Option<&'u str> {
+        user.mail
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> Error {
+        if e.is_timeout() {
+            return Error::Timeout {
+                after: Duration::from_secs(60),
+            };
+        }
+        Error::Unavailable {
+            message: format!("cannot reach {}: {}", self.url, describe(e)),
+        }
+    }
+
+    fn unauthenticated(&self) -> Error {
+        Error::Unauthenticated {
+            message: format!("EWS at {} refused the credentials of {}", self.url, self.username),
+            hint: format!(
+                "check username (DOMAIN\\user or a UPN) and {}; Basic authentication must be enabled on the EWS virtual directory",
+                self.password_source
+            ),
+        }
+    }
+
+    /// Sends one SOAP request; returns the body of any answer that is XML.
+    async fn soap_raw(&self, body: &str, action: &str, version: &str) -> Result<String> {
+        let envelope = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
+<soap:Envelope xmlns:soap=\"{SOAP_NS}\" xmlns:t=\"{TYPES_NS}\" xmlns:m=\"{MESSAGES_NS}\">\
+<soap:Header><t:RequestServerVersion Version=\"{version}\"/></soap:Header>\
+<soap:Body>{body}</soap:Body></soap:Envelope>"
+        );
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http
+            .post(&self.url)
+            .basic_auth(&self.username, Some(self.password.expose_secret()))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"{MESSAGES_NS}/{action}\""))
+            .body(envelope)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(self.unauthenticated());
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if !text.trim_start().starts_with('<') {
+            return Err(match status.as_u16() {
+                503 => Error::Unavailable {
+                    message: format!("{} answered 503 Service Unavailable", self.url),
+                },
+                s => Error::other(
+                    self.to_string(),
+                    format!("{action} answered HTTP {s} without a SOAP body"),
+                ),
+            });
+        }
+        Ok(text)
+    }
+
+    /// Sends one SOAP request (retrying `ErrorServerBusy` after its back-off)
+    /// and classifies the answer.
+    async fn soap(&self, body: &str, action: &str) -> Result<Reply> {
+        let mut attempt = 0;
+        loop {
+            let text = self.soap_raw(body, action, REQUEST_SERVER_VERSION).await?;
+            let reply = classify(&text);
+            if let Reply::Code { code, backoff, .. } = &reply {
+                if code == "ErrorServerBusy" {
+                    self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                    let wait = backoff.unwrap_or(Duration::from_secs(1));
+                    if attempt >= BUSY_RETRIES || wait > self.max_backoff {
+                        return Err(Error::Throttled {
+                            retry_after: Some(wait),
+                        });
+                    }
+                    attempt += 1;
+                    tracing::debug!(?wait, attempt, "EWS ErrorServerBusy: backing off");
+                    self.counters.backoff_ms.fetch_add(
+                        u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            return Ok(reply);
+        }
+    }
+
+    /// The SOAP `GetUserPhoto`, used when the REST form gave no clear answer.
+    async fn get_photo_soap(&self, user: &User, mail: &str) -> Result<PhotoLookup> {
+        let body = format!(
+            "<m:GetUserPhoto><m:Email>{}</m:Email><m:SizeRequested>{HD_SIZE_CODE}</m:SizeRequested></m:GetUserPhoto>",
+            xml::escape(mail)
+        );
+        match self.soap(&body, "GetUserPhoto").await? {
+            Reply::Ok(text) => match xml::text(&text, "PictureData").filter(|d| !d.is_empty()) {
+                None => Ok(PhotoLookup::NoPhoto),
+                Some(data) => {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(data.split_whitespace().collect::<String>())
+                        .map_err(|e| {
+                            Error::other(
+                                self.to_string(),
+                                format!("PictureData of {mail} is not base64: {e}"),
+                            )
+                        })?;
+                    Ok(PhotoLookup::Photo(Photo::new(bytes)?))
+                }
+            },
+            Reply::Code { code, text, .. } => match code.as_str() {
+                c if is_no_mailbox(c) => Ok(PhotoLookup::NoMailbox),
+                "ErrorItemNotFound" => Ok(PhotoLookup::NoPhoto),
+                c if is_access_denied(c) => Ok(PhotoLookup::NotAccessible {
+                    reason: format!(
+                        "Exchange refused to show the photo of {user} ({code}: {text})"
+                    ),
+                }),
+                _ => Err(self.code_error(&code, &text, "reading the photo", mail)),
+            },
+        }
+    }
+
+    fn code_error(&self, code: &str, text: &str, what: &str, mail: &str) -> Error {
+        Error::other(
+            self.to_string(),
+            format!(
+                "{what} of {mail} failed: {code}{}",
+                if text.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({text})")
+                }
+            ),
+        )
+    }
+}
+
+/// A reqwest error in words, with its causes (rustls says why a
+/// certificate was refused).
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn is_no_mailbox(code: &str) -> bool {
+    matches!(
+        code,
+        "ErrorNonExistentMailbox" | "ErrorMailRecipientNotFound" | "ErrorInvalidSmtpAddress"
+    )
+}
+
+fn is_access_denied(code: &str) -> bool {
+    matches!(
+        code,
+        "ErrorAccessDenied" | "ErrorImpersonateUserDenied" | "ErrorImpersonationDenied"
+    )
+}
+
+/// Codes an Exchange 2013 server gives a `SetUserPhoto` / `Exchange2016` request.
+fn is_version_error(code: &str) -> bool {
+    matches!(
+        code,
+        "ErrorInvalidServerVersion"
+            | "ErrorSchemaValidation"
+            | "ErrorInvalidRequest"
+            | "ErrorUnsupportedOperation"
+    ) || code.contains("ActionNotSupported")
+        || code.contains("InvalidServerVersion")
+}
+
+fn parse_server_info(text: &str) -> Option<ServerInfo> {
+    let e = xml::find(text, "ServerVersionInfo")?;
+    let num = |name: &str| e.attr(name).and_then(|v| v.trim().parse().ok());
+    Some(ServerInfo {
+        major: num("MajorVersion")?,
+        minor: num("MinorVersion").unwrap_or(0),
+        build: num("MajorBuildNumber").unwrap_or(0),
+        version: e.attr("Version").unwrap_or_default(),
+    })
+}
+
+/// Reads an EWS answer: a SOAP fault (its `ResponseCode` in `detail`, else
+/// its `faultcode`), or the first response message's `ResponseCode`.
+fn classify(text: &str) -> Reply {
+    let backoff = xml::find(text, "MessageXml").and_then(|m| {
+        let mut rest = m.content();
+        while let Some(v) = xml::find(rest, "Value") {
+            if v.attr("Name").as_deref() == Some("BackOffMilliseconds") {
+                return v
+                    .text()
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .map(Duration::from_millis);
+            }
+            let at = rest.find("Value").map_or(rest.len(), |i| i + 5);
+            rest = &rest[at..];
+        }
+        None
+    });
+    if let Some(fault) = xml::find(text, "Fault") {
+        let inner = fault.content();
+        let code = xml::text(inner, "ResponseCode")
+            .or_else(|| {
+                xml::text(inner, "faultcode").map(|c| c.rsplit(':').next().unwrap_or(&c).to_owned())
+            })
+            .unwrap_or_else(|| "SoapFault".into());
+        let message = xml::text(inner, "Message")
+            .or_else(|| xml::text(inner, "faultstring"))
+            .unwrap_or_default();
+        return Reply::Code {
+            code,
+            text: message,
+            backoff,
+        };
+    }
+    match xml::text(text, "ResponseCode") {
+        Some(code) if code == "NoError" => Reply::Ok(text.to_owned()),
+        Some(code) => Reply::Code {
+            code,
+            text: xml::text(text, "MessageText").unwrap_or_default(),
+            backoff,
+        },
+        None => Reply::Code {
+            code: "NoResponseCode".into(),
+            text: "the answer has neither a ResponseCode nor a SOAP fault".into(),
+            backoff: None,
+        },
+    }
+}
+
+#[async_trait]
+impl Directory for EwsDirectory {
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn list_users(&self, query: &UserQuery) -> BoxStream<'_, Result<User>> {
+        self.users.list_users(query)
+    }
+
+    async fn find_users(&self, key: UserKey, values: &[String]) -> Result<Vec<FindResult>> {
+        self.users.find_users(key, values).await
+    }
+
+    async fn get_photo(&self, user: &User) -> Result<PhotoLookup> {
+        let Some(mail) = self.mail_of(user) else {
+            return Ok(PhotoLookup::NoMailbox);
+        };
+        let mut url = match url::Url::parse(&format!("{}/s/GetUserPhoto", self.url)) {
+            Ok(u) => u,
+            Err(e) => return Err(Error::other(self.to_string(), format!("bad URL: {e}"))),
+        };
+        url.query_pairs_mut()
+            .append_pair("email", mail)
+            .append_pair("size", HD_SIZE_CODE);
+        let mut attempt = 0;
+        loop {
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let response = self
+                .http
+                .get(url.clone())
+                .basic_auth(&self.username, Some(self.password.expose_secret()))
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&e))?;
+            let status = response.status();
+            match status.as_u16() {
+                200 => {
+                    let bytes = response
+                        .bytes()
+                        .await
+                        .map_err(|e| self.transport_error(&e))?;
+                    if bytes.is_empty() {
+                        return Ok(PhotoLookup::NoPhoto);
+                    }
+                    return Ok(PhotoLookup::Photo(Photo::new(bytes.to_vec())?));
+                }
+                404 => return Ok(PhotoLookup::NoPhoto),
+                401 => return Err(self.unauthenticated()),
+                503 if attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                    let wait = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map_or(Duration::from_secs(1), Duration::from_secs)
+                        .min(self.max_backoff);
+                    tokio::time::sleep(wait).await;
+                }
+                // Anything else: the SOAP form says why (no mailbox, denied, busy…).
+                _ => return self.get_photo_soap(user, mail).await,
+            }
+        }
+    }
+
+    async fn set_photo(&self, user: &User, photo: &Photo) -> Result<()> {
+        self.caps.check_photo(photo)?;
+        let Some(mail) = self.mail_of(user) else {
+            return Err(Error::Precondition {
+                message: format!(
+                    "{user} has no mail address, so no Exchange mailbox to hold the photo; give the user a mailbox or use another target"
+                ),
+            });
+        };
+        let body = format!(
+            "<m:SetUserPhoto><m:Email>{}</m:Email><m:Content>{}</m:Content><m:TypeRequested>UserPhoto</m:TypeRequested></m:SetUserPhoto>",
+            xml::escape(mail),
+            base64::engine::general_purpose::STANDARD.encode(photo.bytes())
+        );
+        match self.soap(&body, "SetUserPhoto").await? {
+            Reply::Ok(_) => Ok(()),
+            Reply::Code { code, text, .. } => Err(match code.as_str() {
+                c if is_no_mailbox(c) => Error::Precondition {
+                    message: format!(
+                        "{user} ({mail}) has no Exchange mailbox ({code}); create the mailbox, or write the photo to another target"
+                    ),
+                },
+                c if is_access_denied(c) => Error::PermissionDenied {
+                    message: format!("Exchange refused to change the photo of {user} ({mail}): {code}"),
+                    hint: format!(
+                        "give {} the right to change this mailbox's photo (Full Access on the mailbox, or the ApplicationImpersonation role)",
+                        self.username
+                    ),
+                },
+                c if is_version_error(c) => Error::NotSupported {
+                    operation: SET_NOT_SUPPORTED,
+                    backend: format!("{self} ({code}: {text})"),
+                },
+                "ErrorInvalidPhotoSize" | "ErrorPhotoTooLarge" | "ErrorInvalidImageFormat" => {
+                    Error::PhotoRejected {
+                        reason: format!("Exchange answered {code}: {text}"),
+                    }
+                }
+                _ => self.code_error(&code, &text, "writing the photo", mail),
+            }),
+        }
+    }
+
+    async fn remove_photo(&self, _user: &User) -> Result<()> {
+        Err(Error::NotSupported {
+            operation: REMOVE_NOT_SUPPORTED,
+            backend: self.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_and_response_codes_are_classified() {
+        let busy = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>
+            <faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorServerBusy</faultcode>
+            <faultstring xml:lang="en-US">The server cannot service this request right now. Try again later.</faultstring>
+            <detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode>
+            <e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">The server cannot service this request right now. Try again later.</e:Message>
+            <t:MessageXml xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+            <t:Value Name="Policy">MaxConcurrency</t:Value><t:Value Name="BackOffMilliseconds">297</t:Value></t:MessageXml>
+            </detail></s:Fault></s:Body></s:Envelope>"#;
+        match classify(busy) {
+            Reply::Code { code, backoff, .. } => {
+                assert_eq!(code, "ErrorServerBusy");
+                assert_eq!(backoff, Some(Duration::from_millis(297)));
+            }
+            other => panic!("{other:?}"),
+        }
+        let fault_only = r#"<s:Envelope><s:Body><s:Fault><faultcode>a:ErrorInvalidServerVersion</faultcode>
+            <faultstring>The specified server version is invalid.</faultstring></s:Fault></s:Body></s:Envelope>"#;
+        match classify(fault_only) {
+            Reply::Code { code, text, .. } => {
+                assert_eq!(code, "ErrorInvalidServerVersion");
+                assert!(is_version_error(&code));
+                assert_eq!(text, "The specified server version is invalid.");
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = r#"<s:Envelope><s:Body><m:SetUserPhotoResponse ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode></m:SetUserPhotoResponse></s:Body></s:Envelope>"#;
+        assert!(matches!(classify(ok), Reply::Ok(_)));
+        assert!(
+            matches!(classify("<html>oops</html>"), Reply::Code { code, .. } if code == "NoResponseCode")
+        );
+    }
+
+    #[test]
+    fn server_versions_say_whether_set_user_photo_exists() {
+        let v = |major, minor| ServerInfo {
+            major,
+            minor,
+            build: 1,
+            version: String::new(),
+        };
+        assert!(!v(15, 0).supports_set_user_photo());
+        assert!(v(15, 1).supports_set_user_photo());
+        assert!(v(15, 2).supports_set_user_photo());
+        assert!(v(15, 0).product().starts_with("Exchange 2013"));
+        let text = r#"<s:Header><h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11" xmlns:h="x"/></s:Header>"#;
+        let info = parse_server_info(text).expect("info");
+        assert_eq!((info.major, info.minor, info.build), (15, 1, 2507));
+        assert_eq!(info.version, "V2017_07_11");
+    }
+}

@@ -1,0 +1,296 @@
+//! The Exchange (EWS) backend against the EWS EMULATOR of
+//! `userphoto-emulators` (written from Microsoft's documentation; not
+//! Exchange). Users come from a folder directory standing in for Active
+//! Directory; photos live in the emulated mailboxes, keyed by `mail`.
+//!
+//! What they prove: the conformance suite passes (reads, writes, a user
+//! without a mailbox, a mailbox whose photo we may not change, removal
+//! absent and said so); writes round-trip byte for byte; `ErrorServerBusy`
+//! back-off hints are honoured and then given up on; an Exchange 2013
+//! server is told "Exchange 2016 or later is required"; `detect`'s server
+//! probe reads `ServerVersionInfo`; wrong credentials, plain http and a
+//! user without mail are explained.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use userphoto_directory::conformance::{self, fixtures, SuiteFlags, TestScope};
+use userphoto_directory::ews::{EwsDirectory, EwsDirectoryBuilder};
+use userphoto_directory::folder::FolderDirectory;
+use userphoto_directory::{
+    Directory, DirectoryExt as _, Error, PhotoLookup, User, UserKey, UserQuery,
+};
+use userphoto_emulators::ews::{EwsEmulator, EwsKnobs, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+
+const DOMAIN: &str = "corp.example.test";
+
+fn user(name: &str, mail: Option<&str>) -> User {
+    let u = User::new(format!(
+        "CN={name},OU=userphoto-test,DC=corp,DC=example,DC=test"
+    ))
+    .with_sam_account_name(name)
+    .with_upn(format!("{name}@{DOMAIN}"))
+    .with_display_name(format!("EWS {name}"));
+    match mail {
+        Some(m) => u.with_mail(m),
+        None => u,
+    }
+}
+
+fn mail(name: &str) -> String {
+    format!("{name}@{DOMAIN}")
+}
+
+/// An emulator plus a folder directory of users, and the backend over both.
+struct Setup {
+    emulator: EwsEmulator,
+    users: Arc<dyn Directory>,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(knobs: EwsKnobs) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names = ["ews.user1", "ews.user2", "ews.user3", "ews.user4"];
+    let mut users: Vec<User> = names.iter().map(|n| user(n, Some(&mail(n)))).collect();
+    users.push(user("ews.nobox", Some(&mail("ews.nobox"))));
+    users.push(user("ews.denied", Some(&mail("ews.denied"))));
+    users.push(user("ews.nomail", None));
+    let folder = FolderDirectory::create(dir.path().join("ad"), users)
+        .await
+        .expect("folder directory");
+    let knobs = knobs
+        .with_mailboxes(names.iter().map(|n| mail(n)))
+        .with_mailboxes([mail("ews.denied")])
+        .with_denied([mail("ews.denied")]);
+    let emulator = EwsEmulator::start(knobs).await.expect("emulator");
+    Setup {
+        emulator,
+        users: Arc::new(folder),
+        _dir: dir,
+    }
+}
+
+impl Setup {
+    fn builder(&self) -> EwsDirectoryBuilder {
+        EwsDirectory::builder()
+            .ews_url(self.emulator.ews_url())
+            .credentials(DEFAULT_USERNAME, SecretString::from(DEFAULT_PASSWORD))
+            .password_source("USERPHOTO_EXCHANGE_PASSWORD")
+            .allow_insecure(true)
+            .users(self.users.clone())
+    }
+
+    fn ews(&self) -> EwsDirectory {
+        self.builder().build().expect("build")
+    }
+}
+
+async fn find(dir: &EwsDirectory, name: &str) -> User {
+    dir.find_user(UserKey::SamAccountName, name)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ews_emulator_passes_the_conformance_suite() {
+    let s = setup(EwsKnobs::default()).await;
+    let dir = s.ews();
+    let caps = dir.capabilities();
+    assert!(
+        caps.can_read && caps.can_write && !caps.can_delete,
+        "{caps:?}"
+    );
+    assert_eq!(caps.recommended_pixels, 648);
+    let flags = SuiteFlags::from_capabilities(caps);
+    let scope = TestScope::new(
+        UserKey::SamAccountName,
+        "ews.",
+        [
+            "ews.user1",
+            "ews.user2",
+            "ews.user3",
+            "ews.nobox",
+            "ews.denied",
+        ],
+    )
+    .and_then(|s| s.with_no_mailbox_user("ews.nobox"))
+    .and_then(|s| s.with_denied_user("ews.denied"))
+    .expect("scope");
+    conformance::run_all_with(&dir, &scope, &flags).await;
+}
+
+#[tokio::test]
+async fn a_photo_round_trips_through_set_user_photo_and_rest_get() {
+    let s = setup(EwsKnobs::default()).await;
+    let dir = s.ews();
+    let u = find(&dir, "ews.user2").await;
+    assert_eq!(dir.get_photo(&u).await.expect("get"), PhotoLookup::NoPhoto);
+    let photo = fixtures::jpeg("ews-hd");
+    dir.set_photo(&u, &photo).await.expect("set");
+    assert_eq!(
+        s.emulator.photo(&mail("ews.user2")).as_deref(),
+        Some(photo.bytes())
+    );
+    match dir.get_photo(&u).await.expect("get") {
+        PhotoLookup::Photo(p) => assert_eq!(p.digest(), photo.digest()),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !dir.set_photo_if_changed(&u, &photo).await.expect("same"),
+        "an identical photo is skipped"
+    );
+    // PNG is not sent: Exchange's user photo is a JPEG.
+    let e = dir.set_photo(&u, &fixtures::png()).await.expect_err("png");
+    assert!(matches!(e, Error::PhotoRejected { .. }), "{e:?}");
+    // A photo removed on the server (Remove-UserPhoto) reads as none.
+    s.emulator.remove_photo(&mail("ews.user2"));
+    assert_eq!(dir.get_photo(&u).await.expect("get"), PhotoLookup::NoPhoto);
+    // Listing is the user directory's.
+    let all = dir.collect_users(&UserQuery::all()).await.expect("list");
+    assert_eq!(all.len(), 7);
+}
+
+#[tokio::test]
+async fn removal_is_not_supported_and_names_remove_userphoto() {
+    let s = setup(EwsKnobs::default()).await;
+    let dir = s.ews();
+    let u = find(&dir, "ews.user1").await;
+    let e = dir.remove_photo(&u).await.expect_err("no remove in EWS");
+    assert!(matches!(e, Error::NotSupported { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("Remove-UserPhoto"), "{text}");
+    assert!(!dir.capabilities().can_delete);
+}
+
+#[tokio::test]
+async fn server_busy_back_off_is_honoured_then_given_up() {
+    let s = setup(EwsKnobs::default()).await;
+    let dir = s.ews();
+    let u = find(&dir, "ews.user3").await;
+    s.emulator.set_busy(2, 150);
+    let t0 = Instant::now();
+    dir.set_photo(&u, &fixtures::jpeg("busy"))
+        .await
+        .expect("set after two busy answers");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "two back-offs of 150 ms: {waited:?}"
+    );
+    let st = dir.stats();
+    assert_eq!((st.busy, st.backoff_ms), (2, 300));
+    assert_eq!(s.emulator.stats().busy_faults, 2);
+
+    // Busy for longer than the retries: Throttled, with the server's hint.
+    s.emulator.set_busy(10, 20);
+    let e = dir
+        .set_photo(&u, &fixtures::jpeg("busy-2"))
+        .await
+        .expect_err("still busy");
+    assert!(
+        matches!(e, Error::Throttled { retry_after: Some(d) } if d == Duration::from_millis(20)),
+        "{e:?}"
+    );
+    assert!(e.is_transient());
+
+    // A back-off longer than we are willing to wait: not waited.
+    let impatient = s
+        .builder()
+        .max_backoff(Duration::from_millis(50))
+        .build()
+        .expect("build");
+    s.emulator.set_busy(1, 60_000);
+    let t0 = Instant::now();
+    let e = impatient
+        .set_photo(&u, &fixtures::jpeg("busy-3"))
+        .await
+        .expect_err("busy");
+    assert!(matches!(e, Error::Throttled { .. }), "{e:?}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn exchange_2013_is_told_that_2016_is_required() {
+    let s = setup(EwsKnobs::default().exchange_2013(true)).await;
+    let dir = s.ews();
+    let info = dir.server_info().await.expect("server info");
+    assert_eq!((info.major, info.minor), (15, 0));
+    assert!(!info.supports_set_user_photo());
+    assert!(
+        info.product().contains("Exchange 2013"),
+        "{}",
+        info.product()
+    );
+    let u = find(&dir, "ews.user1").await;
+    let e = dir
+        .set_photo(&u, &fixtures::jpeg("2013"))
+        .await
+        .expect_err("2013 has no SetUserPhoto");
+    assert!(matches!(e, Error::NotSupported { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("Exchange 2016 or later is required"),
+        "{text}"
+    );
+    // Reading works on 2013 (REST GetUserPhoto).
+    s.emulator.put_photo(
+        &mail("ews.user1"),
+        fixtures::jpeg("on-2013").bytes().to_vec(),
+    );
+    assert!(dir.get_photo(&u).await.expect("get").photo().is_some());
+}
+
+#[tokio::test]
+async fn the_server_probe_reads_server_version_info() {
+    let s = setup(EwsKnobs::default()).await;
+    let info = s.ews().server_info().await.expect("server info");
+    assert_eq!((info.major, info.minor), (15, 1));
+    assert!(info.supports_set_user_photo());
+    assert!(
+        info.product().starts_with("Exchange 2016"),
+        "{}",
+        info.product()
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_plain_http_and_users_without_mail_are_explained() {
+    let s = setup(EwsKnobs::default()).await;
+    let wrong = s
+        .builder()
+        .credentials(DEFAULT_USERNAME, SecretString::from("not-the-password"))
+        .build()
+        .expect("build");
+    let e = wrong.server_info().await.expect_err("401");
+    assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("USERPHOTO_EXCHANGE_PASSWORD"), "{text}");
+    assert!(!text.contains("not-the-password"), "{text}");
+    let u = find(&wrong, "ews.user1").await;
+    assert!(matches!(
+        wrong.get_photo(&u).await,
+        Err(Error::Unauthenticated { .. })
+    ));
+
+    let e = s
+        .builder()
+        .allow_insecure(false)
+        .build()
+        .expect_err("http without allow_insecure");
+    assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
+    assert!(e.to_string().contains("https://"), "{e}");
+
+    let dir = s.ews();
+    let nomail = find(&dir, "ews.nomail").await;
+    assert_eq!(
+        dir.get_photo(&nomail).await.expect("get"),
+        PhotoLookup::NoMailbox
+    );
+    let e = dir
+        .set_photo(&nomail, &fixtures::jpeg("nomail"))
+        .await
+        .expect_err("no mail");
+    assert!(matches!(e, Error::Precondition { .. }), "{e:?}");
+    assert_eq!(s.emulator.stats().photos_set, 0);
+}

@@ -1,0 +1,571 @@
+//! An EMULATOR of Exchange Web Services' photo operations, written from
+//! Microsoft's published documentation (MS-OXWSCONT §3.1.4.7–8
+//! `GetUserPhoto` / `SetUserPhoto`, MS-OXWSPHOTO's REST `GetUserPhoto`, the
+//! EWS error codes and throttling faults). It is not Exchange and never
+//! talks to it.
+//!
+//! What it does:
+//! * `GET /EWS/Exchange.asmx/s/GetUserPhoto?email=…&size=HR…`: 200 with the
+//!   stored photo (`image/jpeg`; the emulator does not resize), 404 when the
+//!   mailbox has none, 400 for a size code that is not one of the documented
+//!   `HR48x48` … `HR648x648`, 500 for an address without a mailbox;
+//! * `POST /EWS/Exchange.asmx` (SOAP 1.1, `text/xml`): validates the
+//!   envelope (SOAP namespace, `RequestServerVersion` header with a known
+//!   version, one operation in the body, its required elements) and answers
+//!   `GetServerTimeZones` (just its `ServerVersionInfo`), `GetUserPhoto`
+//!   and `SetUserPhoto` with documented response messages and faults;
+//! * HTTP Basic authentication: anything else is 401 with
+//!   `WWW-Authenticate: Basic` (NTLM is not emulated).
+//!
+//! Knobs ([`EwsKnobs`]): Exchange 2013 mode (`ServerVersionInfo` 15.0; a
+//! request for `Exchange2016` gets `ErrorInvalidServerVersion`, and
+//! `SetUserPhoto` is a schema-validation fault, as 2013 does not have it);
+//! `ErrorServerBusy` faults with a `BackOffMilliseconds` hint for the next
+//! N SOAP requests; addresses without a mailbox; mailboxes whose photo the
+//! account may not change (`ErrorAccessDenied`).
+
+mod xml;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The account the emulator accepts by default.
+pub const DEFAULT_USERNAME: &str = r"CORP\svc-photos";
+/// Its password (a throwaway, emulator-only value).
+pub const DEFAULT_PASSWORD: &str = "Emulated-Ews-Pass-1";
+
+/// The size codes of MS-OXWSPHOTO (`HR48x48` … `HR648x648`).
+pub const SIZE_CODES: [&str; 9] = [
+    "HR48x48",
+    "HR64x64",
+    "HR96x96",
+    "HR120x120",
+    "HR240x240",
+    "HR360x360",
+    "HR432x432",
+    "HR504x504",
+    "HR648x648",
+];
+
+/// `RequestServerVersion` values Exchange 2013 understands.
+const VERSIONS_2013: [&str; 7] = [
+    "Exchange2007",
+    "Exchange2007_SP1",
+    "Exchange2010",
+    "Exchange2010_SP1",
+    "Exchange2010_SP2",
+    "Exchange2013",
+    "Exchange2013_SP1",
+];
+
+/// Values added by Exchange 2016 and later.
+const VERSIONS_2016: [&str; 11] = [
+    "Exchange2015",
+    "Exchange2016",
+    "V2015_10_05",
+    "V2016_01_06",
+    "V2016_04_13",
+    "V2016_07_13",
+    "V2016_10_10",
+    "V2017_01_07",
+    "V2017_04_14",
+    "V2017_07_11",
+    "V2017_10_09",
+];
+
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// How the emulator behaves.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EwsKnobs {
+    /// The account accepted (case-insensitive).
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// Answer as Exchange 2013 (no `SetUserPhoto`, no `Exchange2016` schema).
+    pub exchange_2013: bool,
+    /// Primary SMTP addresses that have a mailbox (case-insensitive);
+    /// any other address has none.
+    pub mailboxes: Vec<String>,
+    /// Mailboxes whose photo the account may not change.
+    pub denied: Vec<String>,
+    /// How many SOAP requests from now answer `ErrorServerBusy`.
+    pub busy_requests: u32,
+    /// The `BackOffMilliseconds` those faults carry.
+    pub busy_backoff_ms: u64,
+}
+
+impl Default for EwsKnobs {
+    fn default() -> Self {
+        EwsKnobs {
+            username: DEFAULT_USERNAME.into(),
+            password: DEFAULT_PASSWORD.into(),
+            exchange_2013: false,
+            mailboxes: Vec::new(),
+            denied: Vec::new(),
+            busy_requests: 0,
+            busy_backoff_ms: 250,
+        }
+    }
+}
+
+impl EwsKnobs {
+    /// Adds mailboxes.
+    pub fn with_mailboxes<S: Into<String>>(mut self, mails: impl IntoIterator<Item = S>) -> Self {
+        self.mailboxes.extend(mails.into_iter().map(Into::into));
+        self
+    }
+
+    /// Marks mailboxes whose photo may not be changed.
+    pub fn with_denied<S: Into<String>>(mut self, mails: impl IntoIterator<Item = S>) -> Self {
+        self.denied.extend(mails.into_iter().map(Into::into));
+        self
+    }
+
+    /// Exchange 2013 mode.
+    pub fn exchange_2013(mut self, on: bool) -> Self {
+        self.exchange_2013 = on;
+        self
+    }
+
+    /// The next `n` SOAP requests answer `ErrorServerBusy` with `backoff_ms`.
+    pub fn with_busy(mut self, n: u32, backoff_ms: u64) -> Self {
+        self.busy_requests = n;
+        self.busy_backoff_ms = backoff_ms;
+        self
+    }
+}
+
+/// What the emulator has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EwsStats {
+    /// REST `GetUserPhoto` requests.
+    pub rest_requests: u64,
+    /// SOAP requests.
+    pub soap_requests: u64,
+    /// Photos stored by `SetUserPhoto`.
+    pub photos_set: u64,
+    /// `ErrorServerBusy` faults sent.
+    pub busy_faults: u64,
+    /// Requests refused with 401.
+    pub unauthorized: u64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    knobs: EwsKnobs,
+    mailboxes: HashSet<String>,
+    denied: HashSet<String>,
+    photos: HashMap<String, Vec<u8>>,
+    busy_left: u32,
+    stats: EwsStats,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A running EWS emulator. Stops when dropped.
+#[derive(Debug)]
+pub struct EwsEmulator {
+    addr: SocketAddr,
+    shared: Shared,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl EwsEmulator {
+    /// Starts an emulator on `127.0.0.1:0` in the background.
+    ///
+    /// # Errors
+    /// When it cannot bind.
+    pub async fn start(knobs: EwsKnobs) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(listener, knobs).await
+    }
+
+    /// Serves on `listener` in the background.
+    ///
+    /// # Errors
+    /// When the listener has no address.
+    pub async fn serve(listener: TcpListener, knobs: EwsKnobs) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let lower = |v: &[String]| v.iter().map(|m| m.trim().to_lowercase()).collect();
+        let inner = Inner {
+            mailboxes: lower(&knobs.mailboxes),
+            denied: lower(&knobs.denied),
+            busy_left: knobs.busy_requests,
+            photos: HashMap::new(),
+            stats: EwsStats::default(),
+            knobs,
+        };
+        let shared: Shared = Arc::new(Mutex::new(inner));
+        let app = Router::new()
+            .route("/EWS/Exchange.asmx", axum::routing::post(soap))
+            .route(
+                "/EWS/Exchange.asmx/s/GetUserPhoto",
+                get(rest_get_user_photo),
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "EWS emulator: the server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, "EWS emulator: listening");
+        Ok(EwsEmulator {
+            addr,
+            shared,
+            stop: Some(stop),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/EWS/Exchange.asmx`: the `ews_url`.
+    pub fn ews_url(&self) -> String {
+        format!("http://{}/EWS/Exchange.asmx", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it has seen so far.
+    pub fn stats(&self) -> EwsStats {
+        lock(&self.shared).stats
+    }
+
+    /// The stored photo of `mail`, if any.
+    pub fn photo(&self, mail: &str) -> Option<Vec<u8>> {
+        lock(&self.shared)
+            .photos
+            .get(&mail.trim().to_lowercase())
+            .cloned()
+    }
+
+    /// Stores a photo directly (as `Set-UserPhoto` on the server would).
+    pub fn put_photo(&self, mail: &str, bytes: Vec<u8>) {
+        lock(&self.shared)
+            .photos
+            .insert(mail.trim().to_lowercase(), bytes);
+    }
+
+    /// Removes a photo directly (as `Remove-UserPhoto` on the server would).
+    pub fn remove_photo(&self, mail: &str) {
+        lock(&self.shared)
+            .photos
+            .remove(&mail.trim().to_lowercase());
+    }
+
+    /// The next `n` SOAP requests answer `ErrorServerBusy` with `backoff_ms`.
+    pub fn set_busy(&self, n: u32, backoff_ms: u64) {
+        let mut inner = lock(&self.shared);
+        inner.busy_left = n;
+        inner.knobs.busy_backoff_ms = backoff_ms;
+    }
+}
+
+impl Drop for EwsEmulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Checks HTTP Basic credentials.
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(b64) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, password)) = text.split_once(':') else {
+        return false;
+    };
+    user.eq_ignore_ascii_case(&inner.knobs.username) && password == inner.knobs.password
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"EWS emulator\"")],
+        "401 - Unauthorized: Access is denied due to invalid credentials.",
+    )
+        .into_response()
+}
+
+async fn rest_get_user_photo(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = lock(&shared);
+    inner.stats.rest_requests += 1;
+    if !authorized(&inner, &headers) {
+        inner.stats.unauthorized += 1;
+        return unauthorized();
+    }
+    let (Some(email), Some(size)) = (params.get("email"), params.get("size")) else {
+        return (StatusCode::BAD_REQUEST, "email and size are required").into_response();
+    };
+    if !SIZE_CODES.contains(&size.as_str()) {
+        return (StatusCode::BAD_REQUEST, "unknown size code").into_response();
+    }
+    let key = email.trim().to_lowercase();
+    if !inner.mailboxes.contains(&key) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The SMTP address has no mailbox associated with it.",
+        )
+            .into_response();
+    }
+    match inner.photos.get(&key) {
+        Some(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "image/jpeg")],
+            bytes.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn server_version_info(exchange_2013: bool) -> &'static str {
+    if exchange_2013 {
+        r#"<h:ServerVersionInfo MajorVersion="15" MinorVersion="0" MajorBuildNumber="1497" MinorBuildNumber="2" Version="Exchange2013_SP1" xmlns:h="http://schemas.microsoft.com/exchange/services/2006/types"/>"#
+    } else {
+        r#"<h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11" xmlns:h="http://schemas.microsoft.com/exchange/services/2006/types"/>"#
+    }
+}
+
+fn envelope(exchange_2013: bool, body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"{SOAP_NS}\"><s:Header>{}</s:Header><s:Body xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">{body}</s:Body></s:Envelope>",
+        server_version_info(exchange_2013)
+    )
+}
+
+fn xml_response(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// A SOAP fault as EWS sends it: HTTP 500, `faultcode` in the types
+/// namespace, the `ResponseCode` (and any `MessageXml`) in `detail`.
+fn fault(exchange_2013: bool, code: &str, message: &str, message_xml: &str) -> Response {
+    let message = xml::escape(message);
+    let body = format!(
+        "<s:Fault><faultcode xmlns:a=\"http://schemas.microsoft.com/exchange/services/2006/types\">a:{code}</faultcode>\
+<faultstring xml:lang=\"en-US\">{message}</faultstring><detail>\
+<e:ResponseCode xmlns:e=\"http://schemas.microsoft.com/exchange/services/2006/errors\">{code}</e:ResponseCode>\
+<e:Message xmlns:e=\"http://schemas.microsoft.com/exchange/services/2006/errors\">{message}</e:Message>{message_xml}</detail></s:Fault>"
+    );
+    xml_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        envelope(exchange_2013, &body),
+    )
+}
+
+/// A response message (`ResponseClass` + `ResponseCode` + extra elements).
+fn message(exchange_2013: bool, op: &str, code: &str, text: &str, extra: &str) -> Response {
+    let class = if code == "NoError" {
+        "Success"
+    } else {
+        "Error"
+    };
+    let text = if text.is_empty() {
+        String::new()
+    } else {
+        format!("<MessageText>{}</MessageText>", xml::escape(text))
+    };
+    let body = format!(
+        "<{op}Response ResponseClass=\"{class}\" xmlns=\"http://schemas.microsoft.com/exchange/services/2006/messages\">{text}<ResponseCode>{code}</ResponseCode>{extra}</{op}Response>"
+    );
+    xml_response(StatusCode::OK, envelope(exchange_2013, &body))
+}
+
+async fn soap(State(shared): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let mut inner = lock(&shared);
+    inner.stats.soap_requests += 1;
+    if !authorized(&inner, &headers) {
+        inner.stats.unauthorized += 1;
+        return unauthorized();
+    }
+    let is2013 = inner.knobs.exchange_2013;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.to_ascii_lowercase().starts_with("text/xml") {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "EWS SOAP 1.1 requests are text/xml",
+        )
+            .into_response();
+    }
+    let schema = |msg: &str| fault(is2013, "ErrorSchemaValidation", msg, "");
+    let Some(env) = xml::find(&body, "Envelope") else {
+        return schema("The request is not a SOAP envelope.");
+    };
+    if !body.contains(SOAP_NS) {
+        return schema("The envelope is not in the SOAP 1.1 namespace.");
+    }
+    let Some(version) =
+        xml::find(env.content(), "RequestServerVersion").and_then(|e| e.attr("Version"))
+    else {
+        return schema("The RequestServerVersion header is required by this emulator.");
+    };
+    let known_2016 = VERSIONS_2016.contains(&version.as_str());
+    if !(VERSIONS_2013.contains(&version.as_str()) || known_2016) || (is2013 && known_2016) {
+        return fault(
+            is2013,
+            "ErrorInvalidServerVersion",
+            "The specified server version is invalid.",
+            "",
+        );
+    }
+    let Some(soap_body) = xml::find(env.content(), "Body") else {
+        return schema("The envelope has no Body.");
+    };
+    if inner.busy_left > 0 {
+        inner.busy_left -= 1;
+        inner.stats.busy_faults += 1;
+        let ms = inner.knobs.busy_backoff_ms;
+        return fault(
+            is2013,
+            "ErrorServerBusy",
+            "The server cannot service this request right now. Try again later.",
+            &format!(
+                "<t:MessageXml xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><t:Value Name=\"Policy\">MaxConcurrency</t:Value><t:Value Name=\"BackOffMilliseconds\">{ms}</t:Value></t:MessageXml>"
+            ),
+        );
+    }
+    let b = soap_body.content();
+    if xml::find(b, "GetServerTimeZones").is_some() {
+        return message(
+            is2013,
+            "GetServerTimeZones",
+            "NoError",
+            "",
+            "<TimeZoneDefinitions/>",
+        );
+    }
+    if let Some(op) = xml::find(b, "GetUserPhoto") {
+        let (Some(email), Some(size)) = (
+            xml::text(op.content(), "Email"),
+            xml::text(op.content(), "SizeRequested"),
+        ) else {
+            return schema("GetUserPhoto needs Email and SizeRequested.");
+        };
+        if !SIZE_CODES.contains(&size.as_str()) {
+            return schema("SizeRequested is not a UserPhotoSizeType value.");
+        }
+        let key = email.trim().to_lowercase();
+        if !inner.mailboxes.contains(&key) {
+            return message(
+                is2013,
+                "GetUserPhoto",
+                "ErrorNonExistentMailbox",
+                "No mailbox with such guid.",
+                "<HasChanged>false</HasChanged>",
+            );
+        }
+        let extra = match inner.photos.get(&key) {
+            Some(bytes) => format!(
+                "<HasChanged>true</HasChanged><PictureData>{}</PictureData><ContentType>image/jpeg</ContentType>",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ),
+            None => "<HasChanged>false</HasChanged>".to_owned(),
+        };
+        return message(is2013, "GetUserPhoto", "NoError", "", &extra);
+    }
+    if let Some(op) = xml::find(b, "SetUserPhoto") {
+        if is2013 {
+            return schema("The element 'Body' in namespace 'http://schemas.xmlsoap.org/soap/envelope/' has invalid child element 'SetUserPhoto' in namespace 'http://schemas.microsoft.com/exchange/services/2006/messages'.");
+        }
+        let (Some(email), Some(content)) = (
+            xml::text(op.content(), "Email"),
+            xml::text(op.content(), "Content"),
+        ) else {
+            return schema("SetUserPhoto needs Email and Content.");
+        };
+        if let Some(t) = xml::text(op.content(), "TypeRequested") {
+            if t != "UserPhoto" && t != "ProfileHeaderPhoto" {
+                return schema("TypeRequested is not a UserPhotoTypeType value.");
+            }
+        }
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD
+            .decode(content.split_whitespace().collect::<String>())
+        else {
+            return schema("Content is not base64Binary.");
+        };
+        let key = email.trim().to_lowercase();
+        if !inner.mailboxes.contains(&key) {
+            return message(
+                is2013,
+                "SetUserPhoto",
+                "ErrorNonExistentMailbox",
+                "No mailbox with such guid.",
+                "",
+            );
+        }
+        if inner.denied.contains(&key) {
+            return message(
+                is2013,
+                "SetUserPhoto",
+                "ErrorAccessDenied",
+                "Access is denied. Check credentials and try again.",
+                "",
+            );
+        }
+        inner.photos.insert(key, bytes);
+        inner.stats.photos_set += 1;
+        return message(is2013, "SetUserPhoto", "NoError", "", "");
+    }
+    fault(
+        is2013,
+        "ErrorInvalidRequest",
+        "The request is invalid: this emulator knows GetServerTimeZones, GetUserPhoto and SetUserPhoto.",
+        "",
+    )
+}
