@@ -429,3 +429,58 @@ async fn confirm_asks_per_user_with_sizes_and_all_stops_asking() {
     assert!(new > 0);
     assert!(asked[0].display_name.is_some());
 }
+
+#[tokio::test]
+async fn use_existing_hd_for_everyone_writes_thumbnails_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (hd, _) = target(root.path(), TargetKind::Folder).await;
+    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
+    for i in 1..=3u32 {
+        let user = hd
+            .directory
+            .find_user(UserKey::SamAccountName, &format!("user{i:02}"))
+            .await
+            .expect("user");
+        let p = Photo::new(photo(648, 648, i)).expect("photo");
+        hd.directory.set_photo(&user, &p).await.expect("seed HD");
+    }
+    let none = userphoto_bulk::import::NoReporter;
+    let cancel = CancelToken::new();
+    let write = userphoto_bulk::ops::WriteOptions::default();
+    let report = userphoto_bulk::import::use_existing_hd(
+        &hd,
+        &ad,
+        &[],
+        &ops(root.path()),
+        &write,
+        &none,
+        &cancel,
+    )
+    .await
+    .expect("run");
+    assert_eq!(report.summary.written, 3, "{report:#?}");
+    assert_eq!(report.summary.failed, 0);
+    assert_eq!(ad_count.sets(), 3);
+    let user = ad
+        .directory
+        .find_user(UserKey::SamAccountName, "user01")
+        .await
+        .expect("user");
+    let PhotoLookup::Photo(p) = ad.directory.get_photo(&user).await.expect("get") else {
+        panic!("no AD photo");
+    };
+    assert!(p.len() <= ad.budget_bytes);
+    let again = userphoto_bulk::import::use_existing_hd(
+        &hd,
+        &ad,
+        &["user01".to_owned()],
+        &ops(root.path()),
+        &write,
+        &none,
+        &cancel,
+    )
+    .await
+    .expect("run");
+    assert_eq!((again.summary.unchanged, again.summary.written), (1, 0));
+    assert_eq!(ad_count.sets(), 3);
+}

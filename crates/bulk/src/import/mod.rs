@@ -21,7 +21,9 @@
 //!    a run, for `--resume`;
 //! 5. [`report`] — per-item results, the summary, `--report FILE`;
 //! 6. [`reporter`] — the [`Reporter`] trait receiving progress [`Event`]s
-//!    (text, JSON lines, progress bar, server-sent events).
+//!    (text, JSON lines, progress bar, server-sent events);
+//! 7. [`existing_hd`] — "use existing HD" for many users: a thumbnail of
+//!    each current HD photo into Active Directory.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -37,6 +39,7 @@
 
 pub mod cache;
 pub mod execute;
+pub mod existing_hd;
 pub mod journal;
 pub mod matching;
 pub mod plan;
@@ -51,6 +54,7 @@ pub use self::cache::{FileStamp, PreparedCache};
 pub use self::execute::{
     CancelToken, ConfirmRequest, Confirmer, Decision, ExecuteOptions, Executor,
 };
+pub use self::existing_hd::use_existing_hd;
 pub use self::journal::{Journal, RunState};
 pub use self::matching::{name_from_file, Mapping};
 pub use self::plan::{build_plan, Action, Entry, ImportOptions, Plan, PlanCounts, PlanRow, Step};
