@@ -7,7 +7,7 @@
 //! cargo bench -p userphoto-directory --bench ad_write
 //! ```
 //!
-//! What it does, per round (default 3 rounds, `AD_BENCH_ROUNDS`):
+//! What it does, per round:
 //!
 //! 1. `ldapmodify -x -H ldaps://… -f photos.ldif` applies an LDIF that
 //!    replaces `thumbnailPhoto` of 1,000 seeded users (`user1001` …
@@ -19,13 +19,22 @@
 //!    concurrency, pipelined over its connections. Timed from connect to
 //!    the last answer.
 //!
-//! The ratio is library throughput / `ldapmodify` throughput, best round of
-//! each; the issue's target is ≥ 0.95×. The server is the bottleneck, so
-//! the library must add next to nothing on top of it. Then it times listing
-//! every user of the test OU (2,513 here; the issue asks about 10,000, which
-//! is extrapolated) and the whole domain, and finally removes the photos it
-//! wrote. Needs the `ldapmodify` of Debian's `ldap-utils` (installed by
-//! `scripts/test-servers`).
+//! The ratio is library throughput / `ldapmodify` throughput in the same
+//! round; the verdict takes the median over rounds (on a shared machine the
+//! server's speed swings between rounds, so only runs adjacent in time
+//! compare fairly), and the best round of each is printed too. The issue's
+//! target is ≥ 0.95×: the server is the bottleneck, so the library must add
+//! next to nothing on top of it. The client CPU time per write of each is
+//! printed as well, a measure that does not depend on the server's speed.
+//! Then it times listing every user of the test OU (2,513 here; the issue
+//! asks about 10,000, which is extrapolated) and the whole domain, and
+//! finally removes the photos it wrote. Needs `bash` and the `ldapmodify`
+//! of Debian's `ldap-utils` (installed by `scripts/test-servers`).
+//!
+//! Knobs (environment): `AD_BENCH_ROUNDS` (3), `AD_BENCH_USERS` (1,000, at
+//! most 1,500), `AD_BENCH_CONCURRENCY` (the backend's suggestion, 8),
+//! `AD_BENCH_CONNECTIONS` (2), `AD_BENCH_THREADS` (1: a current-thread
+//! runtime, leaving the cores to the server).
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it) it does
 //! nothing, so a test run never writes 2,000 photos by accident.
@@ -316,13 +325,15 @@ async fn run(rounds: usize) {
     ratios.sort_by(f64::total_cmp);
     let median = ratios[ratios.len() / 2];
     let best = best_cli.as_secs_f64() / best_lib.as_secs_f64();
+    // The verdict uses the median of the per-round ratios: each round's two
+    // runs are adjacent in time and share the machine's load, which a
+    // best-of-each comparison (runs minutes apart) does not.
     println!(
-        "best round each: ldapmodify {:.0} writes/s, library {:.0} writes/s: ratio {best:.2}×; median round ratio {median:.2}× (target ≥ 0.95×: {})",
+        "median round ratio {median:.2}× (target ≥ 0.95×: {}); best round each: ldapmodify {:.0} writes/s, library {:.0} writes/s ({best:.2}×)",
+        if median >= 0.95 { "met" } else { "NOT MET" },
         rate(n, best_cli),
         rate(n, best_lib),
-        if best >= 0.95 { "met" } else { "NOT MET" }
     );
-
     let (cli_cpu, lib_cpu) = cpu
         .iter()
         .fold((Duration::ZERO, Duration::ZERO), |(a, b), (c, l)| {

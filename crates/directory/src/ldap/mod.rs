@@ -300,28 +300,28 @@ impl LdapDirectory {
     ) -> std::result::Result<Option<SearchEntry>, Failure> {
         let timeout = self.client.timeout();
         let counters = &self.client.counters;
-        let outcome = self
-            .client
+        self.client
             .run(|mut ldap| {
                 let attributes = attributes.clone();
                 async move {
                     counters.search_sent(None);
-                    ldap.with_timeout(timeout)
+                    let ldap3::SearchResult(entries, result) = ldap
+                        .with_timeout(timeout)
                         .search(dn, Scope::Base, filter, attributes)
                         .await
-                        .map_err(Failure::from_op)
+                        .map_err(Failure::from_op)?;
+                    match result.rc {
+                        0 => Ok(entries
+                            .into_iter()
+                            .find(|e| !e.is_ref() && !e.is_intermediate())
+                            .map(SearchEntry::construct)),
+                        32 | 34 => Ok(None),
+                        // Inside `run`, so busy (51, 52) is retried.
+                        _ => Err(Failure::Server(result)),
+                    }
                 }
             })
-            .await?;
-        let ldap3::SearchResult(entries, result) = outcome;
-        match result.rc {
-            0 => Ok(entries
-                .into_iter()
-                .find(|e| !e.is_ref() && !e.is_intermediate())
-                .map(SearchEntry::construct)),
-            32 | 34 => Ok(None),
-            _ => Err(Failure::Server(result)),
-        }
+            .await
     }
 
     /// The user entry `dn`, provided it lies below the base DN.
