@@ -272,3 +272,40 @@ test('security: answers carry a strict CSP', async () => {
   assert.doesNotMatch(r.headers['content-security-policy'], /unsafe-inline/);
   assert.equal(r.headers['x-content-type-options'], 'nosniff');
 });
+
+// ------------------------------------------------------------ folder import
+
+test('folder import: the plan, then confirm each with the current photos beside the new one', async () => {
+  const folder = path.join(SANDBOX, 'incoming');
+  await page.getByLabel('Folder on this computer').fill(folder);
+  await page.getByRole('button', { name: 'Show plan' }).click();
+  await page.locator('#plan-table').waitFor();
+  const counts = await page.locator('#plan-counts').textContent();
+  assert.match(counts, /7 files/);
+  assert.match(counts, /1 unmatched/);
+  assert.match(counts, /1 duplicates/);
+  await shot('12-folder-plan');
+  assert.equal(await page.getByLabel('Confirm each').isChecked(), true);
+  await page.locator('#folder-run').click();
+  const step = page.locator('.confirm-step');
+  await step.waitFor({ timeout: 30000 });
+  await page.waitForFunction(() => {
+    const img = document.querySelector('.confirm-step figure img');
+    return img && img.complete && img.naturalWidth === 648;
+  }, null, { timeout: 30000 });
+  await shot('13-folder-confirm');
+  await step.getByRole('button', { name: 'Import', exact: true }).click();
+  await step.waitFor({ timeout: 30000 });
+  await step.getByRole('button', { name: 'Skip' }).click();
+  await step.waitFor({ timeout: 30000 });
+  await step.getByRole('button', { name: 'Import all' }).click();
+  await page.locator('#folder-report').waitFor({ timeout: 60000 });
+  const status = await page.locator('#folder-status').textContent();
+  assert.match(status, /Done: [1-9]\d* written/);
+  await shot('14-folder-done');
+  const report = await page.request.get(`${BASE}/api/imports/${await page.evaluate(() => new URL(document.getElementById('folder-report').href).pathname.split('/')[3])}/report`);
+  assert.equal(report.status(), 200);
+  const json = await report.json();
+  assert.ok(json.summary.written >= 1);
+  assert.ok(json.items.some((i) => i.outcome === 'unmatched'));
+});

@@ -21,6 +21,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/api.js"),
     ),
     (
+        "folder.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/folder.js"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_bytes!("../ui/app.css"),

@@ -70,6 +70,8 @@ pub struct Demo {
     pub ops: Ops,
     /// The sandbox folder.
     pub root: PathBuf,
+    /// Sample files to try folder import with (`<root>/incoming`).
+    pub incoming: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -102,6 +104,7 @@ pub async fn sandbox(dir: Option<&Path>) -> Result<Demo, userphoto_directory::Er
         let ad = FolderDirectory::create_with(&ad_path, users(false), ad_options).await?;
         let hd = FolderDirectory::create_with(&hd_path, users(true), hd_options).await?;
         seed(&ad, &hd).await?;
+        seed_incoming(&root.join("incoming")).await?;
         (ad, hd)
     };
     let identity = "demo user";
@@ -116,6 +119,7 @@ pub async fn sandbox(dir: Option<&Path>) -> Result<Demo, userphoto_directory::Er
     Ok(Demo {
         targets,
         ops,
+        incoming: root.join("incoming"),
         root,
         _temp: temp,
     })
@@ -183,6 +187,42 @@ async fn seed(
         }
     }
     Ok(())
+}
+
+/// Files for folder import: new photos, a replacement, one for a user
+/// without a mailbox, a name that matches nobody, and a duplicate.
+const INCOMING: [(&str, usize); 7] = [
+    ("Grace.Hopper 800x800.jpg", 2),
+    ("Ken.Thompson.jpg", 8),
+    ("Ken.Thompson 2019.jpg", 9),
+    ("radia.perlman photo.jpg", 11),
+    ("Annie.Easley.jpg", 17),
+    ("Kiosk.Account.jpg", 18),
+    ("Nobody.Here.jpg", 5),
+];
+
+async fn seed_incoming(dir: &Path) -> Result<(), userphoto_directory::Error> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| userphoto_directory::Error::other("demo", e))?;
+        for (file, index) in INCOMING {
+            let name = file.split([' ', '.']).take(2).collect::<Vec<_>>().join(" ");
+            let source = avatar_image(&name, index + 3, 800, 800, image::ImageFormat::Bmp)?;
+            let options = PrepareOptions::sizes(&[800]);
+            let jpeg = userphoto_imaging::prepare(&source, &options)
+                .map_err(|e| userphoto_directory::Error::other("demo", e))?
+                .photos
+                .into_iter()
+                .next()
+                .map(|p| p.jpeg)
+                .unwrap_or_default();
+            std::fs::write(dir.join(file), jpeg)
+                .map_err(|e| userphoto_directory::Error::other("demo", e))?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| userphoto_directory::Error::other("demo", e))?
 }
 
 /// The 648×648 and (if asked) the small JPEG of person `index`.

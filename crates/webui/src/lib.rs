@@ -45,6 +45,13 @@ pub fn router(state: AppState) -> Router {
             "/users/{id}/use-existing-hd",
             post(handlers::photos::use_existing_hd),
         )
+        .route("/imports", post(handlers::imports::plan))
+        .route("/imports/{id}/start", post(handlers::imports::start))
+        .route("/imports/{id}/events", get(handlers::imports::events))
+        .route("/imports/{id}/decide", post(handlers::imports::decide))
+        .route("/imports/{id}/stop", post(handlers::imports::stop))
+        .route("/imports/{id}/report", get(handlers::imports::report))
+        .route("/imports/{id}/preview", get(handlers::imports::preview))
         .route("/uploads", post(handlers::photos::upload))
         .route("/uploads/{id}/preview.jpg", get(handlers::photos::preview))
         .fallback(|| async { AppError::not_found("there is no such API endpoint") });

@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub max_upload_bytes: usize,
     /// Whether this is the demo.
     pub demo: bool,
+    /// A folder the page suggests for folder import.
+    pub sample_folder: Option<std::path::PathBuf>,
 }
 
 /// Checks the listen address against the loopback rule.
@@ -78,7 +80,8 @@ pub fn state_for(
     let local = listener.local_addr()?;
     let mut options = ServerOptions::new(local)
         .with_demo(config.demo)
-        .with_max_upload_bytes(config.max_upload_bytes);
+        .with_max_upload_bytes(config.max_upload_bytes)
+        .with_sample_folder(config.sample_folder.clone());
     for host in &config.extra_hosts {
         options = options.with_extra_host(host.clone());
     }

@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub max_upload_bytes: usize,
     /// Whether this is `userphoto demo` (the UI says DEMO everywhere).
     pub demo: bool,
+    /// A folder the page suggests for folder import (the demo's samples).
+    pub sample_folder: Option<std::path::PathBuf>,
 }
 
 impl ServerOptions {
@@ -45,6 +47,7 @@ impl ServerOptions {
             extra_hosts: Vec::new(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD,
             demo: false,
+            sample_folder: None,
         }
     }
 
@@ -57,6 +60,12 @@ impl ServerOptions {
     /// Marks the server as the demo.
     pub fn with_demo(mut self, demo: bool) -> Self {
         self.demo = demo;
+        self
+    }
+
+    /// Suggests `folder` for folder import.
+    pub fn with_sample_folder(mut self, folder: Option<std::path::PathBuf>) -> Self {
+        self.sample_folder = folder;
         self
     }
 
@@ -102,6 +111,7 @@ struct Inner {
     /// Session id → CSRF token, oldest first.
     sessions: Mutex<VecDeque<(String, String)>>,
     uploads: Mutex<(VecDeque<String>, HashMap<String, Upload>)>,
+    jobs: crate::handlers::imports::Jobs,
 }
 
 impl AppState {
@@ -139,6 +149,7 @@ impl AppState {
                 login_token: Mutex::new(None),
                 sessions: Mutex::new(VecDeque::new()),
                 uploads: Mutex::new((VecDeque::new(), HashMap::new())),
+                jobs: Default::default(),
             }),
         }
     }
@@ -218,6 +229,10 @@ impl AppState {
             .into_iter()
             .filter(|k| self.target(*k).is_some())
             .collect()
+    }
+
+    pub(crate) fn jobs(&self) -> &crate::handlers::imports::Jobs {
+        &self.inner.jobs
     }
 
     pub(crate) fn cookie_name(&self) -> &str {

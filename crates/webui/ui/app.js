@@ -467,7 +467,7 @@ async function start() {
   $('use-hd').addEventListener('click', useExistingHd);
   if (s.folder_import) {
     const mod = await import('/assets/folder.js');
-    mod.init({ state, toast, failed, targetOf });
+    mod.init({ state, toast, failed, targetOf, refresh: () => loadUser().catch(failed) });
     $('folder').hidden = false;
   }
   updateButtons();

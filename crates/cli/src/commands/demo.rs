@@ -29,7 +29,16 @@ pub(crate) async fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<Status>
         );
     }
     let (targets, ops) = (demo.targets.clone(), demo.ops.clone());
-    let status = super::serve::serve_ui(&args.web, true, targets, Vec::new(), ops, out).await;
+    let status = super::serve::serve_ui(
+        &args.web,
+        true,
+        Some(demo.incoming.clone()),
+        targets,
+        Vec::new(),
+        ops,
+        out,
+    )
+    .await;
     drop(demo);
     status
 }

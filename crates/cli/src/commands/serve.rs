@@ -35,7 +35,7 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
         }
     }
     let ops = super::ops(config)?;
-    serve_ui(&args.web, false, targets, unavailable, ops, out).await
+    serve_ui(&args.web, false, None, targets, unavailable, ops, out).await
 }
 
 /// Binds, prints the sign-in address, opens the browser, serves until
@@ -43,6 +43,7 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
 pub(crate) async fn serve_ui(
     web: &WebArgs,
     demo: bool,
+    sample_folder: Option<std::path::PathBuf>,
     targets: Vec<Target>,
     unavailable: Vec<Unavailable>,
     ops: Ops,
@@ -54,6 +55,7 @@ pub(crate) async fn serve_ui(
         extra_hosts: web.allow_hosts.clone(),
         max_upload_bytes: web.max_upload_mb as usize * 1024 * 1024,
         demo,
+        sample_folder,
     };
     let bar = indicatif::ProgressBar::hidden();
     let listener = server::bind(&config).await.map_err(|e| anyhow!("{e}"))?;

@@ -13,7 +13,10 @@
 //! | POST | `/api/users/{id}/import` | write the upload to the ticked targets |
 //! | POST | `/api/users/{id}/remove` | remove at one target (backed up) |
 //! | POST | `/api/users/{id}/use-existing-hd` | HD photo → 96×96 at AD |
+//!
+//! Folder import: see [`imports`].
 
+pub(crate) mod imports;
 pub(crate) mod photos;
 pub(crate) mod session;
 pub(crate) mod users;

@@ -55,6 +55,8 @@ pub(crate) async fn get(
         "targets": targets,
         "sources": state.sources().iter().map(|k| json!({"kind": k.as_str(), "title": kind_title(*k)})).collect::<Vec<_>>(),
         "max_upload_bytes": state.options().max_upload_bytes,
+        "folder_import": state.targets().iter().any(|t| t.directory.capabilities().can_write),
+        "sample_folder": state.options().sample_folder,
         "version": env!("CARGO_PKG_VERSION"),
     })))
 }

@@ -1,0 +1,141 @@
+//! Folder import from the page: plan, run, progress over server-sent
+//! events, confirm each, report.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::{get, TestApp};
+use futures::StreamExt as _;
+use serde_json::{json, Value};
+
+/// Reads the job's event stream until `until` matches an event (or the
+/// stream ends), answering nothing.
+async fn events_until(app: &TestApp, id: &str, until: &str) -> Vec<Value> {
+    let res = app
+        .send(app.authed(get(&format!("/api/imports/{id}/events"))))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body().into_data_stream();
+    let mut seen = Vec::new();
+    let mut buffer = String::new();
+    let read = async {
+        while let Some(Ok(chunk)) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                for line in frame.lines() {
+                    if let Some(data) = line.strip_prefix("data: ") {
+                        let event: Value = serde_json::from_str(data).expect("json event");
+                        let stop = event["type"] == until;
+                        seen.push(event);
+                        if stop {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), read)
+        .await
+        .expect("events in time");
+    seen
+}
+
+async fn planned(app: &TestApp) -> Value {
+    let folder = app.demo.incoming.display().to_string();
+    let (status, plan) = app
+        .post_json("/api/imports", json!({"folder": folder}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    plan
+}
+
+#[tokio::test]
+async fn the_plan_matches_files_like_import_dry_run() {
+    let app = TestApp::signed_in().await;
+    let plan = planned(&app).await;
+    assert_eq!(plan["counts"]["files"], 7);
+    assert_eq!(plan["counts"]["unmatched"], 1);
+    assert_eq!(plan["counts"]["duplicate"], 1);
+    let (status, _) = app
+        .post_json("/api/imports", json!({"folder": "/no/such/folder"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_run_streams_progress_and_leaves_a_report() {
+    let app = TestApp::signed_in().await;
+    let plan = planned(&app).await;
+    let id = plan["id"].as_str().expect("id");
+    let (status, _) = app
+        .post_json(
+            &format!("/api/imports/{id}/start"),
+            json!({"confirm": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events_until(&app, id, "report-ready").await;
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(types.contains(&"item"), "{types:?}");
+    assert!(types.contains(&"finished"), "{types:?}");
+    let summary = &events.last().expect("an event")["summary"];
+    assert!(
+        summary["written"].as_u64().is_some_and(|n| n >= 4),
+        "{summary}"
+    );
+    let (status, report) = app.get_json(&format!("/api/imports/{id}/report")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(report["items"].as_array().is_some_and(|i| !i.is_empty()));
+    // A late subscriber gets the whole story again.
+    let again = events_until(&app, id, "report-ready").await;
+    assert_eq!(again.len(), events.len());
+    let grace = app.user_id("Grace.Hopper").await;
+    assert_eq!(app.pane(&grace, "folder").await["state"], "photo");
+    // Running it twice is refused.
+    let (status, _) = app
+        .post_json(&format!("/api/imports/{id}/start"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn confirm_each_asks_and_quit_stops_the_rest() {
+    let app = TestApp::signed_in().await;
+    let plan = planned(&app).await;
+    let id = plan["id"].as_str().expect("id");
+    app.post_json(
+        &format!("/api/imports/{id}/start"),
+        json!({"confirm": true}),
+    )
+    .await;
+    let events = events_until(&app, id, "confirm").await;
+    let question = events.last().expect("a question");
+    assert!(question["file"].as_str().is_some());
+    assert!(question["user_id"].as_str().is_some());
+    let preview = app
+        .send(app.authed(get(&format!(
+            "/api/imports/{id}/preview?file={}",
+            question["file"].as_str().unwrap_or_default().replace(' ', "%20")
+        ))))
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let (status, _) = app
+        .post_json(
+            &format!("/api/imports/{id}/decide"),
+            json!({"decision": "quit"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events_until(&app, id, "report-ready").await;
+    let summary = &events.last().expect("an event")["summary"];
+    assert_eq!(summary["written"], 0, "{summary}");
+    assert!(
+        summary["not_done"].as_u64().is_some_and(|n| n > 0),
+        "{summary}"
+    );
+}

@@ -1,0 +1,148 @@
+// Folder import: plan, then run with live progress (server-sent events),
+// stepping through each user when "Confirm each" is ticked.
+
+import { get, post } from '/assets/api.js';
+
+let ctx;
+let job = null;
+let source = null;
+
+const $ = (id) => document.getElementById(id);
+const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c) el.append(c);
+  return el;
+};
+
+export function init(context) {
+  ctx = context;
+  if (ctx.state.session.sample_folder) $('folder-path').value = ctx.state.session.sample_folder;
+  $('folder-form').addEventListener('submit', (e) => { e.preventDefault(); plan(); });
+}
+
+const ACTION_TEXT = {
+  set: 'will be written', unchanged: 'already in place', skipped: 'skipped',
+  unmatched: 'matches nobody', duplicate: 'duplicate', error: 'cannot be used',
+};
+
+async function plan() {
+  const out = $('folder-out');
+  out.replaceChildren(h('p', { class: 'muted', text: 'Matching files to users…' }));
+  try {
+    job = await post('/api/imports', { folder: $('folder-path').value });
+  } catch (e) { out.replaceChildren(); ctx.failed(e); return; }
+  const c = job.counts;
+  const counts = h('p', { class: 'counts', id: 'plan-counts' });
+  counts.textContent = `${c.files} files · ${c.set} to write · ${c.unchanged} unchanged · ${c.skipped} skipped · ${c.unmatched} unmatched · ${c.duplicate} duplicates · ${c.error} errors`;
+  const table = h('table', { id: 'plan-table' });
+  table.append(h('caption', { class: 'sr-only', text: 'Import plan' }));
+  const head = h('tr');
+  for (const t of ['File', 'User', 'Target', 'Plan']) head.append(h('th', { scope: 'col', text: t }));
+  table.append(h('thead', {}, head));
+  const body = h('tbody');
+  for (const r of job.rows) {
+    const tr = h('tr', { 'data-action': r.action });
+    tr.append(h('td', { text: r.file }));
+    tr.append(h('td', { text: r.display_name ? `${r.display_name} (${r.user})` : (r.user || '—') }));
+    const t = r.target ? ctx.targetOf(r.target) : null;
+    tr.append(h('td', { text: t ? t.label : (r.target || '—') }));
+    tr.append(h('td', { text: ACTION_TEXT[r.action] + (r.reason ? `: ${r.reason}` : '') }));
+    body.append(tr);
+  }
+  table.append(body);
+  const run = h('button', { type: 'button', class: 'primary', id: 'folder-run', text: c.set ? `Import ${c.set} photo${c.set === 1 ? '' : 's'}` : 'Nothing to import', disabled: !c.set });
+  run.addEventListener('click', start);
+  out.replaceChildren(counts, run, h('div', { id: 'folder-step' }), h('div', { id: 'folder-progress' }), table);
+}
+
+async function start() {
+  const confirm = $('confirm-each').checked;
+  $('folder-run').disabled = true;
+  source = ctx.state.source;
+  const progress = h('progress', { id: 'folder-bar', max: 1, value: 0, 'aria-label': 'Import progress' });
+  const status = h('p', { id: 'folder-status', class: 'muted', role: 'status', text: 'Starting…' });
+  const stop = h('button', { type: 'button', id: 'folder-stop', text: 'Stop' });
+  stop.addEventListener('click', () => post(`/api/imports/${job.id}/stop`).catch(ctx.failed));
+  $('folder-progress').replaceChildren(progress, status, stop);
+  // Subscribe first, so no event is missed (the server replays history too).
+  const events = new EventSource(`/api/imports/${job.id}/events`);
+  let done = 0;
+  let total = 0;
+  events.onmessage = (m) => {
+    const ev = JSON.parse(m.data);
+    if (ev.type === 'started') { total = ev.total; progress.max = Math.max(1, total); }
+    if (ev.type === 'item') {
+      done += 1;
+      progress.value = done;
+      status.textContent = `${done} of ${total}: ${ev.file} → ${ev.target || ''} ${ev.outcome}`;
+    }
+    if (ev.type === 'confirm') ask(ev);
+    if (ev.type === 'stopping') status.textContent = 'Stopping after the writes in flight…';
+    if (ev.type === 'report-ready') {
+      events.close();
+      finished(ev.summary);
+    }
+  };
+  try {
+    await post(`/api/imports/${job.id}/start`, { confirm });
+  } catch (e) { events.close(); ctx.failed(e); }
+}
+
+function ask(ev) {
+  const step = $('folder-step');
+  const who = ev.display_name ? `${ev.display_name} (${ev.user})` : ev.user;
+  const figs = h('div', { class: 'step' });
+  const fig = (src, caption) => {
+    const img = h('img', { src, alt: caption });
+    const f = h('figure', {}, img, h('figcaption', { class: 'muted', text: caption }));
+    img.addEventListener('error', () => { img.replaceWith(h('div', { class: 'frame placeholder', text: 'No photo' })); });
+    return f;
+  };
+  figs.append(fig(`/api/imports/${job.id}/preview?file=${encodeURIComponent(ev.file)}`, `New: ${ev.file}`));
+  if (ev.user_id) {
+    for (const t of ctx.state.session.targets.filter((x) => x.state === 'ok')) {
+      figs.append(fig(`/api/users/${encodeURIComponent(ev.user_id)}/photo/${t.kind}?source=${source}&t=${Date.now()}`, `Current ${t.label}`));
+    }
+  }
+  const sizes = ev.targets.map((t) => {
+    const x = ctx.targetOf(t.target);
+    return `${x ? x.label : t.target}: ${t.current_bytes ? fmt(t.current_bytes) : 'no photo'} → ${fmt(t.new_bytes)}`;
+  }).join(' · ');
+  const buttons = h('div', { class: 'buttons' });
+  let box;
+  const decide = (d) => async () => {
+    // Answered: clear it now; the next question may arrive before the reply.
+    box.remove();
+    try { await post(`/api/imports/${job.id}/decide`, { decision: d }); } catch (e) { ctx.failed(e); }
+  };
+  for (const [d, text, cls] of [['yes', 'Import', 'primary'], ['no', 'Skip', ''], ['all', 'Import all', ''], ['quit', 'Stop', 'danger-outline']]) {
+    const b = h('button', { type: 'button', class: cls, text });
+    b.addEventListener('click', decide(d));
+    buttons.append(b);
+  }
+  box = h('div', { class: 'confirm-step', role: 'group', 'aria-label': `Import photo for ${who}?` },
+    h('h3', { text: `Import ${ev.file} for ${who}?` }), h('p', { class: 'muted', text: sizes }), figs, buttons);
+  step.replaceChildren(box);
+  buttons.querySelector('button').focus();
+}
+
+function finished(s) {
+  $('folder-step').replaceChildren();
+  const status = $('folder-status');
+  status.textContent = `Done${s.stopped ? ' (stopped)' : ''}: ${s.written} written, ${s.unchanged} unchanged, ${s.skipped} skipped, ${s.failed} failed, ${s.not_done} not done.`;
+  const link = h('a', { class: 'button', id: 'folder-report', href: `/api/imports/${job.id}/report`, download: 'userphoto-import-report.json', text: 'Download report' });
+  $('folder-stop').replaceWith(link);
+  ctx.toast(status.textContent, s.failed ? 'error' : 'ok');
+  if (ctx.state.user) ctx.refresh();
+}
+
+function fmt(n) {
+  if (n === undefined || n === null) return '?';
+  return n < 1000 ? `${n} B` : `${(n / 1000).toFixed(1)} KB`;
+}
