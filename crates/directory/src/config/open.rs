@@ -284,24 +284,67 @@ async fn open_m365(
     Ok(Target::new(TargetKind::M365, Arc::new(dir), identity))
 }
 
-/// `[exchange]`: the EWS backend (not in this build yet).
+/// `[exchange]`: the EWS backend. Users are listed and resolved in `[ad]`
+/// (their `mail` is the mailbox's primary SMTP address), which is opened
+/// too; the server is asked who it is now, so wrong credentials or an
+/// unreachable URL are reported at open, and an Exchange 2013 server
+/// (no `SetUserPhoto`) opens read-only.
 async fn open_exchange(
-    _config: &Config,
-    _section: &ExchangeSection,
+    config: &Config,
+    section: &ExchangeSection,
     origin: &str,
-    _identity: String,
+    identity: String,
 ) -> Result<Target> {
-    Err(not_built(
-        TargetKind::Exchange,
+    use crate::ews::EwsDirectory;
+    let Some(ad_section) = config.file().ad.as_ref() else {
+        return Err(Error::InvalidConfig {
+            message: format!(
+                "{origin}: the exchange target lists users from Active Directory and finds their mailboxes by the mail attribute; add an [ad] section"
+            ),
+        });
+    };
+    let ad = open_ldap(
+        config,
+        TargetKind::Ad,
+        ad_section,
+        &config.origin(TargetKind::Ad.as_str()),
+        String::new(),
+    )
+    .await?;
+    let password_file = section
+        .password_file
+        .as_deref()
+        .map(|p| config.resolve_path(p));
+    let Some(source) = SecretSource::from_keys(
+        section.password_env.as_deref(),
+        password_file.as_deref(),
         origin,
-        "Exchange Web Services",
-    ))
-}
-
-fn not_built(kind: TargetKind, origin: &str, backend: &str) -> Error {
-    Error::InvalidConfig {
-        message: format!(
-            "{origin} is valid, but this build of userphoto has no {backend} backend for the {kind} target yet; use a newer build or remove the section"
-        ),
+        "password",
+        true,
+    )?
+    else {
+        return Err(Error::InvalidConfig {
+            message: format!("{origin} has no password_env or password_file"),
+        });
+    };
+    let mut builder = EwsDirectory::builder()
+        .ews_url(&section.ews_url)
+        .credentials(&section.username, source.resolve(origin)?)
+        .password_source(source.to_string())
+        .allow_insecure(section.allow_insecure)
+        .users(ad.directory);
+    if let Some(path) = &section.ca_file {
+        builder = builder.ca_file(config.resolve_path(path));
     }
+    let info = builder.clone().build()?.server_info().await?;
+    if !info.supports_set_user_photo() {
+        tracing::warn!(server = %info.product(), "{origin}: this Exchange server has no SetUserPhoto; the exchange target is read-only (Exchange 2016 or later is required to write)");
+    }
+    let dir = builder.server(info).build()?;
+    let identity = if identity.is_empty() {
+        section.username.clone()
+    } else {
+        identity
+    };
+    Ok(Target::new(TargetKind::Exchange, Arc::new(dir), identity))
 }
