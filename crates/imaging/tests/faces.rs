@@ -4,7 +4,7 @@
 //!   `$USERPHOTO_CORPUS/faces`), with the boxes of its `faces.tsv`: the whole
 //!   face box lies inside the crop, and its centre is within 10 % of the
 //!   crop's side from the crop's vertical centre line. A face the detector
-//!   is not built to find (smaller than 8 % of the picture's long side, see
+//!   is not built to find (smaller than 10 % of the picture's long side, see
 //!   docs/FACES.md) may be missed, but then the fallback and the `no_face`
 //!   warning must be there. The corpus is not in the repository: when it is
 //!   absent the test says so loudly, and fails if
@@ -183,7 +183,7 @@ fn corpus_faces_are_framed() {
                 "{}: crop outside the picture",
                 row.file
             );
-            let findable = fh.max(fw) >= 0.08 * row.width.max(row.height);
+            let findable = fh.max(fw) >= 0.10 * row.width.max(row.height);
             if r.framing != Framing::Face {
                 assert!(
                     !findable,
@@ -401,4 +401,75 @@ fn dark_blurry_and_small_pictures_are_flagged_and_strict_refuses_them() {
     assert_eq!(err.code(), "quality_check_failed");
     assert!(err.to_string().contains("very dark"), "{err}");
     assert!(prepare(&fixtures::encode(ImageFormat::Png, &sharp), &strict).is_ok());
+}
+
+#[test]
+fn a_small_face_in_a_large_rotated_jpeg_is_found_and_decoded_finely() {
+    let Some(corpus) = corpus_dir() else { return };
+    let bytes = std::fs::read(corpus.join("faces/grace_hopper.jpg")).expect("readable");
+    let portrait = image::load_from_memory(&bytes).expect("decodes").to_rgb8();
+    // The 512×600 portrait pasted into a 1800×1200 scene (the face is 11 %
+    // of the long side): the face square (~490 px) is far smaller than the
+    // centred one the decode is planned for (1200 px → 5/8 scale), so the
+    // JPEG must be decoded again finer.
+    let mut canvas = fixtures::marker_scene(1800, 1200);
+    let (ox, oy) = (1100u32, 500u32);
+    for (x, y, p) in portrait.enumerate_pixels() {
+        let i = (((oy + y) * canvas.width + ox + x) * 3) as usize;
+        canvas.pixels[i..i + 3].copy_from_slice(&p.0);
+    }
+    let reference = prepare(
+        &fixtures::encode(ImageFormat::Png, &canvas),
+        &with_crop(CropMode::Face),
+    )
+    .expect("converts");
+    for orientation in [1u8, 6, 3, 8] {
+        let jpeg = fixtures::jpeg_with_orientation(&canvas, orientation);
+        let p = prepare(&jpeg, &with_crop(CropMode::Face)).expect("converts");
+        let r = &p.report;
+        assert_eq!(
+            (r.width, r.height),
+            (1800, 1200),
+            "orientation {orientation}"
+        );
+        assert_eq!(r.framing, Framing::Face, "orientation {orientation}");
+        let f = r.faces[0];
+        // grace_hopper's face (faces.tsv 152,105,222,222), moved by the paste.
+        let (ex, ey) = (f64::from(ox) + 152.0 + 111.0, f64::from(oy) + 105.0 + 111.0);
+        assert!(
+            (f.x + f.width / 2.0 - ex).abs() < 0.15 * 222.0
+                && (f.y + f.height / 2.0 - ey).abs() < 0.15 * 222.0,
+            "orientation {orientation}: face {f:?}"
+        );
+        assert!(r.crop.side < 700.0, "{:?}", r.crop);
+        assert_eq!(
+            r.decode_scale, 8,
+            "orientation {orientation}: decoded again at full scale"
+        );
+        // The same square taken from the upright PNG looks the same.
+        let boxed = prepare(
+            &fixtures::encode(ImageFormat::Png, &canvas),
+            &with_crop(CropMode::Box(r.crop)),
+        )
+        .expect("converts");
+        let mad = mean_abs_diff(
+            &decode_rgb(&p.photos[1].jpeg).2,
+            &decode_rgb(&boxed.photos[1].jpeg).2,
+        );
+        eprintln!(
+            "orientation {orientation}: face {f:?}, crop {:?}, diff {mad:.2}",
+            r.crop
+        );
+        assert!(mad < 4.0, "orientation {orientation}: diff {mad:.2}");
+        // Detector boxes move a little with resampling (the PNG is decoded
+        // in full, the JPEG at a DCT scale): same place, similar size.
+        let c = reference.report.crop;
+        let (cx, rx) = (c.x + c.side / 2.0, r.crop.x + r.crop.side / 2.0);
+        assert!(
+            (cx - rx).abs() < 0.1 * c.side && (r.crop.side / c.side - 1.0).abs() < 0.15,
+            "orientation {orientation}: {:?} vs upright PNG {:?}",
+            r.crop,
+            c
+        );
+    }
 }

@@ -12,13 +12,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// The SeetaFace frontal face detection model, v1.0.
 static MODEL: &[u8] = include_bytes!("../../models/seeta_fd_frontal_v1.0.bin");
 
-/// Longest side of the copy the detector scans: the working copy is halved
-/// (2×2 box) until it is at most this long. The detector's cost grows with
-/// the pixels; 320 px keeps it at a few milliseconds (docs/FACES.md).
-pub(crate) const DETECT_MAX_SIDE: u32 = 360;
-/// Smallest face looked for, in detection-copy pixels (the detector's
-/// floor): on a 320 px copy, a face of 6 % of the long side.
+/// Smallest face size setting accepted by the detector. `rustface` 0.1.7
+/// does not upsample (its pyramid starts at scale 1), so the real floor is
+/// its 40 px window: on the 400 px working copy, a face of 10 % of the
+/// picture's long side.
 const MIN_FACE: u32 = 20;
+/// The detector's window: smaller faces are not found.
+const WINDOW: u32 = 40;
 /// Detector score below which a window is not a face. SeetaFace's authors
 /// suggest 0.95, 2.8 or 4.5; see docs/FACES.md for the corpus figures.
 const SCORE_THRESHOLD: f64 = 2.0;
@@ -49,29 +49,7 @@ fn new_detector() -> Result<Box<dyn Detector>, String> {
 /// An error (which would be a bug in the detector) is returned as text for
 /// the report's notes, never as a panic.
 pub(crate) fn detect_faces(wc: &WorkingCopy) -> Result<Vec<FaceBox>, String> {
-    let mut small: Option<WorkingCopy> = None;
-    loop {
-        let current = small.as_ref().unwrap_or(wc);
-        if current.width.max(current.height) <= DETECT_MAX_SIDE {
-            break;
-        }
-        let next = current.halved();
-        small = Some(next);
-    }
-    let scan = small.as_ref().unwrap_or(wc);
-    let k = f64::from(wc.width) / f64::from(scan.width);
-    let mut faces = detect_in(scan)?;
-    for f in &mut faces {
-        f.x *= k;
-        f.y *= k;
-        f.width *= k;
-        f.height *= k;
-    }
-    Ok(faces)
-}
-
-fn detect_in(wc: &WorkingCopy) -> Result<Vec<FaceBox>, String> {
-    if wc.width < MIN_FACE || wc.height < MIN_FACE {
+    if wc.width < WINDOW || wc.height < WINDOW {
         return Ok(Vec::new());
     }
     DETECTOR.with(|cell| {
