@@ -193,7 +193,7 @@ where
             .iter()
             .map(|f| (std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0), f))
             .collect();
-        order.sort_by(|a, b| b.0.cmp(&a.0));
+        order.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         order
             .into_iter()
             .map(|(_, f)| f)

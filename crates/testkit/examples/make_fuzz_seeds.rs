@@ -5,20 +5,54 @@ use image::ImageFormat;
 use userphoto_testkit::fixtures::{self, JpegOptions};
 
 fn main() {
-    let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus/decode".into()));
+    let dir = std::path::PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "fuzz/corpus/decode".into()),
+    );
     std::fs::create_dir_all(&dir).unwrap();
     let scene = fixtures::marker_scene(24, 16);
     let mut seeds: Vec<(&str, Vec<u8>)> = vec![
-        ("baseline.jpg", fixtures::jpeg(&scene, &JpegOptions::default())),
-        ("progressive.jpg", fixtures::jpeg(&scene, &JpegOptions { progressive: true, ..JpegOptions::default() })),
+        (
+            "baseline.jpg",
+            fixtures::jpeg(&scene, &JpegOptions::default()),
+        ),
+        (
+            "progressive.jpg",
+            fixtures::jpeg(
+                &scene,
+                &JpegOptions {
+                    progressive: true,
+                    ..JpegOptions::default()
+                },
+            ),
+        ),
         ("exif6.jpg", fixtures::jpeg_with_orientation(&scene, 6)),
-        ("metadata.jpg", fixtures::jpeg(&scene, &JpegOptions { with_private_metadata: true, ..JpegOptions::default() })),
+        (
+            "metadata.jpg",
+            fixtures::jpeg(
+                &scene,
+                &JpegOptions {
+                    with_private_metadata: true,
+                    ..JpegOptions::default()
+                },
+            ),
+        ),
         ("grey.jpg", fixtures::grey_jpeg(16, 16)),
         ("cmyk.jpg", fixtures::adobe_cmyk_jpeg(16, 16, [200, 40, 40])),
-        ("alpha.png", fixtures::half_transparent_png(16, 16, [10, 20, 30])),
+        (
+            "alpha.png",
+            fixtures::half_transparent_png(16, 16, [10, 20, 30]),
+        ),
         ("palette.png", fixtures::palette_png_with_trns(16, 16)),
-        ("16bit.png", fixtures::sixteen_bit(ImageFormat::Png, 8, 8, [1, 2, 3])),
-        ("16bit.tif", fixtures::sixteen_bit(ImageFormat::Tiff, 8, 8, [1, 2, 3])),
+        (
+            "16bit.png",
+            fixtures::sixteen_bit(ImageFormat::Png, 8, 8, [1, 2, 3]),
+        ),
+        (
+            "16bit.tif",
+            fixtures::sixteen_bit(ImageFormat::Tiff, 8, 8, [1, 2, 3]),
+        ),
         ("scene.gif", fixtures::encode(ImageFormat::Gif, &scene)),
         ("scene.bmp", fixtures::encode(ImageFormat::Bmp, &scene)),
         ("scene.webp", fixtures::encode(ImageFormat::WebP, &scene)),
