@@ -170,6 +170,8 @@ struct Script {
     modify: (u32, &'static str),
     /// Never answer subtree searches.
     silent: bool,
+    /// The result of base searches of anything but the base DN.
+    read: (u32, &'static str),
 }
 
 impl Default for Script {
@@ -182,6 +184,7 @@ impl Default for Script {
             busy: 0,
             modify: (0, ""),
             silent: false,
+            read: (0, ""),
         }
     }
 }
@@ -307,6 +310,9 @@ fn answer(msg: &[u8], script: &Script, log: &Mutex<Vec<Seen>>, busy: &Mutex<usiz
                 cookie: cookie.clone(),
                 filter,
             });
+            if !subtree && base != BASE && script.read.0 != 0 {
+                return message(id, result(0x65, script.read.0, script.read.1), None);
+            }
             if !subtree {
                 // Base searches (the base DN, a user): one entry, no photo.
                 let e = seq(0x64, &[octets(base.as_bytes()), seq(0x30, &[])]);
@@ -702,4 +708,29 @@ async fn a_server_that_does_not_answer_times_out() {
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(err.is_transient());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_photo_we_may_not_read_is_not_accessible_not_an_error() {
+    let user = User::new(format!("uid=user00001,{BASE}")).with_sam_account_name("user00001");
+    let server = Server::start(Script {
+        read: (50, "no read access"),
+        ..Script::default()
+    })
+    .await;
+    let dir = server.builder().build().await.expect("build");
+    match dir.get_photo(&user).await.expect("an answer") {
+        userphoto_directory::PhotoLookup::NotAccessible { reason } => {
+            assert!(reason.contains("may not read"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Any other failure of the read stays an error.
+    let server = Server::start(Script {
+        read: (80, "internal error"),
+        ..Script::default()
+    })
+    .await;
+    let dir = server.builder().build().await.expect("build");
+    assert!(dir.get_photo(&user).await.is_err());
 }

@@ -524,10 +524,20 @@ impl Directory for LdapDirectory {
             dn: &user.id,
             attribute,
         };
-        let entry = self
+        let entry = match self
             .base_search(&user.id, "(objectClass=*)", vec![attribute.to_owned()])
             .await
-            .map_err(|f| self.error(f, op))?;
+        {
+            Ok(entry) => entry,
+            // Not allowed to read this user: an answer about the user, not a
+            // failure of the directory (the UI shows "not accessible").
+            Err(f) if f.rc() == Some(50) => {
+                return Ok(PhotoLookup::NotAccessible {
+                    reason: self.error(f, op).to_string(),
+                })
+            }
+            Err(f) => return Err(self.error(f, op)),
+        };
         let Some(entry) = entry else {
             return Err(Error::NotFound {
                 what: format!("the user {user} in {self}"),
