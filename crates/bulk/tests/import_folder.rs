@@ -484,3 +484,66 @@ async fn use_existing_hd_for_everyone_writes_thumbnails_once() {
     assert_eq!((again.summary.unchanged, again.summary.written), (1, 0));
     assert_eq!(ad_count.sets(), 3);
 }
+
+#[tokio::test]
+async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped_there() {
+    use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
+    use userphoto_directory::{PhotoSlot, User};
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = root.path().join("hr");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    write(&folder, "user01.jpg", &photo(300, 300, 1));
+    write(&folder, "user02.jpg", &photo(300, 300, 2));
+    let (ad, _) = target(root.path(), TargetKind::Ad).await;
+    // The cloud knows user01 by UPN only (no logon name), and not user02.
+    let cloud = FolderDirectory::create_with(
+        root.path().join("m365"),
+        vec![FolderUser::from(
+            User::new("cloud-1")
+                .with_upn("user01@corp.example.test")
+                .with_alias("u01"),
+        )],
+        FolderOptions::new().with_slot(PhotoSlot::Hd),
+    )
+    .await
+    .expect("cloud");
+    let m365 = userphoto_directory::config::Target::new(
+        TargetKind::M365,
+        Arc::new(cloud),
+        "app in tenant",
+    );
+    let cache = Arc::new(PreparedCache::in_memory());
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &[m365, ad],
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(
+        plan.key,
+        UserKey::SamAccountName,
+        "the on-premises listing names files"
+    );
+    let rows = plan.rows();
+    let find = |file: &str, t: &str| {
+        rows.iter()
+            .find(|r| r.file == file && r.target.as_deref() == Some(t))
+            .unwrap_or_else(|| panic!("{file} {t}: {rows:#?}"))
+    };
+    assert_eq!(find("user01.jpg", "m365").action, Action::Set);
+    assert_eq!(
+        find("user01.jpg", "m365").user_id.as_deref(),
+        Some("cloud-1")
+    );
+    assert_eq!(find("user02.jpg", "m365").action, Action::Skipped);
+    assert_eq!(find("user02.jpg", "ad").action, Action::Set);
+    let order: Vec<_> = plan
+        .entries
+        .iter()
+        .find(|e| e.relative == "user01.jpg")
+        .map(|e| e.steps.iter().map(|s| s.target).collect())
+        .unwrap_or_default();
+    assert_eq!(order, vec![TargetKind::M365, TargetKind::Ad], "HD first");
+}
