@@ -294,3 +294,40 @@ async fn wrong_credentials_plain_http_and_users_without_mail_are_explained() {
     assert!(matches!(e, Error::Precondition { .. }), "{e:?}");
     assert_eq!(s.emulator.stats().photos_set, 0);
 }
+
+#[tokio::test]
+async fn an_exchange_2013_server_opens_read_only() {
+    let s = setup(EwsKnobs::default().exchange_2013(true)).await;
+    let info = s.ews().server_info().await.expect("server info");
+    let dir = s.builder().server(info).build().expect("build");
+    let caps = dir.capabilities();
+    assert!(
+        caps.can_read && !caps.can_write && !caps.can_delete,
+        "{caps:?}"
+    );
+    assert_eq!(dir.server().map(|i| i.minor), Some(0));
+    // The suite agrees: reads work, writes and removals are NotSupported.
+    let scope =
+        TestScope::new(UserKey::SamAccountName, "ews.", ["ews.user1", "ews.user2"]).expect("scope");
+    conformance::run_all(&dir, &scope).await;
+}
+
+#[tokio::test]
+async fn the_exchange_section_needs_an_ad_section_for_its_users() {
+    let s = setup(EwsKnobs::default()).await;
+    let text = format!(
+        "[exchange]\news_url = \"{}\"\nusername = 'CORP\\svc-photos'\npassword_env = \"USERPHOTO_TEST_EWS_PASSWORD_UNSET\"\nallow_insecure = true\n",
+        s.emulator.ews_url()
+    );
+    let config =
+        userphoto_directory::config::Config::parse(&text, std::path::Path::new("userphoto.toml"))
+            .expect("valid configuration");
+    let Err(e) = config
+        .open(userphoto_directory::config::TargetKind::Exchange)
+        .await
+    else {
+        panic!("[exchange] without [ad] opened");
+    };
+    assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
+    assert!(e.to_string().contains("[ad]"), "{e}");
+}

@@ -139,6 +139,7 @@ pub struct EwsDirectoryBuilder {
     max_backoff: Duration,
     users: Option<Arc<dyn Directory>>,
     concurrency: usize,
+    server: Option<ServerInfo>,
 }
 
 impl fmt::Debug for EwsDirectoryBuilder {
@@ -165,6 +166,7 @@ impl Default for EwsDirectoryBuilder {
             max_backoff: Duration::from_secs(30),
             users: None,
             concurrency: 4,
+            server: None,
         }
     }
 }
@@ -223,6 +225,14 @@ impl EwsDirectoryBuilder {
     /// How many photo operations callers should run at once (default 4).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// What the server said it is ([`EwsDirectory::server_info`]): a server
+    /// without `SetUserPhoto` (Exchange 2013) makes the directory read-only
+    /// (`can_write = false`), so the UI and `detect` show it.
+    pub fn server(mut self, info: ServerInfo) -> Self {
+        self.server = Some(info);
         self
     }
 
@@ -294,7 +304,13 @@ impl EwsDirectoryBuilder {
         let source_caps = users.capabilities().clone();
         let caps = Capabilities::for_slot(PhotoSlot::Hd)
             .with_formats([PhotoFormat::Jpeg])
-            .with_operations(true, true, false)
+            .with_operations(
+                true,
+                self.server
+                    .as_ref()
+                    .is_none_or(ServerInfo::supports_set_user_photo),
+                false,
+            )
             .with_lookup(
                 source_caps.lookup_keys.clone(),
                 source_caps.supports_batch_lookup,
@@ -313,6 +329,7 @@ impl EwsDirectoryBuilder {
             http,
             users,
             caps,
+            server: self.server,
             counters: Arc::new(Counters::default()),
         })
     }
@@ -328,6 +345,7 @@ pub struct EwsDirectory {
     http: reqwest::Client,
     users: Arc<dyn Directory>,
     caps: Capabilities,
+    server: Option<ServerInfo>,
     counters: Arc<Counters>,
 }
 
@@ -374,6 +392,12 @@ impl EwsDirectory {
     /// The account requests are made as.
     pub fn username(&self) -> &str {
         &self.username
+    }
+
+    /// What the server said it is, if the builder was told
+    /// ([`EwsDirectoryBuilder::server`]).
+    pub fn server(&self) -> Option<&ServerInfo> {
+        self.server.as_ref()
     }
 
     /// Request counters.
