@@ -6,7 +6,7 @@
 //! (JSON lines), the web UI must show it and later hand it back to the
 //! executor, and an interrupted run must resume from it without asking the
 //! directory again. So the plan is plain, serialisable data, built here by
-//! [`build_plan`] and consumed by [`execute`](super::execute::execute).
+//! [`build_plan`] and consumed by the [`Executor`](super::execute::Executor).
 //!
 //! Building it: scan → match names → resolve users in every target in
 //! batches (one `find_users` call per target and key, never one search per
