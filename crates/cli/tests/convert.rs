@@ -236,3 +236,73 @@ fn sizes_budgets_and_usage_errors() {
         text(&too_many.stderr)
     );
 }
+
+#[test]
+fn face_and_auto_framing_report_quality_and_strict_refuses() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A portrait without a face: auto takes the upper-centre square and
+    // says no face was found; --strict turns that into a failure.
+    std::fs::write(
+        tmp.path().join("Ann.Lee.png"),
+        fixtures::encode(ImageFormat::Png, &fixtures::marker_scene(600, 900)),
+    )
+    .expect("write");
+    let out = run(
+        tmp.path(),
+        &[
+            "--json",
+            "convert",
+            "Ann.Lee.png",
+            "--out",
+            "o",
+            "--size",
+            "96",
+            "--crop",
+            "auto",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line: Value = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
+        .find(|v| v["type"] == "file")
+        .expect("a file line");
+    let report = &line["report"];
+    assert_eq!(report["framing"], "upper_centre", "{report}");
+    assert_eq!(report["crop"]["x"], 0.0, "{report}");
+    assert!(
+        report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .any(|c| c == "no_face"),
+        "{report}"
+    );
+    assert!(tmp.path().join("o/Ann.Lee 96x96.jpg").is_file());
+
+    let strict = run(
+        tmp.path(),
+        &[
+            "convert",
+            "Ann.Lee.png",
+            "--out",
+            "strict",
+            "--size",
+            "96",
+            "--crop",
+            "face",
+            "--strict",
+        ],
+    );
+    assert_ne!(
+        strict.status.code(),
+        Some(0),
+        "--strict must fail the photo"
+    );
+    let stderr = text(&strict.stderr);
+    assert!(
+        stderr.contains("Ann.Lee.png") && stderr.contains("no face found"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("strict/Ann.Lee 96x96.jpg").exists());
+}
