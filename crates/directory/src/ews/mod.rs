@@ -359,9 +359,20 @@ impl fmt::Debug for EwsDirectory {
 }
 
 impl fmt::Display for EwsDirectory {
-    /// `Exchange EWS https://mail.example.com/EWS/Exchange.asmx`
+    /// `Exchange EWS https://mail.example.com/EWS/Exchange.asmx`, plus the
+    /// reason when the server is known to lack `SetUserPhoto` (messages
+    /// built from capabilities, such as "… cannot write photos", then say
+    /// why).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Exchange EWS {}", self.url)
+        write!(f, "Exchange EWS {}", self.url)?;
+        match &self.server {
+            Some(info) if !info.supports_set_user_photo() => write!(
+                f,
+                " ({}: no SetUserPhoto; Exchange 2016 or later is required to write photos)",
+                info.product()
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
