@@ -202,6 +202,16 @@ fn set_get_and_remove_with_target_exchange() {
         .find(|d| d["target"] == "exchange")
         .unwrap_or_else(|| panic!("an exchange row: {detect:?}"));
     assert_eq!(row["authenticated"], true, "{row}");
+    let description = row["description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("Exchange 2016 (15.1.")
+            && description.contains("SetUserPhoto supported"),
+        "detect shows the server version: {row}"
+    );
+    assert!(
+        detect.iter().any(|d| d["mode"] == "ON-PREMISES"),
+        "{detect:?}"
+    );
 }
 
 #[test]

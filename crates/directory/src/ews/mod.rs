@@ -359,10 +359,10 @@ impl fmt::Debug for EwsDirectory {
 }
 
 impl fmt::Display for EwsDirectory {
-    /// `Exchange EWS https://mail.example.com/EWS/Exchange.asmx`, plus the
-    /// reason when the server is known to lack `SetUserPhoto` (messages
-    /// built from capabilities, such as "… cannot write photos", then say
-    /// why).
+    /// `Exchange EWS https://mail.example.com/EWS/Exchange.asmx`, plus, when
+    /// the server was probed, its version and whether it has `SetUserPhoto`
+    /// (`detect` shows this; messages built from capabilities, such as
+    /// "… cannot write photos", then say why).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Exchange EWS {}", self.url)?;
         match &self.server {
@@ -371,7 +371,8 @@ impl fmt::Display for EwsDirectory {
                 " ({}: no SetUserPhoto; Exchange 2016 or later is required to write photos)",
                 info.product()
             ),
-            _ => Ok(()),
+            Some(info) => write!(f, " ({}, SetUserPhoto supported)", info.product()),
+            None => Ok(()),
         }
     }
 }
