@@ -199,6 +199,7 @@ test('dark theme', async () => {
 });
 
 // ------------------------------------------------------------ security over real HTTP
+// (after the folder import tests below have run, see the end of the file)
 
 async function sessionHeaders() {
   const cookies = await context.cookies(BASE);
@@ -308,4 +309,11 @@ test('folder import: the plan, then confirm each with the current photos beside 
   const json = await report.json();
   assert.ok(json.summary.written >= 1);
   assert.ok(json.items.some((i) => i.outcome === 'unmatched'));
+});
+
+test('folder import: a folder chosen in the browser is uploaded and planned', async () => {
+  const dir = path.join(SANDBOX, 'incoming');
+  await page.locator('#folder-files').setInputFiles(dir);
+  await page.waitForFunction(() => document.querySelector('#plan-counts')?.textContent.includes('7 files'), null, { timeout: 60000 });
+  await shot('15-folder-uploaded');
 });

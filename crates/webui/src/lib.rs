@@ -45,6 +45,8 @@ pub fn router(state: AppState) -> Router {
             "/users/{id}/use-existing-hd",
             post(handlers::photos::use_existing_hd),
         )
+        .route("/folders", post(handlers::imports::new_folder))
+        .route("/folders/{id}/files", post(handlers::imports::put_file))
         .route("/imports", post(handlers::imports::plan))
         .route("/imports/{id}/start", post(handlers::imports::start))
         .route("/imports/{id}/events", get(handlers::imports::events))

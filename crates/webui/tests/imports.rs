@@ -139,3 +139,35 @@ async fn confirm_each_asks_and_quit_stops_the_rest() {
         "{summary}"
     );
 }
+
+#[tokio::test]
+async fn a_folder_chosen_in_the_browser_is_uploaded_then_planned() {
+    let app = TestApp::signed_in().await;
+    let (status, folder) = app.post_json("/api/folders", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{folder}");
+    let id = folder["id"].as_str().expect("id");
+    for name in ["Ken.Thompson.jpg", "Nobody.Here.jpg"] {
+        let bytes = std::fs::read(app.demo.incoming.join(name)).expect("sample");
+        let req = axum::http::Request::post(format!(
+            "/api/folders/{id}/files?name={}",
+            name.replace(' ', "%20")
+        ))
+        .header("host", common::HOST)
+        .body(axum::body::Body::from(bytes))
+        .expect("request");
+        let (status, body) = app.json(app.authed_write(req)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    for bad in ["..", "../escape.jpg", ".hidden.jpg", "sub%2Fx.jpg"] {
+        let req = axum::http::Request::post(format!("/api/folders/{id}/files?name={bad}"))
+            .header("host", common::HOST)
+            .body(axum::body::Body::from("x"))
+            .expect("request");
+        let (status, _) = app.json(app.authed_write(req)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let (status, plan) = app.post_json("/api/imports", json!({"upload": id})).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["counts"]["files"], 2);
+    assert_eq!(plan["counts"]["unmatched"], 1);
+}

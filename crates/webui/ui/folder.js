@@ -23,7 +23,41 @@ const h = (tag, attrs = {}, ...children) => {
 export function init(context) {
   ctx = context;
   if (ctx.state.session.sample_folder) $('folder-path').value = ctx.state.session.sample_folder;
-  $('folder-form').addEventListener('submit', (e) => { e.preventDefault(); plan(); });
+  $('folder-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    plan({ folder: $('folder-path').value });
+  });
+  const files = $('folder-files');
+  $('folder-pick').addEventListener('click', () => files.click());
+  files.addEventListener('change', () => { if (files.files.length) upload([...files.files]); files.value = ''; });
+  const box = $('folder');
+  box.addEventListener('dragover', (e) => { e.preventDefault(); box.classList.add('over'); });
+  box.addEventListener('dragleave', () => box.classList.remove('over'));
+  box.addEventListener('drop', (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    box.classList.remove('over');
+    const dropped = [...(e.dataTransfer ? e.dataTransfer.files : [])].filter((f) => f.size > 0);
+    if (dropped.length) upload(dropped);
+  });
+}
+
+/** Sends the chosen files into a fresh folder on the server, then plans it. */
+async function upload(files) {
+  const out = $('folder-out');
+  const photos = files.filter((f) => !f.name.startsWith('.'));
+  const status = h('p', { class: 'muted', role: 'status', text: `Uploading ${photos.length} files…` });
+  out.replaceChildren(status);
+  try {
+    const folder = await post('/api/folders');
+    let n = 0;
+    for (const f of photos) {
+      await post(`/api/folders/${folder.id}/files?name=${encodeURIComponent(f.name)}`, f);
+      n += 1;
+      status.textContent = `Uploading ${n} of ${photos.length}: ${f.name}`;
+    }
+    await plan({ upload: folder.id });
+  } catch (e) { out.replaceChildren(); ctx.failed(e); }
 }
 
 const ACTION_TEXT = {
@@ -31,11 +65,11 @@ const ACTION_TEXT = {
   unmatched: 'matches nobody', duplicate: 'duplicate', error: 'cannot be used',
 };
 
-async function plan() {
+async function plan(request) {
   const out = $('folder-out');
   out.replaceChildren(h('p', { class: 'muted', text: 'Matching files to users…' }));
   try {
-    job = await post('/api/imports', { folder: $('folder-path').value });
+    job = await post('/api/imports', request);
   } catch (e) { out.replaceChildren(); ctx.failed(e); return; }
   const c = job.counts;
   const counts = h('p', { class: 'counts', id: 'plan-counts' });

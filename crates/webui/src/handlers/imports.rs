@@ -5,7 +5,9 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | POST | `/api/imports` | `{folder, recursive}` → the plan (rows, counts) |
+//! | POST | `/api/folders` | a server-side folder for a folder chosen in the browser |
+//! | POST | `/api/folders/{id}/files?name=` | one of its files (raw body) |
+//! | POST | `/api/imports` | `{folder, recursive}` or `{upload}` → the plan (rows, counts) |
 //! | POST | `/api/imports/{id}/start` | `{confirm}` → runs it |
 //! | GET | `/api/imports/{id}/events` | SSE: engine events, `confirm` questions, `report-ready` |
 //! | POST | `/api/imports/{id}/decide` | `{decision: yes/no/all/quit}` |
@@ -36,11 +38,15 @@ use userphoto_bulk::import::{
 use crate::error::{AppError, AppResult};
 use crate::state::{random_token, AppState};
 
-/// The imports of this server, by id.
+/// The imports of this server, by id, and the folders uploaded for them.
 #[derive(Debug, Default)]
 pub(crate) struct Jobs {
     jobs: Mutex<HashMap<String, Arc<Job>>>,
+    folders: Mutex<Vec<(String, tempfile::TempDir)>>,
 }
+
+/// How many uploaded folders are kept (the oldest is deleted beyond that).
+const MAX_FOLDERS: usize = 4;
 
 /// One planned (and maybe running) import.
 #[derive(Debug)]
@@ -89,10 +95,71 @@ impl Jobs {
     }
 }
 
-/// `{folder, recursive}`
+/// `POST /api/folders`: a new, empty folder on the server for the files
+/// of a folder chosen in the browser (directory upload).
+pub(crate) async fn new_folder(State(state): State<AppState>) -> AppResult<Json<Value>> {
+    let dir = tempfile::Builder::new()
+        .prefix("userphoto-upload-")
+        .tempdir()
+        .map_err(AppError::internal)?;
+    let id = random_token();
+    let mut folders = lock(&state.jobs().folders);
+    if folders.len() >= MAX_FOLDERS {
+        folders.remove(0);
+    }
+    folders.push((id.clone(), dir));
+    Ok(Json(json!({"id": id})))
+}
+
+/// `?name=`
+#[derive(Debug, Deserialize)]
+pub(crate) struct NameParam {
+    name: String,
+}
+
+/// `POST /api/folders/{id}/files?name=`: one file (raw body) into an
+/// uploaded folder. Only plain file names are accepted.
+pub(crate) async fn put_file(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<NameParam>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> AppResult<Json<Value>> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(state.options().max_upload_bytes),
+        _ => AppError::bad_request("the file could not be read from the request; try again"),
+    })?;
+    let name = q.name.trim();
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', ':', '\0'])
+        && name.len() <= 255;
+    if !plain {
+        return Err(AppError::bad_request(format!(
+            "{name:?} is not a plain file name; only the files of one folder can be uploaded"
+        )));
+    }
+    let path = upload_folder(&state, &id)?.join(name);
+    tokio::fs::write(&path, &body)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(Json(json!({"name": name, "bytes": body.len()})))
+}
+
+fn upload_folder(state: &AppState, id: &str) -> AppResult<std::path::PathBuf> {
+    lock(&state.jobs().folders)
+        .iter()
+        .find(|(i, _)| i == id)
+        .map(|(_, d)| d.path().to_path_buf())
+        .ok_or_else(|| AppError::not_found("that uploaded folder has expired; choose it again"))
+}
+
+/// `{folder, recursive}` or `{upload}` (an uploaded folder's id)
 #[derive(Debug, Deserialize)]
 pub(crate) struct PlanBody {
+    #[serde(default)]
     folder: String,
+    upload: Option<String>,
     #[serde(default)]
     recursive: bool,
 }
@@ -103,7 +170,10 @@ pub(crate) async fn plan(
     body: Result<Json<PlanBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<Json<Value>> {
     let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
-    let folder = std::path::PathBuf::from(body.folder.trim());
+    let folder = match &body.upload {
+        Some(id) => upload_folder(&state, id)?,
+        None => std::path::PathBuf::from(body.folder.trim()),
+    };
     if !folder.is_dir() {
         return Err(AppError::bad_request(format!(
             "{} is not a folder on this computer; give the full path of the folder of photos",

@@ -91,7 +91,9 @@ pub(crate) async fn upload(
         "ticked": ticked,
         "skipped": skipped,
         "crop": prepared.report.crop,
-        "warnings": prepared.report.warnings,
+        // The preview is made at 648; "smaller than asked" is the size
+        // rule's business here (the toasts after writing say it per target).
+        "warnings": prepared.report.warnings.iter().filter(|w| !w.contains("upscale")).collect::<Vec<_>>(),
         "preview": format!("/api/uploads/{id}/preview.jpg"),
     })))
 }
