@@ -5,7 +5,8 @@
 //! Microsoft's documentation, not Exchange), mailboxes keyed by AD's `mail`.
 //!
 //! What they prove: `set` prepares a 648×648 JPEG and writes it with
-//! SetUserPhoto; `get` reads it back; `remove` is refused (EWS cannot);
+//! SetUserPhoto; `get` reads it back; `remove` is refused naming
+//! `Remove-UserPhoto` (EWS cannot);
 //! `detect` lists the target; an Exchange 2013 server opens read-only and
 //! a write says "Exchange 2016 or later is required".
 
@@ -183,12 +184,12 @@ fn set_get_and_remove_with_target_exchange() {
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(std::fs::read(&out).expect("out"), stored);
 
-    // EWS cannot remove a photo (no such operation): refused, nothing changed.
-    // (The library's error names Remove-UserPhoto; the command refuses from
-    // the capabilities before asking it.)
+    // EWS cannot remove a photo (no such operation): refused, nothing
+    // changed, and the message names the command that can.
     let (code, text) = env.output(&["remove", USER, "--target", "exchange"]);
     assert_ne!(code, Some(0), "{text}");
     assert!(text.contains("cannot remove photos"), "{text}");
+    assert!(text.contains("Remove-UserPhoto"), "{text}");
     assert!(
         env.emulator
             .photo(&format!("{USER}@corp.example.test"))

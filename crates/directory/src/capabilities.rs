@@ -156,6 +156,10 @@ pub struct Capabilities {
     /// How long a written photo may take to read back (Microsoft 365 is
     /// eventually consistent); zero where a read always sees the last write.
     pub read_after_write: Duration,
+    /// When `can_delete` is false and the backend knows why, what
+    /// [`ensure_delete`](Self::ensure_delete) says instead of "remove
+    /// photos" (EWS: there is no operation; use `Remove-UserPhoto`).
+    pub delete_unsupported: Option<&'static str>,
 }
 
 impl Capabilities {
@@ -178,6 +182,7 @@ impl Capabilities {
             listing_key: UserKey::SamAccountName,
             listing_attribute: "sAMAccountName".to_owned(),
             read_after_write: Duration::ZERO,
+            delete_unsupported: None,
         }
     }
 
@@ -292,9 +297,22 @@ impl Capabilities {
         ensure(self.can_write, "write photos", backend)
     }
 
-    /// `Ok` if photos can be removed, else [`Error::NotSupported`].
+    /// `Ok` if photos can be removed, else [`Error::NotSupported`] (with the
+    /// backend's own explanation, if it gave one).
     pub fn ensure_delete(&self, backend: &dyn fmt::Display) -> Result<()> {
-        ensure(self.can_delete, "remove photos", backend)
+        ensure(
+            self.can_delete,
+            self.delete_unsupported.unwrap_or("remove photos"),
+            backend,
+        )
+    }
+
+    /// Photos cannot be removed here, and `why` says so and what to do
+    /// instead (it completes "… cannot "; start it with "remove photos").
+    pub fn without_delete(mut self, why: &'static str) -> Self {
+        self.can_delete = false;
+        self.delete_unsupported = Some(why);
+        self
     }
 
     /// `Ok` if `find_users` can match on `key`, else [`Error::NotSupported`].

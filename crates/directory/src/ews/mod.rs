@@ -319,7 +319,8 @@ impl EwsDirectoryBuilder {
                 source_caps.listing_key,
                 source_caps.listing_attribute.clone(),
             )
-            .with_concurrency(self.concurrency);
+            .with_concurrency(self.concurrency)
+            .without_delete(REMOVE_NOT_SUPPORTED);
         Ok(EwsDirectory {
             url,
             username: self.username,
