@@ -299,7 +299,10 @@ async fn a_capped_listing_is_an_error_never_a_short_list() {
     let text = err.to_string();
     assert!(text.contains("sizeLimitExceeded"), "{text}");
     assert!(text.contains("incomplete"), "{text}");
-    assert!(text.contains("size.prtotal=unlimited"), "says what to do: {text}");
+    assert!(
+        text.contains("size.prtotal=unlimited"),
+        "says what to do: {text}"
+    );
     assert!(!err.is_transient(), "{err:?}");
     // A lookup of one user still works for it.
     let one = dir
