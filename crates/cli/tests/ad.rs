@@ -10,7 +10,6 @@
 //! never the secret.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -29,30 +28,8 @@ struct Ad {
 
 impl Ad {
     fn load() -> Self {
-        let vars: HashMap<String, String> = if std::env::var_os("USERPHOTO_TEST_AD_URL").is_some() {
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_AD_"))
-                .collect()
-        } else {
-            let root = std::env::var_os("USERPHOTO_TEST_SERVERS_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("../..")
-                        .join(".test-servers")
-                });
-            let file = root.join("samba/env");
-            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-                panic!(
-                    "Samba AD test server: its env file {} cannot be read ({e}); {START_HINT}",
-                    file.display()
-                )
-            });
-            text.lines()
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect()
-        };
+        let vars = userphoto_testkit::servers::facts("samba", "AD")
+            .unwrap_or_else(|e| panic!("Samba AD test server: {e}; {START_HINT}"));
         Ad { vars }
     }
 

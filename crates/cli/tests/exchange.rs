@@ -11,7 +11,7 @@
 //! a write says "Exchange 2016 or later is required".
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -24,30 +24,8 @@ const USER: &str = "user2450";
 const USER_2013: &str = "user2451";
 
 fn ad() -> HashMap<String, String> {
-    if std::env::var_os("USERPHOTO_TEST_AD_URL").is_some() {
-        return std::env::vars()
-            .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_AD_"))
-            .collect();
-    }
-    let root = std::env::var_os("USERPHOTO_TEST_SERVERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../..")
-                .join(".test-servers")
-        });
-    let file = root.join("samba/env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "Samba AD test server: its env file {} cannot be read ({e}); {HINT}",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+    userphoto_testkit::servers::facts("samba", "AD")
+        .unwrap_or_else(|e| panic!("Samba AD test server: {e}; {HINT}"))
 }
 
 fn get<'a>(vars: &'a HashMap<String, String>, key: &str) -> &'a str {

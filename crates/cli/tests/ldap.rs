@@ -10,7 +10,7 @@
 //! after a backup; `detect` lists the target as ON-PREMISES.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -22,30 +22,8 @@ const PASSWORD_VAR: &str = "USERPHOTO_CLI_TEST_LDAP_PASSWORD";
 const USER: &str = "person1234";
 
 fn slapd() -> HashMap<String, String> {
-    if std::env::var_os("USERPHOTO_TEST_LDAP_URL").is_some() {
-        return std::env::vars()
-            .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_LDAP_"))
-            .collect();
-    }
-    let root = std::env::var_os("USERPHOTO_TEST_SERVERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../..")
-                .join(".test-servers")
-        });
-    let file = root.join("slapd/env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "OpenLDAP slapd test server: its env file {} cannot be read ({e}); {HINT}",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+    userphoto_testkit::servers::facts("slapd", "LDAP")
+        .unwrap_or_else(|e| panic!("OpenLDAP slapd test server: {e}; {HINT}"))
 }
 
 fn var<'a>(vars: &'a HashMap<String, String>, key: &str) -> &'a str {

@@ -225,25 +225,8 @@ fn a_wrong_secret_is_explained_and_never_printed() {
 /// The Samba facts from `scripts/test-servers` (see tests/ad.rs).
 fn samba() -> HashMap<String, String> {
     const HINT: &str = "start it with `scripts/test-servers up` (see docs/TESTING.md)";
-    if std::env::var_os("USERPHOTO_TEST_AD_URL").is_some() {
-        return std::env::vars()
-            .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_AD_"))
-            .collect();
-    }
-    let root = std::env::var_os("USERPHOTO_TEST_SERVERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.test-servers"));
-    let file = root.join("samba/env");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "Samba AD test server: {} cannot be read ({e}); {HINT}",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+    userphoto_testkit::servers::facts("samba", "AD")
+        .unwrap_or_else(|e| panic!("Samba AD test server: {e}; {HINT}"))
 }
 
 #[test]

@@ -14,7 +14,6 @@
 
 mod ldap_common;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use futures::TryStreamExt as _;
@@ -25,7 +24,7 @@ use userphoto_directory::{
     Directory, DirectoryExt as _, Error, FindResult, PhotoLookup, UserKey, UserQuery,
 };
 
-use ldap_common::{env_file, START_HINT};
+use ldap_common::START_HINT;
 
 /// The slapd facts (`USERPHOTO_TEST_LDAP_*`), from the environment when
 /// `USERPHOTO_TEST_LDAP_URL` is set, else from `.test-servers/slapd/env`.
@@ -50,26 +49,8 @@ const SLAPD_HINT: &str =
 
 impl SlapdEnv {
     fn load() -> Result<Self, String> {
-        let vars: HashMap<String, String> = if std::env::var_os("USERPHOTO_TEST_LDAP_URL").is_some()
-        {
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_LDAP_"))
-                .collect()
-        } else {
-            let path = env_file("slapd");
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "the slapd env file {} cannot be read ({e}); {SLAPD_HINT}",
-                    path.display()
-                )
-            })?;
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect()
-        };
+        let vars = userphoto_testkit::servers::facts("slapd", "LDAP")
+            .map_err(|e| format!("the slapd test server: {e}; {SLAPD_HINT}"))?;
         let get = |key: &str| -> Result<String, String> {
             vars.get(&format!("USERPHOTO_TEST_LDAP_{key}"))
                 .filter(|v| !v.is_empty())

@@ -9,3 +9,4 @@
 
 pub mod fixtures;
 pub mod jpeg;
+pub mod servers;

@@ -6,8 +6,7 @@
 //! run that silently skipped the real-server tests would prove nothing.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a part
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use secrecy::SecretString;
 use userphoto_directory::ldap::{LdapDirectory, LdapDirectoryBuilder};
@@ -32,50 +31,12 @@ pub struct AdTestEnv {
     pub user_count: usize,
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// The env file `scripts/test-servers` writes for `server`.
-pub fn env_file(server: &str) -> PathBuf {
-    let root = std::env::var_os("USERPHOTO_TEST_SERVERS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".test-servers"));
-    root.join(server).join("env")
-}
-
-/// Reads `KEY=value` lines (no quoting; `#` comments).
-fn read_env_file(path: &Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "the test server's env file {} cannot be read ({e}); {START_HINT}",
-            path.display()
-        )
-    })?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect())
-}
-
 impl AdTestEnv {
     /// Loads the Samba facts: from `USERPHOTO_TEST_AD_*` variables when
     /// `USERPHOTO_TEST_AD_URL` is set, else from the env file.
     pub fn load() -> Result<Self, String> {
-        let vars: HashMap<String, String> = if std::env::var_os("USERPHOTO_TEST_AD_URL").is_some() {
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("USERPHOTO_TEST_AD_"))
-                .collect()
-        } else {
-            read_env_file(&env_file("samba"))?
-        };
+        let vars = userphoto_testkit::servers::facts("samba", "AD")
+            .map_err(|e| format!("the test server: {e}; {START_HINT}"))?;
         let get = |key: &str| -> Result<String, String> {
             vars.get(&format!("USERPHOTO_TEST_AD_{key}"))
                 .filter(|v| !v.is_empty())
