@@ -18,6 +18,8 @@ use userphoto_directory::{
 };
 use userphoto_testkit::fixtures;
 
+pub mod samba;
+
 /// A JPEG of `w`×`h` noise (content differs by `seed`).
 pub fn photo(w: u32, h: u32, seed: u32) -> Vec<u8> {
     fixtures::jpeg(
