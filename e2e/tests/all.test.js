@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { png, jpegSize } from './png.js';
+import { png, ramp, jpegSize } from './png.js';
 import { request } from './http.js';
 
 const URL0 = process.env.USERPHOTO_URL;
@@ -198,6 +198,108 @@ test('dark theme', async () => {
   await page.emulateMedia({ colorScheme: 'light' });
 });
 
+// ------------------------------------------------------------ crop nudge
+
+/** Mean [r, g, b] of an image (a URL of this origin, or a data: URL), drawn on a canvas. */
+function meanColour(src) {
+  return page.evaluate(async (url) => {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const sum = [0, 0, 0];
+    for (let i = 0; i < d.length; i += 4) { sum[0] += d[i]; sum[1] += d[i + 1]; sum[2] += d[i + 2]; }
+    const n = d.length / 4;
+    return sum.map((v) => v / n);
+  }, src);
+}
+const written = (slot, id) => `data:image/jpeg;base64,${fs.readFileSync(path.join(SANDBOX, slot, 'photos', `${id}.jpg`)).toString('base64')}`;
+const cropBox = () => page.locator('#crop-box').evaluate((b) => ({ x: +b.dataset.x, y: +b.dataset.y, side: +b.dataset.side }));
+const previewSrc = () => page.locator('#input-preview').evaluate((img) => img.src);
+async function previewLoaded(re) {
+  await page.waitForFunction((source) => {
+    const img = document.getElementById('input-preview');
+    return new RegExp(source).test(img.src) && img.complete && img.naturalWidth > 0;
+  }, re.source, { timeout: 20000 });
+}
+
+test('the crop: the pipeline\'s square on the photo, quality warnings, nudge, import, reset', async () => {
+  await pickUser('radia', 'Radia Perlman');
+  const bytes = ramp(1200, 600).toString('base64');
+  await page.evaluate(async (b64) => {
+    const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bin], 'Radia.Perlman wide.png', { type: 'image/png' }));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('1200×600'));
+  await page.locator('#crop-stage:not([hidden])').waitFor();
+  // No face in a colour ramp: `auto` takes the centred square, and says so.
+  assert.deepEqual(await cropBox(), { x: 300, y: 0, side: 600 });
+  assert.match(await page.locator('#crop-info').textContent(), /centred square/);
+  assert.match(await page.locator('#input-checks').textContent(), /no face/i, 'the quality warning is on the input pane');
+  assert.equal(await page.getByRole('button', { name: 'Reset crop' }).isDisabled(), true);
+  await previewLoaded(/preview\.jpg$/);
+  const [red0] = await meanColour(await previewSrc());
+  await shot('16-crop-auto');
+
+  // Import as the pipeline framed it: the centre of the ramp.
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await toastText(/Radia.*written/);
+  const [hdRed0] = await meanColour(written('hd', 'u12'));
+  assert.ok(Math.abs(hdRed0 - 127) < 12, `centred square: mean red ${hdRed0}`);
+
+  // Nudge with the keyboard: all the way left.
+  await page.locator('#crop-box').focus();
+  for (let i = 0; i < 12; i++) await page.keyboard.press('ArrowLeft');
+  assert.deepEqual(await cropBox(), { x: 0, y: 0, side: 600 }, 'clamped at the left edge');
+  assert.equal(await page.locator('#crop').getAttribute('data-nudged'), 'true');
+  assert.match(await page.locator('#crop-info').textContent(), /Adjusted by hand/);
+  await previewLoaded(/x=0\.00&y=0\.00&side=600\.00/);
+  const [redLeft] = await meanColour(await previewSrc());
+  assert.ok(redLeft < red0 - 40, `the preview follows the square: ${redLeft} vs ${red0}`);
+  await shot('17-crop-nudged');
+
+  // Import the nudged square: the written photo moved left with it.
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await toastText(/Radia.*written/);
+  const [hdRedLeft] = await meanColour(written('hd', 'u12'));
+  assert.ok(hdRedLeft < hdRed0 - 40, `written photo: mean red ${hdRedLeft} vs ${hdRed0} un-nudged`);
+  assert.ok(Math.abs(hdRedLeft - 64) < 12, `left square: mean red ${hdRedLeft}`);
+  const [adRed] = await meanColour(written('ad', 'u12'));
+  assert.ok(Math.abs(adRed - 64) < 14, `the 96×96 got the same square: ${adRed}`);
+
+  // Buttons and dragging move and resize it too.
+  await page.getByRole('button', { name: 'Move the crop right' }).click();
+  assert.equal((await cropBox()).x, 30, 'a move is 5 % of the square');
+  await page.getByRole('button', { name: 'Make the crop smaller' }).click();
+  const smaller = await cropBox();
+  assert.ok(smaller.side < 600 && smaller.side > 500, `smaller: ${smaller.side}`);
+  await page.getByRole('button', { name: 'Make the crop larger' }).click();
+  assert.equal((await cropBox()).side, 600);
+  const b = await page.locator('#crop-box').boundingBox();
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(b.x + b.width / 2 + 40, b.y + b.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const dragged = await cropBox();
+  assert.ok(dragged.x > 60, `dragged right: ${dragged.x}`);
+
+  // Reset: the pipeline's square and its preview again.
+  await page.getByRole('button', { name: 'Reset crop' }).click();
+  assert.deepEqual(await cropBox(), { x: 300, y: 0, side: 600 });
+  assert.equal(await page.locator('#crop').getAttribute('data-nudged'), 'false');
+  await previewLoaded(/preview\.jpg$/);
+  const [redReset] = await meanColour(await previewSrc());
+  assert.ok(Math.abs(redReset - red0) < 1, `reset restores the preview: ${redReset} vs ${red0}`);
+  await shot('18-crop-reset');
+});
+
 // ------------------------------------------------------------ security over real HTTP
 // (after the folder import tests below have run, see the end of the file)
 
@@ -316,4 +418,35 @@ test('folder import: a folder chosen in the browser is uploaded and planned', as
   await page.locator('#folder-files').setInputFiles(dir);
   await page.waitForFunction(() => document.querySelector('#plan-counts')?.textContent.includes('7 files'), null, { timeout: 60000 });
   await shot('15-folder-uploaded');
+});
+
+test('folder import: a folder dropped on the box is walked (with its subfolder), uploaded and planned', async () => {
+  // A real folder on disk, with a subfolder and a hidden file.
+  const dir = path.join(WORK, 'dropped-folder');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, 'more'), { recursive: true });
+  const files = fs.readdirSync(path.join(SANDBOX, 'incoming')).sort();
+  files.forEach((f, i) => fs.copyFileSync(path.join(SANDBOX, 'incoming', f), path.join(dir, i < 2 ? 'more' : '', f)));
+  fs.writeFileSync(path.join(dir, '.DS_Store'), 'not a photo');
+  await page.evaluate(() => { document.getElementById('folder-out').replaceChildren(); });
+
+  // Drag it from "the desktop": Chromium's DevTools protocol dispatches an
+  // operating-system drag carrying the folder's path, so the page gets a
+  // real directory entry (what a person dragging from a file manager gives).
+  const box = page.locator('#folder');
+  await box.scrollIntoViewIfNeeded();
+  const b = await box.boundingBox();
+  const cdp = await context.newCDPSession(page);
+  const data = { items: [], files: [dir], dragOperationsMask: 1 };
+  for (const type of ['dragEnter', 'dragOver', 'drop']) {
+    await cdp.send('Input.dispatchDragEvent', { type, x: b.x + b.width / 2, y: b.y + b.height / 2, data });
+  }
+  await cdp.detach();
+  await page.waitForFunction(() => document.querySelector('#plan-counts')?.textContent.includes('files'), null, { timeout: 60000 });
+  const counts = await page.locator('#plan-counts').textContent();
+  assert.match(counts, new RegExp(`^${files.length} files`), `every photo, the subfolder's too, and no hidden file: ${counts}`);
+  const planned = await page.locator('#plan-table').textContent();
+  for (const f of files) assert.ok(planned.includes(f), `${f} is in the plan`);
+  assert.ok(!planned.includes('.DS_Store'));
+  await shot('19-folder-dropped');
 });

@@ -62,3 +62,31 @@ export function jpegSize(buf) {
   }
   return null;
 }
+
+/**
+ * A `width`×`height` RGB PNG whose red rises from left to right and green
+ * from top to bottom: the mean colour of a square cut from it says where
+ * the square was (no face in it, so `auto` takes the centred square).
+ */
+export function ramp(width, height) {
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      const i = row + 1 + x * 3;
+      raw[i] = Math.round((x / (width - 1)) * 255);
+      raw[i + 1] = Math.round((y / (height - 1)) * 255);
+      raw[i + 2] = 128;
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}

@@ -21,6 +21,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/api.js"),
     ),
     (
+        "crop.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/crop.js"),
+    ),
+    (
         "folder.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../ui/folder.js"),

@@ -4,7 +4,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{photo, TestApp};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn the_session_describes_the_demo_its_mode_and_panes() {
@@ -145,4 +145,64 @@ async fn writes_to_unreachable_users_fail_per_target_with_the_reason() {
         .as_str()
         .is_some_and(|m| m.contains("mailbox")));
     assert_eq!(run["results"][1]["status"], "done", "AD still written");
+}
+
+#[tokio::test]
+async fn the_upload_reports_the_pipelines_square_and_a_nudged_square_changes_preview_and_write() {
+    let app = TestApp::signed_in().await;
+    let (status, up) = app.upload(photo(1200, 600)).await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    // No face in an avatar: `auto` takes the centred square of a landscape.
+    assert_eq!(up["crop"], json!({"x": 300.0, "y": 0.0, "side": 600.0}));
+    assert!(up["framing"].is_string(), "{up}");
+    assert!(up["checks"].is_array(), "{up}");
+    let preview = |query: &str| {
+        let url = format!("{}{query}", up["preview"].as_str().expect("url"));
+        let app = &app;
+        async move {
+            let res = app.send(app.authed(common::get(&url))).await;
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            (status, body.to_vec())
+        }
+    };
+    let (status, plain) = preview("").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, same) = preview("?x=300&y=0&side=600").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, left) = preview("?x=0&y=0&side=600").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(plain, same, "the reported square is the preview's square");
+    assert_ne!(plain, left, "a nudged square makes another preview");
+    let (status, _) = preview("?x=0&y=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "x, y and side together");
+    let (status, _) = preview("?x=700&y=0&side=600").await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a square outside the photo"
+    );
+
+    // The import applies the square sent: the left square differs from
+    // the centred one, and the centred one is what no square writes.
+    let grace = app.user_id("Grace.Hopper").await;
+    let mut written = Vec::new();
+    for crop in [
+        json!({"x": 0.0, "y": 0.0, "side": 600.0}),
+        json!({"x": 300.0, "y": 0.0, "side": 600.0}),
+        Value::Null,
+    ] {
+        let (status, run) = app
+            .post_json(
+                &format!("/api/users/{grace}/import"),
+                json!({"upload": up["id"], "targets": ["folder"], "crop": crop}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        written.push(app.pane(&grace, "folder").await["sha256"].clone());
+    }
+    assert_ne!(written[0], written[1]);
+    assert_eq!(written[1], written[2], "no square: the preview's framing");
 }

@@ -2,6 +2,7 @@
 // import / remove / use existing HD. Plain ES module, no framework.
 
 import { get, post, session, ApiError } from '/assets/api.js';
+import { createCropEditor } from '/assets/crop.js';
 
 const $ = (id) => document.getElementById(id);
 const h = (tag, attrs = {}, ...children) => {
@@ -283,6 +284,22 @@ function initDrop() {
   window.addEventListener('drop', (e) => e.preventDefault());
 }
 
+let cropEditor = null;
+
+/** The preview of the square `crop` (null: the pipeline's own framing). */
+function previewUrl(crop) {
+  if (!crop) return state.upload.preview;
+  const q = new URLSearchParams({ x: crop.x.toFixed(2), y: crop.y.toFixed(2), side: crop.side.toFixed(2) });
+  return `${state.upload.preview}?${q}`;
+}
+
+/** The pipeline's quality findings, on the input pane (never blocking). */
+function showChecks(warnings) {
+  const list = $('input-checks');
+  list.replaceChildren(...warnings.map((w) => h('li', { text: w })));
+  list.hidden = !warnings.length;
+}
+
 async function useFile(f) {
   if (f.size > state.session.max_upload_bytes) {
     toast(`${f.name} is larger than ${formatBytes(state.session.max_upload_bytes)}; use a smaller photo.`, 'error');
@@ -296,17 +313,20 @@ async function useFile(f) {
     img.src = up.preview;
     img.hidden = false;
     $('drop-empty').hidden = true;
-    const crop = up.width === up.height ? 'square' : 'centre-cropped to a square';
-    $('input-info').textContent = `${f.name}: ${up.width}×${up.height} ${up.format.toUpperCase()}, ${crop}` +
+    const shape = up.width === up.height ? 'square' : 'cropped to a square';
+    $('input-info').textContent = `${f.name}: ${up.width}×${up.height} ${up.format.toUpperCase()}, ${shape}` +
       (up.small ? ' · small: AD only' : '');
     for (const t of writable()) {
       const box = $(`tick-${t.kind}`);
       if (box) box.checked = !!up.ticked[t.kind];
     }
-    for (const w of up.warnings || []) toast(w, 'warn');
+    showChecks(up.warnings || []);
+    cropEditor.show(f, up);
   } catch (e) {
     state.upload = null;
     $('input-info').textContent = 'That file cannot be used.';
+    showChecks([]);
+    cropEditor.hide();
     failed(e);
   }
   updateButtons();
@@ -381,8 +401,9 @@ function report(run, verb) {
 async function importPhoto() {
   const targets = ticked();
   await busy(async () => {
+    // The square the preview shows: the pipeline's framing, maybe nudged.
     const run = await post(`/api/users/${encodeURIComponent(state.user.id)}/import`, {
-      source: state.source, upload: state.upload.id, targets,
+      source: state.source, upload: state.upload.id, targets, crop: cropEditor.value(),
     });
     const expect = report(run, 'written');
     await loadUser({ expect });
@@ -463,6 +484,15 @@ async function start() {
   buildTicks();
   initSearch();
   initDrop();
+  cropEditor = createCropEditor({
+    onChange: (crop) => {
+      if (!state.upload) return;
+      $('input-preview').src = previewUrl(crop);
+    },
+  });
+  $('input-preview').addEventListener('error', () => {
+    if (state.upload) toast('The preview of this square could not be made; move it back inside the photo or reset it.', 'error');
+  });
   $('import').addEventListener('click', importPhoto);
   $('use-hd').addEventListener('click', useExistingHd);
   if (s.folder_import) {

@@ -37,15 +37,57 @@ export function init(context) {
     e.preventDefault();
     e.stopPropagation();
     box.classList.remove('over');
-    const dropped = [...(e.dataTransfer ? e.dataTransfer.files : [])].filter((f) => f.size > 0);
-    if (dropped.length) upload(dropped);
+    // The entries must be taken during the event; they are walked after.
+    droppedFiles(e.dataTransfer).then((dropped) => {
+      if (dropped.length) upload(dropped);
+      else ctx.toast('Nothing to import there: drop a folder of photos, or its photos.', 'warn');
+    }, ctx.failed);
   });
+}
+
+/**
+ * The files of a drop. A dropped folder reaches the page only through the
+ * entries API (its `File` has no content), so folders are walked — with
+ * their subfolders, as the folder picker does — and files taken as they
+ * are. Hidden files and folders are left out.
+ */
+export function droppedFiles(dt) {
+  if (!dt) return Promise.resolve([]);
+  const entries = [...(dt.items || [])]
+    .filter((i) => i.kind === 'file' && typeof i.webkitGetAsEntry === 'function')
+    .map((i) => i.webkitGetAsEntry())
+    .filter(Boolean);
+  const plain = [...dt.files];
+  return (async () => {
+    if (!entries.length) return plain.filter((f) => f.size > 0);
+    const out = [];
+    for (const entry of entries) await walk(entry, out);
+    return out;
+  })();
+}
+
+async function walk(entry, out) {
+  if (entry.name.startsWith('.')) return;
+  if (entry.isFile) {
+    out.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+  } else if (entry.isDirectory) {
+    const reader = entry.createReader();
+    // readEntries answers in batches until an empty one.
+    for (;;) {
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (!batch.length) break;
+      for (const child of batch) await walk(child, out);
+    }
+  }
 }
 
 /** Sends the chosen files into a fresh folder on the server, then plans it. */
 async function upload(files) {
   const out = $('folder-out');
-  const photos = files.filter((f) => !f.name.startsWith('.'));
+  // The server folder is flat (plain names only): of several files with
+  // the same name in different subfolders, the first is taken.
+  const seen = new Set();
+  const photos = files.filter((f) => !f.name.startsWith('.') && !seen.has(f.name) && seen.add(f.name));
   const status = h('p', { class: 'muted', role: 'status', text: `Uploading ${photos.length} files…` });
   out.replaceChildren(status);
   try {

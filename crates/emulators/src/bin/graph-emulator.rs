@@ -51,6 +51,11 @@ struct Args {
     /// app may not change (`emu-locked`).
     #[arg(long)]
     special_users: bool,
+    /// Add a user synchronised from Active Directory (repeatable): this
+    /// UPN and mail, its local part as alias and onPremisesSamAccountName
+    /// — so a HYBRID setup against a real AD finds its users here.
+    #[arg(long = "synced-user", value_name = "UPN")]
+    synced_users: Vec<String>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -85,6 +90,18 @@ async fn main() -> anyhow::Result<()> {
             .with_user(
                 EmulatedUser::new("00000000-0000-4000-9000-000000000002", "emu-locked").forbidden(),
             );
+    }
+    for (i, upn) in args.synced_users.iter().enumerate() {
+        let Some((alias, _)) = upn.split_once('@') else {
+            bail!(
+                "graph-emulator: --synced-user {upn}: give a UPN such as user1@corp.example.test"
+            );
+        };
+        knobs = knobs.with_user(
+            EmulatedUser::new(format!("10000000-0000-4000-8000-{i:012}"), alias)
+                .with_upn(upn.as_str())
+                .with_mail(Some(upn.clone())),
+        );
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use userphoto_bulk::ops::{self, plan_targets, SetOptions, WriteOptions};
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::{PhotoLookup, PhotoSlot, User};
-use userphoto_imaging::{CropBox, CropMode, Limits, OutputSpec, PrepareOptions};
+use userphoto_imaging::{CropBox, CropMode, Limits, OutputSpec, PrepareOptions, QualityIssue};
 
 use super::{change_json, common_key, failure_json, resolve};
 use crate::error::{AppError, AppResult};
@@ -38,13 +38,8 @@ pub(crate) async fn upload(
     let bytes = Arc::new(body.to_vec());
     let work = Arc::clone(&bytes);
     let (info, prepared) = tokio::task::spawn_blocking(move || {
-        let limits = Limits::default();
-        let info = userphoto_imaging::probe(&work, &limits)?;
-        let options = PrepareOptions {
-            outputs: vec![OutputSpec::with_default_budget(PREVIEW_SIZE)],
-            ..PrepareOptions::default()
-        };
-        let prepared = userphoto_imaging::prepare(&work, &options)?;
+        let info = userphoto_imaging::probe(&work, &Limits::default())?;
+        let prepared = userphoto_imaging::prepare(&work, &preview_options(CropMode::Auto))?;
         Ok::<_, userphoto_imaging::ImagingError>((info, prepared))
     })
     .await
@@ -78,6 +73,18 @@ pub(crate) async fn upload(
         .iter()
         .map(|(k, why)| json!({"target": k.as_str(), "reason": why}))
         .collect();
+    let checks: Vec<_> = prepared
+        .report
+        .checks
+        .iter()
+        .filter(|c| **c != QualityIssue::SourceTooSmall)
+        .collect();
+    let warnings: Vec<&String> = prepared
+        .report
+        .warnings
+        .iter()
+        .filter(|w| !w.contains("upscale"))
+        .collect();
     let id = state.put_upload(Upload {
         bytes,
         preview: Arc::new(preview),
@@ -90,23 +97,69 @@ pub(crate) async fn upload(
         "small": ops::is_small_source(info.width, info.height),
         "ticked": ticked,
         "skipped": skipped,
+        // The square the pipeline chose (face framing when it finds a
+        // face): the page shows it on the source and lets it be nudged.
         "crop": prepared.report.crop,
+        "framing": prepared.report.framing,
+        "faces": prepared.report.faces,
+        "checks": checks,
         // The preview is made at 648; "smaller than asked" is the size
         // rule's business here (the toasts after writing say it per target).
-        "warnings": prepared.report.warnings.iter().filter(|w| !w.contains("upscale")).collect::<Vec<_>>(),
+        "warnings": warnings,
         "preview": format!("/api/uploads/{id}/preview.jpg"),
     })))
 }
 
-/// `GET /api/uploads/{id}/preview.jpg`
+/// The preview's pipeline options: one 648 output, cropped by `crop`.
+fn preview_options(crop: CropMode) -> PrepareOptions {
+    PrepareOptions {
+        outputs: vec![OutputSpec::with_default_budget(PREVIEW_SIZE)],
+        crop,
+        ..PrepareOptions::default()
+    }
+}
+
+/// A nudged crop square in the query (`?x=&y=&side=`), all or nothing.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CropQuery {
+    x: Option<f64>,
+    y: Option<f64>,
+    side: Option<f64>,
+}
+
+/// `GET /api/uploads/{id}/preview.jpg[?x=&y=&side=]`: the preview the
+/// upload made (the pipeline's own framing), or — with a crop square —
+/// the square the page's crop editor chose, made by the same pipeline
+/// (`CropMode::Box`) the import will use.
 pub(crate) async fn preview(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<CropQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Response> {
-    let jpeg = state
-        .upload(&id, |u| Arc::clone(&u.preview))
+    let Query(q) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let (bytes, preview) = state
+        .upload(&id, |u| (Arc::clone(&u.bytes), Arc::clone(&u.preview)))
         .ok_or_else(|| AppError::not_found("this upload has expired; choose the photo again"))?;
-    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg.to_vec()).into_response())
+    let jpeg = match (q.x, q.y, q.side) {
+        (None, None, None) => preview.to_vec(),
+        (Some(x), Some(y), Some(side)) => {
+            let options = preview_options(CropMode::Box(CropBox { x, y, side }));
+            tokio::task::spawn_blocking(move || userphoto_imaging::prepare(&bytes, &options))
+                .await
+                .map_err(AppError::internal)??
+                .photos
+                .into_iter()
+                .next()
+                .map(|p| p.jpeg)
+                .ok_or_else(|| AppError::internal("the pipeline made no preview"))?
+        }
+        _ => {
+            return Err(AppError::bad_request(
+                "a crop square needs x, y and side (in source pixels)",
+            ))
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
 }
 
 /// The body of an import.
@@ -131,8 +184,10 @@ pub(crate) async fn import(
     let bytes = state
         .upload(&body.upload, |u| Arc::clone(&u.bytes))
         .ok_or_else(|| AppError::not_found("this upload has expired; choose the photo again"))?;
+    // The page sends the square it shows (the pipeline's framing, maybe
+    // nudged); without one, the same framing the preview used.
     let options = SetOptions {
-        crop: body.crop.map_or(CropMode::Centre, CropMode::Box),
+        crop: body.crop.map_or(CropMode::Auto, CropMode::Box),
         ..SetOptions::default()
     };
     write(&state, source, &user, &targets, &bytes, &options).await

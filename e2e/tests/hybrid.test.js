@@ -1,0 +1,317 @@
+// HYBRID end to end: `userphoto serve` over the running Samba AD DC (the
+// `ad` target, over LDAPS) and the Graph EMULATOR (the `m365` target), in
+// real headless Chromium. The test starts the emulator and the server
+// itself and stops both by PID; the Samba AD DC must already be running
+// (scripts/test-servers up). What the page says is checked against the
+// servers themselves: `ldapsearch` for thumbnailPhoto, the emulator's Graph
+// API for the HD photo.
+//
+// Users: this suite owns user2460–user2469 of the test OU.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { png, jpegSize } from './png.js';
+
+const BIN = process.env.USERPHOTO_BIN;
+const EMU = process.env.USERPHOTO_GRAPH_EMULATOR_BIN;
+const SHOTS = process.env.USERPHOTO_SCREENSHOTS;
+const WORK = process.env.USERPHOTO_WORK;
+const SERVERS = process.env.USERPHOTO_TEST_SERVERS_DIR;
+if (!BIN || !EMU || !SHOTS || !WORK || !SERVERS) {
+  throw new Error('run this test with `e2e/run hybrid` (it builds userphoto and graph-emulator and sets the environment)');
+}
+
+// The users this suite may write (reserved for the web UI's tests).
+const RANGE = Array.from({ length: 10 }, (_, i) => `user${2460 + i}`);
+const USER = 'user2461';
+const HOW_TO_START = 'start it with `scripts/test-servers up` (and export USERPHOTO_TEST_SERVERS_DIR=<its folder>, '
+  + 'e.g. /work/main/.test-servers, when it runs from another checkout)';
+
+/**
+ * The Samba AD DC's facts (URL, DNs, CA file, test passwords) — from the
+ * environment when `scripts/test-servers env` exported them, else from its
+ * env file, as testkit::servers::facts reads them — or a failure saying
+ * how to start it.
+ */
+function samba() {
+  let facts = process.env;
+  if (!process.env.USERPHOTO_TEST_AD_URL) {
+    const file = path.join(SERVERS, 'samba', 'env');
+    let text;
+    try { text = fs.readFileSync(file, 'utf8'); } catch (e) {
+      throw new Error(`the Samba AD DC test server is not set up (${file}: ${e.code}); ${HOW_TO_START}`);
+    }
+    facts = Object.fromEntries(text.split('\n').map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#') && l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  }
+  return {
+    url: facts.USERPHOTO_TEST_AD_URL,
+    base: facts.USERPHOTO_TEST_AD_TEST_OU,
+    caFile: facts.USERPHOTO_TEST_AD_CA_FILE,
+    bindDn: facts.USERPHOTO_TEST_AD_SVC_DN,
+    password: facts.USERPHOTO_TEST_AD_SVC_PASSWORD,
+  };
+}
+
+/** `ldapsearch` over LDAPS, verified against the test CA; the LDIF, unwrapped. */
+function ldapsearch(ad, filter, attrs) {
+  const out = execFileSync('ldapsearch', ['-LLL', '-o', 'ldif-wrap=no', '-H', ad.url, '-x',
+    '-D', ad.bindDn, '-y', path.join(WORK, 'ad-password'), '-b', ad.base, filter, ...attrs], {
+    env: { ...process.env, LDAPTLS_CACERT: ad.caFile, LDAPTLS_REQCERT: 'demand' },
+    encoding: 'utf8', timeout: 30000,
+  });
+  return out;
+}
+
+/** The user's thumbnailPhoto as stored in AD (null when there is none). */
+function thumbnailPhoto(ad, sam) {
+  const ldif = ldapsearch(ad, `(sAMAccountName=${sam})`, ['thumbnailPhoto']);
+  const line = ldif.split('\n').find((l) => l.startsWith('thumbnailPhoto::'));
+  return line ? Buffer.from(line.slice('thumbnailPhoto::'.length).trim(), 'base64') : null;
+}
+
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+// ------------------------------------------------------------ processes (stopped by PID)
+
+const children = [];
+
+/** Starts `cmd`, keeps its PID, and resolves with its first stdout line matching `re`. */
+function startProcess(name, cmd, args, env, re) {
+  const out = fs.openSync(path.join(WORK, `${name}.err`), 'w');
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', out] });
+  children.push({ name, pid: child.pid, child });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} printed nothing matching ${re} in 60 s: ${text}`)), 60000);
+    child.stdout.on('data', (d) => {
+      text += d;
+      const m = text.match(re);
+      if (m) { clearTimeout(timer); resolve({ text, match: m }); }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const err = fs.readFileSync(path.join(WORK, `${name}.err`), 'utf8');
+      reject(new Error(`${name} exited early (${code}): ${err.slice(-2000)}`));
+    });
+  });
+}
+
+async function stopAll() {
+  for (const { pid, child } of children.reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const gone = new Promise((r) => child.once('exit', r));
+    process.kill(pid, 'SIGTERM');
+    const t = setTimeout(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+    await gone;
+    clearTimeout(t);
+  }
+}
+
+// ------------------------------------------------------------ the setup
+
+let ad;
+let graph; // {url, tenant, client, secret}
+let serveUrl;
+let browser;
+let page;
+
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+/** A Graph token from the emulator (client credentials), for reading its state. */
+async function graphToken() {
+  const r = await fetch(`${graph.url}/${graph.tenant}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials', client_id: graph.client, client_secret: graph.secret,
+      scope: 'https://graph.microsoft.com/.default',
+    }),
+  });
+  assert.equal(r.status, 200, 'the emulator gives a token');
+  return (await r.json()).access_token;
+}
+
+/** The emulator's stored HD photo of `upn` (null when none). */
+async function emulatorPhoto(upn) {
+  const token = await graphToken();
+  const r = await fetch(`${graph.url}/v1.0/users/${encodeURIComponent(upn)}/photo/$value`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (r.status === 404) return null;
+  assert.equal(r.status, 200, `Graph photo of ${upn}`);
+  return Buffer.from(await r.arrayBuffer());
+}
+
+before(async () => {
+  ad = samba();
+  fs.writeFileSync(path.join(WORK, 'ad-password'), ad.password, { mode: 0o600 });
+  try {
+    ldapsearch(ad, '(sAMAccountName=user2460)', ['sAMAccountName']);
+  } catch (e) {
+    throw new Error(`the Samba AD DC at ${ad.url} does not answer (${String(e.stderr || e.message).trim()}); ${HOW_TO_START}`);
+  }
+
+  // The Graph emulator on a free loopback port, with our AD users synchronised
+  // into it (same UPN) and a few cloud-only ones, so the two listings differ.
+  const emu = await startProcess('graph-emulator', EMU,
+    ['--listen', '127.0.0.1:0', '--users', '5', ...RANGE.flatMap((u) => ['--synced-user', `${u}@corp.example.test`])],
+    { RUST_LOG: 'warn' }, /login_url = "([^"]+)"/);
+  const field = (k) => emu.text.match(new RegExp(`${k} = "([^"]+)"`))[1];
+  graph = { url: field('graph_url'), tenant: field('tenant_id'), client: field('client_id'), secret: 'emulator-secret' };
+  const secretLine = emu.text.match(/USERPHOTO_M365_SECRET=(\S+)\)/);
+  if (secretLine) graph.secret = secretLine[1];
+
+  const config = path.join(WORK, 'hybrid.toml');
+  fs.writeFileSync(config, [
+    '[ad]',
+    `url = "${ad.url}"`,
+    `base_dn = "${ad.base}"`,
+    `bind_dn = "${ad.bindDn}"`,
+    'password_env = "USERPHOTO_E2E_AD_PASSWORD"',
+    `ca_file = "${ad.caFile}"`,
+    '',
+    '[m365]',
+    `tenant_id = "${graph.tenant}"`,
+    `client_id = "${graph.client}"`,
+    'client_secret_env = "USERPHOTO_E2E_M365_SECRET"',
+    `graph_url = "${graph.url}"`,
+    `login_url = "${field('login_url')}"`,
+    '',
+    '[backup]',
+    `dir = "${path.join(WORK, 'hybrid-backups')}"`,
+    '',
+    '[audit]',
+    `path = "${path.join(WORK, 'hybrid-audit.jsonl')}"`,
+    '',
+  ].join('\n'));
+  const serve = await startProcess('userphoto-serve', BIN,
+    ['--config', config, 'serve', '--no-open', '--listen', '127.0.0.1:0'],
+    { USERPHOTO_E2E_AD_PASSWORD: ad.password, USERPHOTO_E2E_M365_SECRET: graph.secret },
+    /(http:\/\/\S+token=[0-9a-f]+)/);
+  serveUrl = serve.match[1];
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => { throw e; });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await stopAll();
+});
+
+async function search(text) {
+  const box = page.getByRole('combobox', { name: 'Select user' });
+  await box.fill('');
+  await box.fill(text);
+  await page.locator('#user-list:not([hidden])').waitFor();
+  await page.waitForFunction(() => !document.querySelector('#user-list').hidden
+    && document.querySelectorAll('#user-list li').length > 0);
+  await page.waitForTimeout(400); // the debounced search's answer for the whole text
+  return page.locator('#user-list [role=option]').evaluateAll((lis) => lis.map((li) => li.textContent));
+}
+
+// ------------------------------------------------------------ the tests
+
+test('HYBRID: the mode badge says HYBRID and users can be listed from AD or Microsoft 365', async () => {
+  const res = await page.goto(serveUrl);
+  assert.equal(res.status(), 200);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.locator('#mode').textContent(), 'HYBRID');
+  assert.equal(await page.locator('#demo-badge').isVisible(), false);
+  const source = page.getByLabel('List users from');
+  assert.equal(await source.isVisible(), true);
+  assert.equal(await source.inputValue(), 'ad');
+  assert.deepEqual(await page.locator('#source option').evaluateAll((o) => o.map((x) => x.value)), ['ad', 'm365']);
+  await page.locator('#pane-ad').waitFor();
+  await page.locator('#pane-m365').waitFor();
+  await shot('h01-hybrid-start');
+});
+
+test('HYBRID: import a photo for an AD user; AD (ldapsearch) and the emulator hold the new photos', async () => {
+  const found = await search(USER);
+  assert.ok(found.some((t) => t.includes(USER)), `AD lists ${USER}: ${found}`);
+  await page.getByRole('option', { name: new RegExp(`${USER}$`) }).first().click();
+  await page.waitForFunction((u) => document.querySelector('#user-summary').textContent.includes(u), USER);
+  await page.waitForFunction(() => ![...document.querySelectorAll('.pane .info')].some((p) => p.textContent.includes('Loading')));
+
+  // A photo no run has written before: its colour is random.
+  const rgb = [0, 1, 2].map(() => crypto.randomInt(0, 200));
+  const bytes = png(700, 900, rgb).toString('base64');
+  await page.evaluate(async (b64) => {
+    const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bin], 'portrait.png', { type: 'image/png' }));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('700×900'));
+  assert.equal(await page.getByLabel('Replace 96×96 (AD)').isChecked(), true);
+  assert.equal(await page.getByLabel('Replace 648×648 (HD)').isChecked(), true);
+  await shot('h02-hybrid-photo-dropped');
+
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  const toast = page.locator('.toast.ok', { hasText: /written/ });
+  await toast.first().waitFor({ timeout: 60000 });
+  assert.match(await toast.first().textContent(), /HD written.*AD written/, 'HD first, then AD');
+  await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96')
+    && document.querySelector('#pane-m365-info').textContent.includes('648×648'), null, { timeout: 60000 });
+  await shot('h03-hybrid-imported');
+
+  // On the servers: what the panes show is what AD and the emulator hold.
+  const paneSha = (kind) => page.locator(`#pane-${kind} img`).evaluate((img) => new URL(img.src).searchParams.get('v'));
+  const thumb = thumbnailPhoto(ad, USER);
+  assert.ok(thumb, `${USER} has a thumbnailPhoto in AD`);
+  assert.deepEqual(jpegSize(thumb), [96, 96]);
+  assert.equal(sha256(thumb).slice(0, 16), await paneSha('ad'), 'the AD pane shows what ldapsearch reads');
+  const hd = await emulatorPhoto(`${USER}@corp.example.test`);
+  assert.ok(hd, `${USER} has a photo in the emulator`);
+  assert.deepEqual(jpegSize(hd), [648, 648]);
+  assert.equal(sha256(hd).slice(0, 16), await paneSha('m365'), 'the HD pane shows what the emulator holds');
+  // Nobody else of the range was written in the emulator.
+  for (const other of RANGE.filter((u) => u !== USER)) {
+    assert.equal(await emulatorPhoto(`${other}@corp.example.test`), null, `${other} untouched`);
+  }
+});
+
+test('HYBRID: switching the listing source to Microsoft 365 changes the list', async () => {
+  const fromAd = await search('user24');
+  // AD holds user2400–user2499: a full list of 25 (in the directory's
+  // order), and a note that more match.
+  assert.equal(fromAd.length, 25, `AD: ${fromAd}`);
+  assert.ok(fromAd.every((t) => /Test User 24\d\d.*user24\d\d/.test(t)), `AD: ${fromAd}`);
+  assert.ok(await page.locator('#user-list li.empty', { hasText: 'More users match' }).count() === 1);
+  await shot('h04-hybrid-list-ad');
+
+  await page.getByLabel('List users from').selectOption('m365');
+  assert.equal(await page.locator('#user-summary').textContent(), 'No user selected.');
+  const fromCloud = await search('user24');
+  // The emulator knows only the ten synchronised users of this suite.
+  assert.equal(fromCloud.length, RANGE.length, `Microsoft 365: ${fromCloud}`);
+  assert.ok(fromCloud.every((t) => /user246\d/.test(t)));
+  assert.ok(!fromCloud.some((t) => /Test User/.test(t)), 'the cloud names, not the AD display names');
+  assert.equal(await page.locator('#user-list li.empty', { hasText: 'More users match' }).count(), 0);
+  const cloudOnly = await search('emu');
+  assert.ok(cloudOnly.length >= 5 && cloudOnly.every((t) => /emu/i.test(t)), `cloud-only users: ${cloudOnly}`);
+  await shot('h05-hybrid-list-m365');
+
+  // The same person picked from Microsoft 365 shows the photos just written.
+  await search(USER);
+  await page.getByRole('option', { name: new RegExp(USER) }).first().click();
+  await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96')
+    && document.querySelector('#pane-m365-info').textContent.includes('648×648'), null, { timeout: 30000 });
+  await shot('h06-hybrid-user-from-m365');
+  await page.getByLabel('List users from').selectOption('ad');
+});
