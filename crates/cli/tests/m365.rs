@@ -1,7 +1,8 @@
 //! The commands against Microsoft 365 — the Graph emulator, in-process on
 //! a loopback port — through the built binary: `users --source m365`
 //! across pages, `set`/`get`/`remove` round trips, `detect` saying CLOUD,
-//! a wrong secret explained without printing it, and, with the Samba AD
+//! a wrong secret explained without printing it, `import` through random
+//! 429s and 503s landing every photo exactly once, and, with the Samba AD
 //! test server (`scripts/test-servers up`), HYBRID: `detect` and
 //! `use-existing-hd` from the cloud HD photo to AD's thumbnailPhoto.
 
@@ -331,4 +332,83 @@ fn login_with_a_device_code_then_use_the_saved_sign_in() {
     let (code, _, stderr) = env.output(&["login", "ad"], &[]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("only Microsoft 365"), "{stderr}");
+}
+
+#[test]
+fn import_through_random_429s_and_503s_lands_every_photo_exactly_once() {
+    // One request in ten answered 429 (Retry-After: 0), one in twenty 503.
+    let emu = Emulator::start(
+        Knobs::default()
+            .with_users(60)
+            .with_faults(0.10, 0.05, std::time::Duration::ZERO)
+            .with_seed(2026),
+    );
+    let env = Env::new(&emu.section());
+    let hr = env.path("hr");
+    std::fs::create_dir_all(&hr).expect("mkdir");
+    let users = emu.emulator.users();
+    for (i, u) in users.iter().enumerate() {
+        let bytes = userphoto_testkit::fixtures::jpeg(
+            &userphoto_testkit::fixtures::noise(320, 320, 9000 + i as u32),
+            &userphoto_testkit::fixtures::JpegOptions::default(),
+        );
+        std::fs::write(hr.join(format!("{}.jpg", u.mail_nickname)), bytes).expect("photo");
+    }
+    let state = env.path("state");
+    let state_env = [("USERPHOTO_STATE_DIR", state.to_str().expect("utf-8 path"))];
+    let (code, stdout, stderr) = env.output(
+        &[
+            "--json",
+            "import",
+            "hr",
+            "--target",
+            "m365",
+            "--report",
+            "report.json",
+        ],
+        &state_env,
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let summary: Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "summary")
+        .expect("a summary line");
+    assert_eq!(summary["summary"]["written"], 60, "{summary}");
+    assert_eq!(summary["summary"]["failed"], 0, "{summary}");
+
+    let stats = emu.emulator.stats();
+    eprintln!("emulator: {stats:?}");
+    assert!(stats.injected_429 > 0, "429s were injected: {stats:?}");
+    assert!(stats.injected_503 > 0, "503s were injected: {stats:?}");
+    assert_eq!(stats.writes, 60, "{stats:?}");
+
+    // What the engine prepared (the journal's digests) is what the tenant
+    // holds, and each user was written exactly once.
+    let runs = std::fs::read_dir(state.join("runs")).expect("runs");
+    let run = runs.flatten().next().expect("one run").path();
+    let journal = std::fs::read_to_string(run.join("journal.jsonl")).expect("journal");
+    let prepared: HashMap<String, String> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "done")
+        .map(|v| {
+            (
+                v["user_id"].as_str().unwrap_or_default().to_owned(),
+                v["sha256"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(prepared.len(), 60, "{journal}");
+    for u in &users {
+        assert_eq!(emu.emulator.writes_for(&u.id), 1, "{} written once", u.id);
+        let stored = emu.emulator.stored_photo(&u.id).expect("a photo");
+        let stored = userphoto_directory::Photo::new(stored).expect("a JPEG");
+        assert_eq!(
+            Some(stored.digest()),
+            prepared.get(&u.id).map(String::as_str),
+            "{} holds the photo prepared for it",
+            u.id
+        );
+    }
 }
