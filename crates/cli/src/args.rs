@@ -112,8 +112,12 @@ pub(crate) enum Command {
     /// by UPN, then mail, then onPremisesSamAccountName ([m365]
     /// match_order). The 96×96 is made by the usual pipeline; the current
     /// thumbnail is backed up first.
+    ///
+    /// With --all: every user with an HD photo, found in Active Directory
+    /// by UPN, then mail, then logon name; thumbnails already in place are
+    /// left alone (unchanged), with progress, a summary and --report.
     #[command(
-        after_help = "Examples:\n  userphoto use-existing-hd John.Smith\n  userphoto use-existing-hd john.smith@corp.example.com --by upn --dry-run"
+        after_help = "Examples:\n  userphoto use-existing-hd John.Smith\n  userphoto use-existing-hd john.smith@corp.example.com --by upn --dry-run\n  userphoto use-existing-hd --all --dry-run\n  userphoto use-existing-hd --all --report hd.csv"
     )]
     UseExistingHd(UseExistingHdArgs),
     /// Sign in to Microsoft 365 as an admin (device code flow), for
@@ -384,8 +388,24 @@ pub(crate) struct ConvertArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct UseExistingHdArgs {
-    #[command(flatten)]
-    pub(crate) user: UserArg,
+    /// The user, by the Active Directory name (sAMAccountName) unless --by
+    /// says otherwise; any case. Leave it out with --all.
+    #[arg(value_name = "USER", required_unless_present = "all")]
+    pub(crate) user: Option<String>,
+
+    /// Match USER on another key: upn, mail, employee-id, id,
+    /// sam-account-name.
+    #[arg(long, value_name = "KEY", value_parser = parse_key, conflicts_with = "all")]
+    pub(crate) by: Option<UserKey>,
+
+    /// Every user who has an HD photo in --from, instead of one USER.
+    #[arg(long, conflicts_with = "user")]
+    pub(crate) all: bool,
+
+    /// With --all: write a report, CSV or JSON when FILE ends in .json.
+    #[arg(long, value_name = "FILE", requires = "all")]
+    pub(crate) report: Option<PathBuf>,
+
     /// The target holding the HD photo.
     #[arg(long, value_name = "T", value_parser = parse_target, default_value = "m365")]
     pub(crate) from: TargetKind,

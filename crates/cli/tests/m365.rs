@@ -4,7 +4,8 @@
 //! a wrong secret explained without printing it, `import` through random
 //! 429s and 503s landing every photo exactly once, and, with the Samba AD
 //! test server (`scripts/test-servers up`), HYBRID: `detect` and
-//! `use-existing-hd` from the cloud HD photo to AD's thumbnailPhoto.
+//! `use-existing-hd` from the cloud HD photo to AD's thumbnailPhoto, for one
+//! user and with `--all` (user2470…2475, reserved for it).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -411,4 +412,138 @@ fn import_through_random_429s_and_503s_lands_every_photo_exactly_once() {
             u.id
         );
     }
+}
+
+#[test]
+fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
+    let ad = samba();
+    let get = |k: &str| {
+        ad.get(&format!("USERPHOTO_TEST_AD_{k}"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    // user2470…2475 exist in AD and in the cloud (user2471 only by mail:
+    // its cloud UPN differs); emu00000/1 are cloud-only.
+    let mut knobs = Knobs::default().with_users(2);
+    for i in 2470..=2475 {
+        let mut u = EmulatedUser::new(
+            format!("60000000-0000-4000-8000-00000000{i}"),
+            &format!("user{i}"),
+        );
+        if i == 2471 {
+            u = u
+                .with_upn("user2471@contoso.onmicrosoft.test")
+                .with_mail(Some("user2471@corp.example.test".into()))
+                .with_sam(None);
+        }
+        knobs = knobs.with_user(u);
+    }
+    let emu = Emulator::start(knobs);
+    let config = format!(
+        "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_AD_PASSWORD\"\nca_file = {:?}\n\n{}",
+        get("URL"),
+        get("TEST_OU"),
+        get("SVC_UPN"),
+        get("CA_FILE"),
+        emu.section()
+    );
+    let env = Env::new(&config);
+    let password = get("SVC_PASSWORD");
+    let extra = [
+        ("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str()),
+        ("USERPHOTO_STATE_DIR", "state"),
+    ];
+    let run = |code: i32, args: &[&str]| {
+        let (got, stdout, stderr) = env.output(args, &extra);
+        assert_eq!(got, Some(code), "userphoto {args:?}\n{stdout}\n{stderr}");
+        stdout
+    };
+    let lines = |stdout: String| -> Vec<Value> {
+        stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+
+    // HD photos in the cloud for user2470…2474 (not 2475); AD starts with
+    // an old thumbnail for user2470 and none for the others.
+    std::fs::create_dir_all(env.path("hr")).expect("mkdir");
+    for (i, n) in (2470..=2474).enumerate() {
+        env.image(&format!("hr/user{n}.png"), 10 + i as u8);
+    }
+    run(0, &["import", "hr", "--target", "m365"]);
+    for n in 2471..=2475 {
+        run(0, &["remove", &format!("user{n}"), "--target", "ad"]);
+    }
+    let old = env.image("old.png", 99);
+    run(0, &["set", "user2470", &old, "--target", "ad"]);
+
+    // Dry run: says what it would do, changes nothing.
+    let dry = lines(run(0, &["--json", "use-existing-hd", "--all", "--dry-run"]));
+    let summary = dry
+        .iter()
+        .find(|v| v["type"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["summary"]["would_write"], 5, "{dry:?}");
+    assert_eq!(summary["summary"]["written"], 0, "{dry:?}");
+    let state = lines(run(0, &["--json", "get", "user2472", "--target", "ad"]));
+    assert_eq!(
+        state[0]["state"], "no-photo",
+        "the dry run wrote nothing: {state:?}"
+    );
+
+    // The run: five thumbnails, user2475 skipped (no HD photo), the
+    // cloud-only users unmatched; the old thumbnail backed up.
+    let out = run(0, &["use-existing-hd", "--all", "--report", "hd.csv"]);
+    assert!(out.contains("use-existing-hd: 5 written"), "{out}");
+    let csv = std::fs::read_to_string(env.path("hd.csv")).expect("report");
+    assert!(
+        csv.starts_with("file,user,user_id,target,outcome,bytes,error,backup"),
+        "{csv}"
+    );
+    let row = |user: &str| {
+        csv.lines()
+            .find(|l| l.split(',').nth(1) == Some(user))
+            .unwrap_or_else(|| panic!("no row for {user}: {csv}"))
+            .to_owned()
+    };
+    assert!(row("user2470").contains(",ad,written,"), "{csv}");
+    assert!(
+        row("user2471").contains(",ad,written,"),
+        "found by mail: {csv}"
+    );
+    assert!(row("user2475").contains(",skipped,"), "{csv}");
+    assert!(row("emu00000").contains(",unmatched,"), "{csv}");
+    let backup = row("user2470");
+    assert!(
+        backup.split(',').nth(7).is_some_and(|b| !b.is_empty()),
+        "the old thumbnail was backed up: {backup}"
+    );
+    let thumb = env.path("thumb.jpg");
+    run(
+        0,
+        &[
+            "get",
+            "user2473",
+            "--target",
+            "ad",
+            "--out",
+            &thumb.to_string_lossy(),
+        ],
+    );
+    assert_eq!(jpeg_size(&thumb), (96, 96));
+
+    // Again: everything is in place, nothing is written.
+    let again = lines(run(0, &["--json", "use-existing-hd", "--all"]));
+    let summary = again
+        .iter()
+        .find(|v| v["type"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["summary"]["written"], 0, "{again:?}");
+    assert_eq!(summary["summary"]["unchanged"], 5, "{again:?}");
+    assert_eq!(
+        again.iter().filter(|v| v["type"] == "item").count(),
+        8,
+        "one line per cloud user: {again:?}"
+    );
 }

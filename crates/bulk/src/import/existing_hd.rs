@@ -134,7 +134,8 @@ pub async fn use_existing_hd(
                 Ok(change) => {
                     item.outcome = match change.status {
                         ChangeStatus::Unchanged => Outcome::Unchanged,
-                        _ => Outcome::Written,
+                        ChangeStatus::DryRun => Outcome::WouldWrite,
+                        ChangeStatus::Done => Outcome::Written,
                     };
                     item.backup = change.backup.map(|b| b.path);
                 }

@@ -29,6 +29,8 @@ pub enum Outcome {
     /// The run stopped (Ctrl-C, quit) before this was done; `--resume`
     /// continues.
     NotDone,
+    /// Dry run: it would have been written; nothing was changed.
+    WouldWrite,
 }
 
 impl Outcome {
@@ -42,6 +44,7 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::Failed => "failed",
             Outcome::NotDone => "not-done",
+            Outcome::WouldWrite => "would-write",
         }
     }
 }
@@ -84,6 +87,9 @@ pub struct Summary {
     pub failed: usize,
     /// Not done because the run stopped.
     pub not_done: usize,
+    /// Dry run: would have been written.
+    #[serde(default)]
+    pub would_write: usize,
     /// Whether the run was stopped before the end.
     pub stopped: bool,
     /// Wall time of the run, in milliseconds.
@@ -103,6 +109,7 @@ impl Summary {
                 Outcome::Duplicate => s.duplicate += 1,
                 Outcome::Failed => s.failed += 1,
                 Outcome::NotDone => s.not_done += 1,
+                Outcome::WouldWrite => s.would_write += 1,
             }
         }
         s

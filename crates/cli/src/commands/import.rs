@@ -113,12 +113,7 @@ pub(crate) async fn run(
 
     let counts = plan.counts();
     let bar = Arc::new(out.progress(counts.set as u64, "importing"));
-    let reporter = Arc::new(CliReporter {
-        bar: Arc::clone(&bar),
-        json: out.json,
-        verbose: out.verbose,
-        out: Output::new(out.json, out.verbose),
-    });
+    let reporter = Arc::new(CliReporter::counting_writes(Arc::clone(&bar), out));
     let cancel = CancelToken::new();
     {
         let cancel = cancel.clone();
@@ -159,7 +154,7 @@ pub(crate) async fn run(
     if let Some(path) = &args.report {
         report.write(path).map_err(|e| anyhow!("{e}"))?;
     }
-    print_summary(out, &report, args.report.as_deref());
+    print_summary(out, "import", &report, args.report.as_deref());
     journal_result.map_err(|e| anyhow!("{e}"))?;
     Ok(if report.summary.is_success() && failed_targets == 0 {
         Status::Success
@@ -227,16 +222,30 @@ fn truncate(s: &str, width: usize) -> String {
     }
 }
 
-fn print_summary(out: &Output, report: &RunReport, report_path: Option<&Path>) {
+/// The closing line of a run (`import: 3 written, …`), or its JSON.
+pub(crate) fn print_summary(
+    out: &Output,
+    command: &str,
+    report: &RunReport,
+    report_path: Option<&Path>,
+) {
     let s = &report.summary;
     if out.json {
         out.json_line(&json!({"type": "summary", "summary": s, "report": report_path}));
         return;
     }
-    let mut line = format!(
-        "import: {} written, {} unchanged, {} skipped, {} unmatched, {} duplicates, {} failed",
-        s.written, s.unchanged, s.skipped, s.unmatched, s.duplicate, s.failed
-    );
+    let mut line = if s.would_write > 0 {
+        format!(
+            "{command} (dry run, nothing changed): {} would be written, ",
+            s.would_write
+        )
+    } else {
+        format!("{command}: {} written, ", s.written)
+    };
+    line.push_str(&format!(
+        "{} unchanged, {} skipped, {} unmatched, {} duplicates, {} failed",
+        s.unchanged, s.skipped, s.unmatched, s.duplicate, s.failed
+    ));
     if s.not_done > 0 {
         line.push_str(&format!(
             ", {} not done (stopped; run the same command with --resume to finish)",
@@ -251,16 +260,49 @@ fn print_summary(out: &Output, report: &RunReport, report_path: Option<&Path>) {
 }
 
 /// Progress for people (a bar, failures above it) or JSON lines.
-struct CliReporter {
+pub(crate) struct CliReporter {
     bar: Arc<ProgressBar>,
     json: bool,
     verbose: u8,
     /// Where lines go (its own printer: the reporter outlives borrows).
     out: Output,
+    /// The bar counts every item and takes its length from `Started`
+    /// (use-existing-hd), rather than only the writes of a plan (import).
+    every_item: bool,
+}
+
+impl CliReporter {
+    /// For `import`: the bar's length is the plan's writes; it moves on
+    /// each photo written.
+    pub(crate) fn counting_writes(bar: Arc<ProgressBar>, out: &Output) -> Self {
+        CliReporter {
+            bar,
+            json: out.json,
+            verbose: out.verbose,
+            out: Output::new(out.json, out.verbose),
+            every_item: false,
+        }
+    }
+
+    /// For bulk runs without a plan: the length comes with `Started`, and
+    /// the bar moves on every user whatever the outcome.
+    pub(crate) fn counting_every_item(bar: Arc<ProgressBar>, out: &Output) -> Self {
+        CliReporter {
+            every_item: true,
+            ..Self::counting_writes(bar, out)
+        }
+    }
 }
 
 impl Reporter for CliReporter {
     fn event(&self, event: &Event) {
+        if self.every_item {
+            match event {
+                Event::Started { total } => self.bar.set_length(*total as u64),
+                Event::Item(i) if i.outcome != Outcome::Written => self.bar.inc(1),
+                _ => {}
+            }
+        }
         match event {
             Event::Item(item) => {
                 if self.json {
