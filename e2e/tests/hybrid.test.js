@@ -286,6 +286,20 @@ test('HYBRID: import a photo for an AD user; AD (ldapsearch) and the emulator ho
   }
 });
 
+test('HYBRID: Use existing HD makes the AD photo from the Microsoft 365 one (ldapsearch sees it)', async () => {
+  const before = thumbnailPhoto(ad, USER);
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  await page.getByRole('button', { name: 'Use existing HD' }).click();
+  const toast = page.locator('.toast.ok', { hasText: /made from the HD photo/ });
+  await toast.first().waitFor({ timeout: 60000 });
+  const after = thumbnailPhoto(ad, USER);
+  assert.ok(after && !after.equals(before), 'AD holds a new thumbnail');
+  assert.deepEqual(jpegSize(after), [96, 96]);
+  await page.waitForFunction((sha) => new URL(document.querySelector('#pane-ad img').src).searchParams.get('v') === sha,
+    sha256(after).slice(0, 16), { timeout: 30000 });
+  await shot('h04-hybrid-use-existing-hd');
+});
+
 test('HYBRID: switching the listing source to Microsoft 365 changes the list', async () => {
   const fromAd = await search('user24');
   // AD holds user2400–user2499: a full list of 25 (in the directory's
@@ -293,7 +307,7 @@ test('HYBRID: switching the listing source to Microsoft 365 changes the list', a
   assert.equal(fromAd.length, 25, `AD: ${fromAd}`);
   assert.ok(fromAd.every((t) => /Test User 24\d\d.*user24\d\d/.test(t)), `AD: ${fromAd}`);
   assert.ok(await page.locator('#user-list li.empty', { hasText: 'More users match' }).count() === 1);
-  await shot('h04-hybrid-list-ad');
+  await shot('h05-hybrid-list-ad');
 
   await page.getByLabel('List users from').selectOption('m365');
   assert.equal(await page.locator('#user-summary').textContent(), 'No user selected.');
@@ -305,13 +319,13 @@ test('HYBRID: switching the listing source to Microsoft 365 changes the list', a
   assert.equal(await page.locator('#user-list li.empty', { hasText: 'More users match' }).count(), 0);
   const cloudOnly = await search('emu');
   assert.ok(cloudOnly.length >= 5 && cloudOnly.every((t) => /emu/i.test(t)), `cloud-only users: ${cloudOnly}`);
-  await shot('h05-hybrid-list-m365');
+  await shot('h06-hybrid-list-m365');
 
   // The same person picked from Microsoft 365 shows the photos just written.
   await search(USER);
   await page.getByRole('option', { name: new RegExp(USER) }).first().click();
   await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96')
     && document.querySelector('#pane-m365-info').textContent.includes('648×648'), null, { timeout: 30000 });
-  await shot('h06-hybrid-user-from-m365');
+  await shot('h07-hybrid-user-from-m365');
   await page.getByLabel('List users from').selectOption('ad');
 });

@@ -24,6 +24,8 @@ use userphoto_directory::{
 };
 use userphoto_imaging::{CropMode, ImagingError, Limits, OutputSpec, PrepareOptions, SourceInfo};
 
+use userphoto_directory::graph::DEFAULT_MATCH_ORDER;
+
 use crate::audit::{AuditAction, AuditError, AuditLog, AuditRecord};
 use crate::backup::{BackupError, BackupReason, BackupRecord, BackupSet, BackupStore};
 
@@ -259,10 +261,21 @@ pub struct SetRun {
 
 /// The engine for single-user operations: where backups and the audit log
 /// go. Cheap to clone.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Ops {
     backups: Option<BackupStore>,
     audit: Option<AuditLog>,
+    match_order: Vec<UserKey>,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Ops {
+            backups: None,
+            audit: None,
+            match_order: DEFAULT_MATCH_ORDER.to_vec(),
+        }
+    }
 }
 
 impl Ops {
@@ -271,23 +284,51 @@ impl Ops {
         Ops {
             backups: Some(backups),
             audit: Some(audit),
+            ..Ops::default()
         }
     }
 
-    /// The configured backup folder and audit log.
+    /// The configured backup folder and audit log, and `[m365]
+    /// match_order`.
     ///
     /// # Errors
     /// When the default locations cannot be found (no home folder).
     pub fn from_config(config: &Config) -> Result<Self, DirError> {
-        Ok(Ops::new(
+        let ops = Ops::new(
             BackupStore::new(config.backup_dir()?),
             AuditLog::new(config.audit_path()?),
-        ))
+        );
+        Ok(
+            match config
+                .file()
+                .m365
+                .as_ref()
+                .and_then(|s| s.match_order.clone())
+            {
+                Some(order) => ops.with_match_order(order),
+                None => ops,
+            },
+        )
     }
 
     /// No backups and no audit log (tests, read-only use).
     pub fn none() -> Self {
         Ops::default()
+    }
+
+    /// How an on-premises user is found at an HD target (see
+    /// [`Ops::use_existing_hd`]); an empty order keeps the current one.
+    pub fn with_match_order(mut self, order: Vec<UserKey>) -> Self {
+        if !order.is_empty() {
+            self.match_order = order;
+        }
+        self
+    }
+
+    /// The keys an on-premises user is looked for by at an HD target, in
+    /// order (default: UPN, mail, onPremisesSamAccountName).
+    pub fn match_order(&self) -> &[UserKey] {
+        &self.match_order
     }
 
     /// The backup store, if any.
@@ -866,6 +907,9 @@ async fn probe(config: &Config, kind: TargetKind) -> Detection {
     }
     d
 }
+
+mod existing_hd;
+pub use existing_hd::{ExistingHd, ExistingHdError};
 
 #[cfg(test)]
 #[path = "ops/tests.rs"]

@@ -15,12 +15,10 @@
 
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use userphoto_bulk::import::{use_existing_hd, CancelToken};
 use userphoto_bulk::ops::{find_user, SetOptions};
 use userphoto_directory::config::{Config, Target};
-use userphoto_directory::graph::{find_in_cloud, DEFAULT_MATCH_ORDER};
-use userphoto_directory::{FindResult, PhotoLookup, UserKey};
 
 use super::import::{print_summary, CliReporter};
 use super::{open, ops, report_change, write_options};
@@ -41,60 +39,17 @@ pub(crate) async fn run(
     let on_prem = find_user(&thumb, args.by, name)
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let order: Vec<UserKey> = config
-        .file()
-        .m365
-        .as_ref()
-        .and_then(|s| s.match_order.clone())
-        .unwrap_or_else(|| DEFAULT_MATCH_ORDER.to_vec());
-    let cloud_user = match find_in_cloud(hd.directory.as_ref(), &on_prem, &order)
-        .await
-        .map_err(|e| anyhow!("{from}: {e}"))?
-    {
-        FindResult::Found(u) => u,
-        FindResult::NotFound => bail!(
-            "{name} was not found in {from} by {}; check that the user is synchronised, or set match_order in [m365]",
-            order.iter().map(ToString::to_string).collect::<Vec<_>>().join(", then ")
-        ),
-        FindResult::Ambiguous(users) => bail!(
-            "{name} matches {} users in {from} ({}); set match_order in [m365] to a unique key",
-            users.len(),
-            users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        ),
-    };
-    let photo = match hd
-        .directory
-        .get_photo(&cloud_user)
-        .await
-        .map_err(|e| anyhow!("{from}: {e}"))?
-    {
-        PhotoLookup::Photo(p) => p,
-        PhotoLookup::NoPhoto => bail!(
-            "{cloud_user} has no HD photo in {from}; set one first (userphoto set {name} IMAGE)"
-        ),
-        PhotoLookup::NoMailbox => bail!(
-            "{cloud_user} has no mailbox in {from}, so there is no HD photo to use; set the photo from an image instead"
-        ),
-        PhotoLookup::NotAccessible { reason } => {
-            bail!("the HD photo of {cloud_user} in {from} cannot be read: {reason}")
-        }
-    };
     let options = SetOptions {
         write: write_options(&args.write),
         ..SetOptions::default()
     };
     let ops = ops(config)?;
-    let change = ops
-        .set_photo(
-            &thumb,
-            &on_prem.id,
-            Some(UserKey::Id),
-            photo.bytes(),
-            &options,
-        )
+    // The same library call as the web UI's "Use existing HD" button.
+    let done = ops
+        .use_existing_hd(&hd, &thumb, &on_prem, &options)
         .await
-        .map_err(|e| anyhow!("{to}: {e}"))?;
-    report_change(out, &ops, "set", &change);
+        .map_err(|e| anyhow!("{e}"))?;
+    report_change(out, &ops, "set", &done.change);
     Ok(Status::Success)
 }
 

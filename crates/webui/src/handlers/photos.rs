@@ -9,9 +9,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use userphoto_bulk::ops::{self, plan_targets, SetOptions, WriteOptions};
+use userphoto_bulk::ops::{self, plan_targets, ExistingHdError, SetOptions, WriteOptions};
 use userphoto_directory::config::{Target, TargetKind};
-use userphoto_directory::{PhotoLookup, PhotoSlot, User};
+use userphoto_directory::{PhotoSlot, User};
 use userphoto_imaging::{CropBox, CropMode, Limits, OutputSpec, PrepareOptions, QualityIssue};
 
 use super::{change_json, common_key, failure_json, resolve};
@@ -226,8 +226,9 @@ pub(crate) struct SourceBody {
     source: Option<String>,
 }
 
-/// `POST /api/users/{id}/use-existing-hd`: reads the current HD photo and
-/// writes a 96×96 of it to the Active Directory-sized targets.
+/// `POST /api/users/{id}/use-existing-hd`: the user's current HD photo
+/// becomes their 96×96 at each Active Directory-sized target — the same
+/// library call as `userphoto use-existing-hd` (`Ops::use_existing_hd`).
 pub(crate) async fn use_existing_hd(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -248,29 +249,40 @@ pub(crate) async fn use_existing_hd(
     if thumbs.is_empty() {
         return Err(AppError::not_found("no Active Directory target is open"));
     }
-    let (key, value) = common_key(&user, source, &[hd])?;
-    let (_, lookup) = ops::get_photo(hd, Some(key), &value).await?;
-    let PhotoLookup::Photo(photo) = lookup else {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "no-hd-photo",
-            format!(
-                "{} has no HD photo at {} ({}), so there is nothing to reuse; import a photo instead",
-                user.label(),
-                hd.kind,
-                lookup.state()
-            ),
-        ));
-    };
-    write(
-        &state,
-        source,
-        &user,
-        &thumbs,
-        photo.bytes(),
-        &SetOptions::default(),
-    )
-    .await
+    let mut results = Vec::new();
+    for thumb in thumbs {
+        // The person as this target knows them (the listing source may be
+        // the HD target).
+        let at_thumb = if thumb.kind == source {
+            user.clone()
+        } else {
+            let (key, value) = common_key(&user, source, &[thumb])?;
+            ops::find_user(thumb, Some(key), &value).await?
+        };
+        match state
+            .ops()
+            .use_existing_hd(hd, thumb, &at_thumb, &SetOptions::default())
+            .await
+        {
+            Ok(done) => results.push(change_json(&done.change)),
+            Err(ExistingHdError::Ops(e)) => results.push(failure_json(thumb.kind, e.into())),
+            // No usable HD photo: the same for every target.
+            Err(e) => {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "no-hd-photo",
+                    e.to_string(),
+                ))
+            }
+        }
+    }
+    let ok = results.iter().all(|r| r["status"] != "failed");
+    Ok(Json(json!({
+        "user": user.label(),
+        "ok": ok,
+        "results": results,
+        "skipped": [],
+    })))
 }
 
 /// The open targets named in `names`, refusing unknown ones.

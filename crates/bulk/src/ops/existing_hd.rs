@@ -1,0 +1,168 @@
+//! "Use existing HD" for one person: the 648×648 photo they already have
+//! at the HD target (Microsoft 365, Exchange) becomes their 96×96 at the
+//! thumbnail target (Active Directory).
+//!
+//! Why one function: `userphoto use-existing-hd` and the web UI's button
+//! do exactly this; the many-users job is [`crate::import::use_existing_hd`].
+//! The person is found at the HD target from their on-premises account by
+//! [`Ops::match_order`] (UPN, then mail, then onPremisesSamAccountName by
+//! default; `[m365] match_order`), and the thumbnail goes through the usual
+//! prepare → back up → write → audit of [`Ops::set_photo`].
+
+use userphoto_directory::config::{Target, TargetKind};
+use userphoto_directory::graph::find_in_cloud;
+use userphoto_directory::{FindResult, PhotoLookup, User, UserKey};
+
+use super::{Change, Ops, OpsError, SetOptions};
+
+/// Why "use existing HD" did not write. Each message is one sentence that
+/// says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExistingHdError {
+    /// Nobody at the HD target matches the person.
+    #[error("{user} was not found in {hd} by {keys}; check that the user is synchronised, or set match_order in [m365]")]
+    NotFound {
+        /// The person, as named on-premises.
+        user: String,
+        /// The HD target.
+        hd: TargetKind,
+        /// The keys tried, in order.
+        keys: String,
+    },
+    /// Several users at the HD target match.
+    #[error("{user} matches {count} users in {hd} ({candidates}); set match_order in [m365] to a unique key")]
+    Ambiguous {
+        /// The person, as named on-premises.
+        user: String,
+        /// The HD target.
+        hd: TargetKind,
+        /// How many match.
+        count: usize,
+        /// Who.
+        candidates: String,
+    },
+    /// The person has no HD photo.
+    #[error("{user} has no HD photo in {hd}, so there is nothing to reuse; import a photo instead (userphoto set USER IMAGE)")]
+    NoPhoto {
+        /// The person at the HD target.
+        user: String,
+        /// The HD target.
+        hd: TargetKind,
+    },
+    /// The person has no mailbox, so no HD photo.
+    #[error("{user} has no mailbox in {hd}, so there is no HD photo to use; set the photo from an image instead")]
+    NoMailbox {
+        /// The person at the HD target.
+        user: String,
+        /// The HD target.
+        hd: TargetKind,
+    },
+    /// The HD photo cannot be read.
+    #[error("the HD photo of {user} in {hd} cannot be read: {reason}")]
+    NotAccessible {
+        /// The person at the HD target.
+        user: String,
+        /// The HD target.
+        hd: TargetKind,
+        /// What the directory said.
+        reason: String,
+    },
+    /// Looking up, preparing or writing failed.
+    #[error(transparent)]
+    Ops(#[from] OpsError),
+}
+
+/// What "use existing HD" did.
+#[derive(Debug)]
+pub struct ExistingHd {
+    /// The person as the HD target knows them.
+    pub hd_user: User,
+    /// The write at the thumbnail target.
+    pub change: Change,
+}
+
+impl Ops {
+    /// Makes `user`'s photo at `thumb` (where `user` was found) from the
+    /// HD photo they have at `hd`: found there by [`Ops::match_order`],
+    /// prepared at `thumb`'s size and budget, backed up, written, audited.
+    ///
+    /// # Errors
+    /// [`ExistingHdError`]: not found or ambiguous at `hd`, no HD photo, no
+    /// mailbox, not readable, or the lookup / write failed.
+    pub async fn use_existing_hd(
+        &self,
+        hd: &Target,
+        thumb: &Target,
+        user: &User,
+        options: &SetOptions,
+    ) -> Result<ExistingHd, ExistingHdError> {
+        let order = self.match_order();
+        let hd_user = match find_in_cloud(hd.directory.as_ref(), user, order)
+            .await
+            .map_err(|source| OpsError::Directory {
+                target: hd.kind,
+                source,
+            })? {
+            FindResult::Found(u) => u,
+            FindResult::NotFound => {
+                return Err(ExistingHdError::NotFound {
+                    user: user.label().to_owned(),
+                    hd: hd.kind,
+                    keys: order
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", then "),
+                })
+            }
+            FindResult::Ambiguous(users) => {
+                return Err(ExistingHdError::Ambiguous {
+                    user: user.label().to_owned(),
+                    hd: hd.kind,
+                    count: users.len(),
+                    candidates: users
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        };
+        let named = hd_user.to_string();
+        let photo =
+            match hd
+                .directory
+                .get_photo(&hd_user)
+                .await
+                .map_err(|source| OpsError::Directory {
+                    target: hd.kind,
+                    source,
+                })? {
+                PhotoLookup::Photo(p) => p,
+                PhotoLookup::NoPhoto => {
+                    return Err(ExistingHdError::NoPhoto {
+                        user: named,
+                        hd: hd.kind,
+                    })
+                }
+                PhotoLookup::NoMailbox => {
+                    return Err(ExistingHdError::NoMailbox {
+                        user: named,
+                        hd: hd.kind,
+                    })
+                }
+                PhotoLookup::NotAccessible { reason } => {
+                    return Err(ExistingHdError::NotAccessible {
+                        user: named,
+                        hd: hd.kind,
+                        reason,
+                    })
+                }
+            };
+        let change = self
+            .set_photo(thumb, &user.id, Some(UserKey::Id), photo.bytes(), options)
+            .await?;
+        Ok(ExistingHd { hd_user, change })
+    }
+}
