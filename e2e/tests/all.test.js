@@ -300,6 +300,31 @@ test('the crop: the pipeline\'s square on the photo, quality warnings, nudge, im
   await shot('18-crop-reset');
 });
 
+// The real-world corpus (../shared/corpus, or USERPHOTO_CORPUS): read, never copied.
+const CORPUS = process.env.USERPHOTO_CORPUS || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/corpus');
+
+test('the crop of a real portrait is framed on the face, shown on the photo (corpus)', async (t) => {
+  const file = path.join(CORPUS, 'faces', 'kodim04.png');
+  if (!fs.existsSync(file)) {
+    assert.notEqual(process.env.USERPHOTO_REQUIRE_CORPUS, '1', `the corpus is required but ${file} is missing`);
+    t.skip(`CORPUS ABSENT (${file}): set USERPHOTO_CORPUS to run this test`);
+    return;
+  }
+  // faces.tsv: the face box of kodim04.png (x, y, w, h in source pixels).
+  const row = fs.readFileSync(path.join(CORPUS, 'faces', 'faces.tsv'), 'utf8').split('\n')
+    .map((l) => l.split('\t')).find((c) => c[0] === 'kodim04.png');
+  const [fx, fy, fw, fh] = row[3].split(',').map(Number);
+  await page.locator('#file').setInputFiles(file);
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('512×768'));
+  await page.locator('#crop-stage:not([hidden])').waitFor();
+  assert.match(await page.locator('#crop-info').textContent(), /Framed on the face/);
+  const c = await cropBox();
+  assert.ok(fx >= c.x - 1 && fy >= c.y - 1 && fx + fw <= c.x + c.side + 1 && fy + fh <= c.y + c.side + 1,
+    `the face ${[fx, fy, fw, fh]} lies inside the square ${JSON.stringify(c)}`);
+  await previewLoaded(/preview\.jpg$/);
+  await shot('20-crop-face');
+});
+
 // ------------------------------------------------------------ security over real HTTP
 // (after the folder import tests below have run, see the end of the file)
 

@@ -364,3 +364,70 @@ async fn users_are_named_clearly_when_missing_ambiguous_or_mailboxless() {
         .expect_err("no mailbox");
     assert!(err.to_string().contains("has no mailbox"), "{err}");
 }
+
+#[tokio::test]
+async fn use_existing_hd_makes_the_thumbnail_from_the_hd_photo_or_says_why_not() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ad = folder_target(tmp.path(), "ad", TargetKind::Ad, PhotoSlot::Thumbnail).await;
+    let hd = folder_target(tmp.path(), "hd", TargetKind::M365, PhotoSlot::Hd).await;
+    let ops = ops(tmp.path());
+    let john = find_user(&ad, None, "John.Smith").await.expect("john");
+    let options = SetOptions::default();
+
+    // Nothing to reuse yet.
+    let err = ops
+        .use_existing_hd(&hd, &ad, &john, &options)
+        .await
+        .expect_err("no HD photo");
+    assert!(matches!(err, ExistingHdError::NoPhoto { .. }), "{err}");
+    assert!(err.to_string().contains("import a photo instead"), "{err}");
+
+    ops.set_photo(&hd, "John.Smith", None, &png(800, 800, 7), &options)
+        .await
+        .expect("HD photo");
+    let done = ops
+        .use_existing_hd(&hd, &ad, &john, &options)
+        .await
+        .expect("thumbnail made");
+    assert_eq!(done.hd_user.id, "u1", "found at the HD target by UPN");
+    assert_eq!(done.change.target, TargetKind::Ad);
+    assert_eq!(done.change.status, ChangeStatus::Done);
+    assert_eq!(done.change.new_size, Some(96));
+    let (_, lookup) = get_photo(&ad, None, "John.Smith").await.expect("read");
+    let PhotoLookup::Photo(thumb) = lookup else {
+        panic!("no thumbnail: {lookup:?}")
+    };
+    assert_eq!(thumb.len(), done.change.new_bytes.expect("bytes"));
+    // Again: the same thumbnail, not written twice.
+    let again = ops
+        .use_existing_hd(&hd, &ad, &john, &options)
+        .await
+        .expect("again");
+    assert_eq!(again.change.status, ChangeStatus::Unchanged);
+
+    // No mailbox at the HD target (found by logon name: no UPN, no mail).
+    let nomail = find_user(&ad, None, "nomail").await.expect("nomail");
+    let err = ops
+        .use_existing_hd(&hd, &ad, &nomail, &options)
+        .await
+        .expect_err("no mailbox");
+    assert!(matches!(err, ExistingHdError::NoMailbox { .. }), "{err}");
+
+    // Not at the HD target, and the match order is the one configured.
+    let ghost = User::new("x").with_sam_account_name("ghost");
+    let err = ops
+        .use_existing_hd(&hd, &ad, &ghost, &options)
+        .await
+        .expect_err("not found");
+    assert!(
+        err.to_string()
+            .contains("was not found in m365 by upn, then mail, then sam-account-name"),
+        "{err}"
+    );
+    let by_mail = ops.clone().with_match_order(vec![UserKey::Mail]);
+    let err = by_mail
+        .use_existing_hd(&hd, &ad, &john, &options)
+        .await
+        .expect_err("John has no mail");
+    assert!(matches!(err, ExistingHdError::NotFound { .. }), "{err}");
+}
