@@ -217,10 +217,12 @@ async function search(text) {
   const box = page.getByRole('combobox', { name: 'Select user' });
   await box.fill('');
   await box.fill(text);
-  await page.locator('#user-list:not([hidden])').waitFor();
-  await page.waitForFunction(() => !document.querySelector('#user-list').hidden
-    && document.querySelectorAll('#user-list li').length > 0);
-  await page.waitForTimeout(400); // the debounced search's answer for the whole text
+  // The debounced search's answer for the whole text: every option matches it.
+  await page.waitForFunction((q) => {
+    const list = document.querySelector('#user-list');
+    const opts = [...list.querySelectorAll('[role=option]')];
+    return !list.hidden && opts.length > 0 && opts.every((o) => o.textContent.toLowerCase().includes(q));
+  }, text.toLowerCase(), { timeout: 30000 });
   return page.locator('#user-list [role=option]').evaluateAll((lis) => lis.map((li) => li.textContent));
 }
 
@@ -317,15 +319,16 @@ test('HYBRID: switching the listing source to Microsoft 365 changes the list', a
   assert.ok(fromCloud.every((t) => /user246\d/.test(t)));
   assert.ok(!fromCloud.some((t) => /Test User/.test(t)), 'the cloud names, not the AD display names');
   assert.equal(await page.locator('#user-list li.empty', { hasText: 'More users match' }).count(), 0);
+  await shot('h06-hybrid-list-m365');
   const cloudOnly = await search('emu');
   assert.ok(cloudOnly.length >= 5 && cloudOnly.every((t) => /emu/i.test(t)), `cloud-only users: ${cloudOnly}`);
-  await shot('h06-hybrid-list-m365');
+  await shot('h07-hybrid-list-m365-cloud-only');
 
   // The same person picked from Microsoft 365 shows the photos just written.
   await search(USER);
   await page.getByRole('option', { name: new RegExp(USER) }).first().click();
   await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96')
     && document.querySelector('#pane-m365-info').textContent.includes('648×648'), null, { timeout: 30000 });
-  await shot('h07-hybrid-user-from-m365');
+  await shot('h08-hybrid-user-from-m365');
   await page.getByLabel('List users from').selectOption('ad');
 });
