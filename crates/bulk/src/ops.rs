@@ -5,7 +5,10 @@
 //! "replace photo" button must do exactly the same thing in the same order,
 //! or one of them will one day skip the backup. So the sequence lives here:
 //!
-//! 1. find the user by the target's listing key (or a chosen key);
+//! 1. find the user by the target's listing key (or a chosen key); with
+//!    several targets (HYBRID), in the first on-premises one, and in the
+//!    others by that user's UPN, then mail, then logon name
+//!    ([`resolve_user`], [`Ops::match_order`]);
 //! 2. prepare the photo for the target's size and byte budget (one decode
 //!    for every target);
 //! 3. read the current photo; identical bytes → nothing to do;
@@ -20,7 +23,8 @@ use std::time::Duration;
 
 use userphoto_directory::config::{Config, Target, TargetKind};
 use userphoto_directory::{
-    DirectoryExt as _, Error as DirError, Photo, PhotoLookup, PhotoSlot, User, UserKey, UserQuery,
+    DirectoryExt as _, Error as DirError, FindResult, Photo, PhotoLookup, PhotoSlot, User, UserKey,
+    UserQuery,
 };
 use userphoto_imaging::{CropMode, ImagingError, Limits, OutputSpec, PrepareOptions, SourceInfo};
 
@@ -377,16 +381,24 @@ impl Ops {
         let mut results = Vec::new();
         if !specs.is_empty() {
             let jpegs = prepare(image, specs, options).await?;
-            for (target, (jpeg, size, mut warnings)) in ordered.into_iter().zip(jpegs) {
+            let chosen: Vec<Target> = ordered.iter().map(|t| (*t).clone()).collect();
+            let users = resolve_user(&chosen, by, user, &self.match_order).await;
+            for ((target, (jpeg, size, mut warnings)), found) in
+                ordered.into_iter().zip(jpegs).zip(users)
+            {
                 warnings.extend(
                     plan.warnings
                         .iter()
                         .filter(|(k, _)| *k == target.kind)
                         .map(|(_, w)| w.clone()),
                 );
-                let result = self
-                    .set_prepared(target, user, by, jpeg, size, warnings, &options.write)
-                    .await;
+                let result = match found {
+                    Ok(u) => {
+                        self.set_prepared(target, &u, jpeg, size, warnings, &options.write)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
                 results.push((target.kind, result));
             }
         }
@@ -422,23 +434,20 @@ impl Ops {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn set_prepared(
         &self,
         target: &Target,
-        user: &str,
-        by: Option<UserKey>,
+        user: &User,
         jpeg: Vec<u8>,
         size: u32,
         warnings: Vec<String>,
         write: &WriteOptions,
     ) -> Result<Change, OpsError> {
-        let user = find_user(target, by, user).await?;
         let photo = Photo::new(jpeg).map_err(OpsError::dir(target))?;
         let mut change = self
             .replace(
                 target,
-                &user,
+                user,
                 &photo,
                 AuditAction::Set,
                 BackupReason::BeforeSet,
@@ -766,6 +775,102 @@ pub async fn find_user(
     dir.find_user(key, value)
         .await
         .map_err(OpsError::dir(target))
+}
+
+/// Finds the user named `value` in each of `targets` (HYBRID: one person,
+/// known by different names on-premises and in the cloud).
+///
+/// In the primary target — the first on-premises or local one, else the
+/// first — by `by` (default: its listing key). In every other target, by
+/// the primary user's values for the keys of `order` in turn (default
+/// [`DEFAULT_MATCH_ORDER`]): the first key that finds someone wins, an
+/// ambiguous one is an error rather than a guess ([`find_in_cloud`]); where
+/// none finds anyone, by `value` itself. One result per target, in the
+/// order given: a user missing in one target is that target's error, not
+/// the others'.
+///
+/// [`find_in_cloud`]: userphoto_directory::graph::find_in_cloud
+pub async fn resolve_user(
+    targets: &[Target],
+    by: Option<UserKey>,
+    value: &str,
+    order: &[UserKey],
+) -> Vec<Result<User, OpsError>> {
+    let order: &[UserKey] = if order.is_empty() {
+        &DEFAULT_MATCH_ORDER
+    } else {
+        order
+    };
+    let Some(primary) = crate::import::plan::primary_target(targets) else {
+        return Vec::new();
+    };
+    let anchor = find_user(primary, by, value).await;
+    let mut out: Vec<Result<User, OpsError>> = Vec::with_capacity(targets.len());
+    let mut primary_at = 0;
+    for (i, t) in targets.iter().enumerate() {
+        if std::ptr::eq(t, primary) {
+            primary_at = i;
+            continue;
+        }
+        if let Ok(on_prem) = &anchor {
+            match userphoto_directory::graph::find_in_cloud(t.directory.as_ref(), on_prem, order)
+                .await
+            {
+                Ok(FindResult::Found(u)) => {
+                    out.push(Ok(u));
+                    continue;
+                }
+                Ok(FindResult::Ambiguous(users)) => {
+                    out.push(Err(OpsError::Directory {
+                        target: t.kind,
+                        source: DirError::Ambiguous {
+                            key: order[0],
+                            value: value.to_owned(),
+                            candidates: users.iter().map(ToString::to_string).collect(),
+                        },
+                    }));
+                    continue;
+                }
+                Ok(FindResult::NotFound) => {}
+                Err(e) => {
+                    out.push(Err(OpsError::Directory {
+                        target: t.kind,
+                        source: e,
+                    }));
+                    continue;
+                }
+            }
+        }
+        out.push(
+            find_user(t, by, value)
+                .await
+                .map_err(|e| match (e, &anchor) {
+                    (
+                        OpsError::Directory {
+                            target,
+                            source: DirError::NotFound { what },
+                        },
+                        Ok(on_prem),
+                    ) => OpsError::Directory {
+                        target,
+                        source: DirError::NotFound {
+                            what: format!(
+                                "{what} (nor by the {} of {on_prem} in {})",
+                                order
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join(", then "),
+                                primary.kind,
+                            ),
+                        },
+                    },
+                    (e, _) => e,
+                }),
+        );
+    }
+    out.insert(primary_at, anchor);
+    out
 }
 
 /// The user named `value` (see [`find_user`]) and their photo at `target`.

@@ -231,22 +231,16 @@ fn samba() -> HashMap<String, String> {
         .unwrap_or_else(|e| panic!("Samba AD test server: {e}; {HINT}"))
 }
 
-#[test]
-fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
+/// A HYBRID configuration: the Samba AD DC (bound as svc-photos, its
+/// password in `USERPHOTO_CLI_TEST_AD_PASSWORD`) and `emu`; with that
+/// password.
+fn hybrid_config(emu: &Emulator) -> (String, String) {
     let ad = samba();
     let get = |k: &str| {
         ad.get(&format!("USERPHOTO_TEST_AD_{k}"))
             .cloned()
             .unwrap_or_default()
     };
-    // user2411 in AD; in the cloud only its mail matches (UPN changed).
-    let emu = Emulator::start(
-        Knobs::default().with_users(3).with_user(
-            EmulatedUser::new("50000000-0000-4000-8000-000000002411", "user2411")
-                .with_upn("user2411@contoso.onmicrosoft.test")
-                .with_mail(Some("user2411@corp.example.test".into())),
-        ),
-    );
     let config = format!(
         "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_AD_PASSWORD\"\nca_file = {:?}\n\n{}",
         get("URL"),
@@ -255,8 +249,21 @@ fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
         get("CA_FILE"),
         emu.section()
     );
+    (config, get("SVC_PASSWORD"))
+}
+
+#[test]
+fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
+    // user2411 in AD; in the cloud only its mail matches (UPN changed).
+    let emu = Emulator::start(
+        Knobs::default().with_users(3).with_user(
+            EmulatedUser::new("50000000-0000-4000-8000-000000002411", "user2411")
+                .with_upn("user2411@contoso.onmicrosoft.test")
+                .with_mail(Some("user2411@corp.example.test".into())),
+        ),
+    );
+    let (config, password) = hybrid_config(&emu);
     let env = Env::new(&config);
-    let password = get("SVC_PASSWORD");
     let with_ad = [("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str())];
     let run = |code: i32, args: &[&str]| {
         let (got, stdout, stderr) = env.output(args, &with_ad);
@@ -416,12 +423,6 @@ fn import_through_random_429s_and_503s_lands_every_photo_exactly_once() {
 
 #[test]
 fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
-    let ad = samba();
-    let get = |k: &str| {
-        ad.get(&format!("USERPHOTO_TEST_AD_{k}"))
-            .cloned()
-            .unwrap_or_default()
-    };
     // user2470…2475 exist in AD and in the cloud (user2471 only by mail:
     // its cloud UPN differs); emu00000/1 are cloud-only.
     let mut knobs = Knobs::default().with_users(2);
@@ -439,16 +440,8 @@ fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
         knobs = knobs.with_user(u);
     }
     let emu = Emulator::start(knobs);
-    let config = format!(
-        "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_AD_PASSWORD\"\nca_file = {:?}\n\n{}",
-        get("URL"),
-        get("TEST_OU"),
-        get("SVC_UPN"),
-        get("CA_FILE"),
-        emu.section()
-    );
+    let (config, password) = hybrid_config(&emu);
     let env = Env::new(&config);
-    let password = get("SVC_PASSWORD");
     let extra = [
         ("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str()),
         ("USERPHOTO_STATE_DIR", "state"),
@@ -546,4 +539,123 @@ fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
         8,
         "one line per cloud user: {again:?}"
     );
+}
+
+#[test]
+fn hybrid_set_and_import_find_cloud_users_by_mail_and_logon_name() {
+    // In AD: user2476…2479 (UPN and mail user24xx@corp.example.test). In
+    // the cloud: user2476 only by mail (its UPN and alias differ), user2477
+    // only by onPremisesSamAccountName, user2478 by UPN; user2479 is not
+    // in the cloud at all.
+    let id = |n: u32| format!("70000000-0000-4000-8000-00000000{n}");
+    let emu = Emulator::start(
+        Knobs::default()
+            .with_users(2)
+            .with_user(
+                EmulatedUser::new(id(2476), "cloud2476")
+                    .with_upn("cloud2476@contoso.onmicrosoft.test")
+                    .with_mail(Some("user2476@corp.example.test".into()))
+                    .with_sam(None),
+            )
+            .with_user(
+                EmulatedUser::new(id(2477), "cloud2477")
+                    .with_mail(None)
+                    .with_sam(Some("user2477".into())),
+            )
+            .with_user(
+                EmulatedUser::new(id(2478), "cloud2478")
+                    .with_upn("user2478@corp.example.test")
+                    .with_mail(None)
+                    .with_sam(None),
+            ),
+    );
+    let (config, password) = hybrid_config(&emu);
+    let env = Env::new(&config);
+    let extra = [
+        ("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str()),
+        ("USERPHOTO_STATE_DIR", "state"),
+    ];
+    let run = |code: i32, args: &[&str]| {
+        let (got, stdout, stderr) = env.output(args, &extra);
+        assert_eq!(got, Some(code), "userphoto {args:?}\n{stdout}\n{stderr}");
+        stdout
+    };
+    let lines = |stdout: String| -> Vec<Value> {
+        stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+
+    for n in 2476..=2479 {
+        run(0, &["remove", &format!("user{n}"), "--target", "ad"]);
+    }
+
+    // set: named as in AD, written to both; the cloud user found by mail.
+    let image = env.image("big.png", 3);
+    let set = lines(run(0, &["--json", "set", "user2476", &image]));
+    let by_target = |rows: &[Value], t: &str| {
+        rows.iter()
+            .find(|r| r["target"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {t} row: {rows:?}"))
+    };
+    assert_eq!(by_target(&set, "m365")["status"], "done", "{set:?}");
+    assert!(
+        matches!(
+            by_target(&set, "ad")["status"].as_str(),
+            Some("done" | "unchanged")
+        ),
+        "{set:?}"
+    );
+    assert_eq!(emu.emulator.writes_for(&id(2476)), 1);
+    // A user missing in the cloud: m365 fails with a sentence, ad is still
+    // written, exit 1.
+    let (code, stdout, stderr) = env.output(&["set", "user2479", &image], &extra);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("m365") && stderr.contains("upn, then mail"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("ad: user2479"), "{stdout}");
+
+    // import: every file named as in AD.
+    std::fs::create_dir_all(env.path("hr")).expect("mkdir");
+    for (i, n) in (2476..=2479).enumerate() {
+        env.image(&format!("hr/user{n}.png"), 40 + i as u8);
+    }
+    let plan = lines(run(0, &["--json", "import", "hr", "--dry-run"]));
+    let step = |user: &str, target: &str| {
+        plan.iter()
+            .find(|r| r["type"] == "plan" && r["user"] == user && r["target"] == target)
+            .cloned()
+            .unwrap_or_else(|| panic!("no plan row for {user} {target}: {plan:?}"))
+    };
+    for n in ["user2476", "user2477", "user2478"] {
+        assert_eq!(step(n, "m365")["action"], "set", "{n}: {plan:?}");
+        assert_eq!(step(n, "ad")["action"], "set", "{n}: {plan:?}");
+    }
+    let missing = step("user2479", "m365");
+    assert_eq!(missing["action"], "skipped", "{missing}");
+    assert!(
+        missing["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no such user")),
+        "{missing}"
+    );
+    let out = lines(run(0, &["--json", "import", "hr"]));
+    let summary = out
+        .iter()
+        .find(|v| v["type"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["summary"]["failed"], 0, "{out:?}");
+    assert_eq!(summary["summary"]["skipped"], 1, "{out:?}");
+    for n in [2476, 2477, 2478] {
+        assert!(
+            emu.emulator.stored_photo(&id(n)).is_some(),
+            "user{n} in the cloud"
+        );
+    }
+    assert_eq!(emu.emulator.writes_for(&id(2477)), 1);
+    assert_eq!(emu.emulator.writes_for(&id(2478)), 1);
 }

@@ -331,6 +331,10 @@ pub struct ImportOptions {
     pub prepare_all: bool,
     /// Worker threads for preparing (default: every core).
     pub threads: Option<usize>,
+    /// The keys a user found in the primary target is looked for by in
+    /// the other targets (`[m365] match_order`; empty: UPN, then mail,
+    /// then logon name).
+    pub match_order: Vec<UserKey>,
 }
 
 impl ImportOptions {
@@ -347,6 +351,7 @@ impl ImportOptions {
             limits: Limits::default(),
             prepare_all: false,
             threads: None,
+            match_order: Vec::new(),
         }
     }
 }
@@ -430,7 +435,7 @@ pub async fn build_plan(
 
     // Resolve every name in every target, in batches.
     let names: Vec<String> = matched.users.iter().map(|u| u.name.clone()).collect();
-    let resolved = resolve(targets, primary, key, &names).await?;
+    let resolved = resolve(targets, primary, key, &names, &options.match_order).await?;
 
     let mut seen_users: HashMap<String, String> = HashMap::new();
     let mut matched_entries: Vec<Entry> = Vec::new();
@@ -512,7 +517,16 @@ pub async fn build_plan(
                 FindResult::Found(u) => step.user = Some(u.clone()),
                 FindResult::NotFound => {
                     step.action = Action::Skipped;
-                    step.reason = Some(format!("{} has no such user", t.kind));
+                    step.reason = Some(if std::ptr::eq(*t, primary) {
+                        format!("{} has no such user", t.kind)
+                    } else {
+                        format!(
+                            "{} has no such user (looked for by the {} of the user in {}, and by {key})",
+                            t.kind,
+                            match_order_text(&options.match_order),
+                            primary.kind
+                        )
+                    });
                 }
                 FindResult::Ambiguous(users) => {
                     step.action = Action::Error;
@@ -561,15 +575,39 @@ pub async fn build_plan(
     Ok(plan)
 }
 
+/// `upn, then mail, then sam-account-name`.
+fn match_order_text(order: &[UserKey]) -> String {
+    let order: &[UserKey] = if order.is_empty() {
+        &userphoto_directory::graph::DEFAULT_MATCH_ORDER
+    } else {
+        order
+    };
+    order
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", then ")
+}
+
 /// Finds every name in every target: one batched lookup per target and
-/// key. A secondary target that lacks the key, or lacks the user under it,
-/// is asked by the UPN, then the mail of the user found in the primary.
+/// key. The primary target is asked by the match key. Every other target
+/// (HYBRID) is asked by the primary user's values for the keys of `order`
+/// in turn — UPN, then mail, then logon name by default, as
+/// [`find_in_cloud`](userphoto_directory::graph::find_in_cloud) does for
+/// one user — and, for names the primary does not know (cloud-only users)
+/// or when the match key is not among those, by the name itself.
 async fn resolve(
     targets: &[Target],
     primary: &Target,
     key: UserKey,
     names: &[String],
+    order: &[UserKey],
 ) -> Result<Vec<Vec<FindResult>>, ImportError> {
+    let order: &[UserKey] = if order.is_empty() {
+        &userphoto_directory::graph::DEFAULT_MATCH_ORDER
+    } else {
+        order
+    };
     let lookup = |target: &Target, key: UserKey, values: Vec<String>| {
         let dir = Arc::clone(&target.directory);
         let kind = target.kind;
@@ -603,13 +641,9 @@ async fn resolve(
             continue;
         }
         let caps = t.directory.capabilities();
-        let mut results = if caps.supports_key(key) {
-            lookup(t, key, names.to_vec()).await?
-        } else {
-            vec![FindResult::NotFound; names.len()]
-        };
-        for fallback in [UserKey::Upn, UserKey::Mail] {
-            if !caps.supports_key(fallback) {
+        let mut results = vec![FindResult::NotFound; names.len()];
+        for &by in order {
+            if !caps.supports_key(by) {
                 continue;
             }
             let missing: Vec<(usize, String)> = results
@@ -619,19 +653,32 @@ async fn resolve(
                 .filter_map(|(i, _)| {
                     primary_results[i]
                         .user()
-                        .and_then(|u| u.key(fallback))
+                        .and_then(|u| u.key(by))
+                        .filter(|v| !v.trim().is_empty())
                         .map(|v| (i, v.to_owned()))
                 })
                 .collect();
-            if missing.is_empty() {
-                continue;
+            let values = missing.iter().map(|(_, v)| v.clone()).collect();
+            let found = lookup(t, by, values).await?;
+            for ((i, _), r) in missing.into_iter().zip(found) {
+                if !matches!(r, FindResult::NotFound) {
+                    results[i] = r;
+                }
             }
-            let found = lookup(
-                t,
-                fallback,
-                missing.iter().map(|(_, v)| v.clone()).collect(),
-            )
-            .await?;
+        }
+        if caps.supports_key(key) {
+            let direct = !order.contains(&key);
+            let missing: Vec<(usize, String)> = results
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| {
+                    matches!(r, FindResult::NotFound)
+                        && (direct || primary_results[*i].user().is_none())
+                })
+                .map(|(i, _)| (i, names[i].clone()))
+                .collect();
+            let values = missing.iter().map(|(_, v)| v.clone()).collect();
+            let found = lookup(t, key, values).await?;
             for ((i, _), r) in missing.into_iter().zip(found) {
                 if !matches!(r, FindResult::NotFound) {
                     results[i] = r;

@@ -81,6 +81,7 @@ pub(crate) async fn run(
             explicit_targets: explicit,
             prepare_all: args.write.dry_run,
             threads: args.jobs,
+            match_order: ops(config)?.match_order().to_vec(),
             ..ImportOptions::new(&args.folder)
         };
         if state.is_interrupted() && !args.write.dry_run && !out.json {
