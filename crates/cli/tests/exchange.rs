@@ -8,14 +8,19 @@
 //! SetUserPhoto; `get` reads it back; `remove` is refused naming
 //! `Remove-UserPhoto` (EWS cannot);
 //! `detect` lists the target; an Exchange 2013 server opens read-only and
-//! a write says "Exchange 2016 or later is required".
+//! a write says "Exchange 2016 or later is required". Sign-in: the first
+//! test runs against an emulator offering only NTLM (`auth = "ntlm"`), the
+//! 2013 one against a Basic-only emulator (`auth = "basic"`); a wrong
+//! password fails every command clearly, without printing it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use userphoto_emulators::ews::{EwsEmulator, EwsKnobs, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+use userphoto_emulators::ews::{
+    EmulatedAuth, EwsEmulator, EwsKnobs, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+};
 
 const HINT: &str =
     "start it with `scripts/test-servers up` (see docs/TESTING.md), then run the tests again";
@@ -37,12 +42,14 @@ fn get<'a>(vars: &'a HashMap<String, String>, key: &str) -> &'a str {
 struct Env {
     dir: tempfile::TempDir,
     ad_password: String,
+    ews_password: String,
     emulator: EwsEmulator,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Env {
-    fn new(knobs: EwsKnobs) -> Self {
+    /// `auth` is the `[exchange]` section's `auth` value.
+    fn new(knobs: EwsKnobs, auth: &str) -> Self {
         let vars = ad();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -58,7 +65,7 @@ impl Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = format!(
             "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_AD_PASSWORD\"\nca_file = {:?}\n\n\
-[exchange]\news_url = {:?}\nusername = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_EWS_PASSWORD\"\nallow_insecure = true\n\n\
+[exchange]\news_url = {:?}\nusername = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_EWS_PASSWORD\"\nauth = {:?}\nallow_insecure = true\n\n\
 [backup]\ndir = \"backups\"\n\n[audit]\npath = \"audit.jsonl\"\n",
             get(&vars, "URL"),
             get(&vars, "TEST_OU"),
@@ -66,11 +73,13 @@ impl Env {
             get(&vars, "CA_FILE"),
             emulator.ews_url(),
             DEFAULT_USERNAME,
+            auth,
         );
         std::fs::write(dir.path().join("userphoto.toml"), config).expect("config");
         Env {
             dir,
             ad_password: get(&vars, "SVC_PASSWORD").to_owned(),
+            ews_password: DEFAULT_PASSWORD.to_owned(),
             emulator,
             _runtime: runtime,
         }
@@ -87,7 +96,7 @@ impl Env {
             .current_dir(self.dir.path())
             .env_remove("USERPHOTO_CONFIG")
             .env("USERPHOTO_CLI_TEST_AD_PASSWORD", &self.ad_password)
-            .env("USERPHOTO_CLI_TEST_EWS_PASSWORD", DEFAULT_PASSWORD)
+            .env("USERPHOTO_CLI_TEST_EWS_PASSWORD", &self.ews_password)
             .output()
             .expect("run userphoto");
         (
@@ -109,7 +118,7 @@ impl Env {
             .current_dir(self.dir.path())
             .env_remove("USERPHOTO_CONFIG")
             .env("USERPHOTO_CLI_TEST_AD_PASSWORD", &self.ad_password)
-            .env("USERPHOTO_CLI_TEST_EWS_PASSWORD", DEFAULT_PASSWORD)
+            .env("USERPHOTO_CLI_TEST_EWS_PASSWORD", &self.ews_password)
             .output()
             .expect("run userphoto");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -138,7 +147,7 @@ impl Env {
 
 #[test]
 fn set_get_and_remove_with_target_exchange() {
-    let env = Env::new(EwsKnobs::default());
+    let env = Env::new(EwsKnobs::default().with_auth(EmulatedAuth::Ntlm), "ntlm");
     let image = env.image("src.png", 9);
     let set = env.json(&["set", USER, &image, "--target", "exchange"]);
     assert_eq!(set[0]["status"], "done", "{set:?}");
@@ -191,11 +200,41 @@ fn set_get_and_remove_with_target_exchange() {
         detect.iter().any(|d| d["mode"] == "ON-PREMISES"),
         "{detect:?}"
     );
+    let stats = env.emulator.stats();
+    assert!(stats.ntlm_sign_ins >= 3, "one per command: {stats:?}");
+    assert_eq!(stats.basic_requests, 0, "{stats:?}");
+}
+
+#[test]
+fn a_wrong_ews_password_fails_clearly_without_printing_it() {
+    let mut env = Env::new(EwsKnobs::default().with_auth(EmulatedAuth::Ntlm), "ntlm");
+    env.ews_password = "Wrong-Ews-Pass-9".into();
+    let image = env.image("src.png", 7);
+    for args in [
+        vec!["get", USER, "--target", "exchange", "--out", "x.jpg"],
+        vec!["set", USER, &image, "--target", "exchange"],
+    ] {
+        let (code, text) = env.output(&args);
+        assert_ne!(code, Some(0), "{args:?}: {text}");
+        assert!(
+            text.contains("refused the credentials") && text.contains("NTLM"),
+            "{args:?}: {text}"
+        );
+        assert!(text.contains("USERPHOTO_CLI_TEST_EWS_PASSWORD"), "{text}");
+        assert!(!text.contains("Wrong-Ews-Pass-9"), "{text}");
+    }
+    let stats = env.emulator.stats();
+    assert_eq!((stats.ntlm_sign_ins, stats.photos_set), (0, 0), "{stats:?}");
 }
 
 #[test]
 fn exchange_2013_refuses_writes_with_the_reason() {
-    let env = Env::new(EwsKnobs::default().exchange_2013(true));
+    let env = Env::new(
+        EwsKnobs::default()
+            .exchange_2013(true)
+            .with_auth(EmulatedAuth::Basic),
+        "basic",
+    );
     let image = env.image("src.png", 4);
     let (code, text) = env.output(&["set", USER_2013, &image, "--target", "exchange"]);
     assert_ne!(code, Some(0), "{text}");
@@ -203,5 +242,7 @@ fn exchange_2013_refuses_writes_with_the_reason() {
         text.contains("Exchange 2016 or later is required"),
         "{text}"
     );
-    assert_eq!(env.emulator.stats().photos_set, 0);
+    let stats = env.emulator.stats();
+    assert_eq!(stats.photos_set, 0);
+    assert!(stats.basic_requests >= 1, "signed in with Basic: {stats:?}");
 }

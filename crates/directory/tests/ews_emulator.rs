@@ -9,19 +9,27 @@
 //! back-off hints are honoured and then given up on; an Exchange 2013
 //! server is told "Exchange 2016 or later is required"; `detect`'s server
 //! probe reads `ServerVersionInfo`; wrong credentials, plain http and a
-//! user without mail are explained.
+//! user without mail are explained. Authentication: the conformance suite
+//! runs with NTLM against an emulator that offers only NTLM (a real
+//! CHALLENGE from sspi's acceptor, the AUTHENTICATE message checked against
+//! the account), each connection signs in once and carries later requests,
+//! concurrent requests each keep their handshake on their own connection;
+//! Basic works against a Basic emulator; a wrong password and a scheme the
+//! server does not offer are explained without printing the password.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use userphoto_directory::conformance::{self, fixtures, SuiteFlags, TestScope};
-use userphoto_directory::ews::{EwsDirectory, EwsDirectoryBuilder};
+use userphoto_directory::ews::{EwsAuth, EwsDirectory, EwsDirectoryBuilder};
 use userphoto_directory::folder::FolderDirectory;
 use userphoto_directory::{
     Directory, DirectoryExt as _, Error, PhotoLookup, User, UserKey, UserQuery,
 };
-use userphoto_emulators::ews::{EwsEmulator, EwsKnobs, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+use userphoto_emulators::ews::{
+    EmulatedAuth, EwsEmulator, EwsKnobs, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+};
 
 const DOMAIN: &str = "corp.example.test";
 
@@ -94,8 +102,10 @@ async fn find(dir: &EwsDirectory, name: &str) -> User {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ews_emulator_passes_the_conformance_suite() {
-    let s = setup(EwsKnobs::default()).await;
+    // NTLM only, as Exchange's EWS virtual directory out of the box.
+    let s = setup(EwsKnobs::default().with_auth(EmulatedAuth::Ntlm)).await;
     let dir = s.ews();
+    assert_eq!(dir.auth(), EwsAuth::Ntlm, "NTLM is the default");
     let caps = dir.capabilities();
     assert!(
         caps.can_read && caps.can_write && !caps.can_delete,
@@ -118,6 +128,110 @@ async fn the_ews_emulator_passes_the_conformance_suite() {
     .and_then(|s| s.with_denied_user("ews.denied"))
     .expect("scope");
     conformance::run_all_with(&dir, &scope, &flags).await;
+    let stats = s.emulator.stats();
+    assert!(stats.ntlm_sign_ins >= 1, "{stats:?}");
+    assert_eq!(stats.basic_requests, 0, "{stats:?}");
+    assert!(
+        stats.ntlm_sign_ins * 4 < stats.soap_requests + stats.rest_requests,
+        "signed-in connections carry later requests: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ntlm_requests_keep_each_handshake_on_its_connection() {
+    let s = setup(EwsKnobs::default().with_auth(EmulatedAuth::Ntlm)).await;
+    let dir = Arc::new(s.ews());
+    let u = find(&dir, "ews.user3").await;
+    dir.set_photo(&u, &fixtures::jpeg("ews-concurrent"))
+        .await
+        .expect("set");
+    let reads = (0..24).map(|_| {
+        let dir = dir.clone();
+        let u = u.clone();
+        tokio::spawn(async move { dir.get_photo(&u).await })
+    });
+    for r in futures::future::join_all(reads).await {
+        let lookup = r.expect("join").expect("get under NTLM");
+        assert!(matches!(lookup, PhotoLookup::Photo(_)), "{lookup:?}");
+    }
+    let stats = s.emulator.stats();
+    assert!(stats.ntlm_sign_ins >= 1, "{stats:?}");
+    assert!(stats.ntlm_sign_ins <= 25, "{stats:?}");
+}
+
+#[tokio::test]
+async fn basic_works_against_a_basic_server_and_mismatches_are_explained() {
+    let s = setup(EwsKnobs::default().with_auth(EmulatedAuth::Basic)).await;
+    let basic = s.builder().auth(EwsAuth::Basic).build().expect("build");
+    let u = find(&basic, "ews.user4").await;
+    let photo = fixtures::jpeg("ews-basic");
+    basic.set_photo(&u, &photo).await.expect("set over Basic");
+    match basic.get_photo(&u).await.expect("get over Basic") {
+        PhotoLookup::Photo(p) => assert_eq!(p.digest(), photo.digest()),
+        other => panic!("{other:?}"),
+    }
+    let stats = s.emulator.stats();
+    assert!(stats.basic_requests >= 2, "{stats:?}");
+    assert_eq!(stats.ntlm_sign_ins, 0, "{stats:?}");
+
+    // NTLM towards a server that offers only Basic: said, with the fix.
+    let e = s.ews().server_info().await.expect_err("no NTLM offered");
+    assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("does not offer NTLM") && text.contains("Basic"),
+        "{text}"
+    );
+    assert!(text.contains("auth = \"basic\""), "{text}");
+
+    // Basic towards a server that offers only NTLM: refused, with the fix.
+    let t = setup(EwsKnobs::default().with_auth(EmulatedAuth::Ntlm)).await;
+    let e = t
+        .builder()
+        .auth(EwsAuth::Basic)
+        .build()
+        .expect("build")
+        .server_info()
+        .await
+        .expect_err("Basic refused");
+    let text = e.to_string();
+    assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
+    assert!(
+        text.contains("BASIC") && text.contains("auth = \"ntlm\""),
+        "{text}"
+    );
+    assert!(!text.contains(DEFAULT_PASSWORD), "{text}");
+}
+
+#[tokio::test]
+async fn a_wrong_ntlm_password_or_account_is_refused_and_explained() {
+    let s = setup(EwsKnobs::default().with_auth(EmulatedAuth::Ntlm)).await;
+    for (user, password) in [
+        (DEFAULT_USERNAME, "not-the-password"),
+        (r"CORP\someone-else", DEFAULT_PASSWORD),
+    ] {
+        let wrong = s
+            .builder()
+            .credentials(user, SecretString::from(password))
+            .build()
+            .expect("build");
+        let e = wrong.server_info().await.expect_err("refused");
+        assert!(matches!(e, Error::Unauthenticated { .. }), "{user}: {e:?}");
+        let text = e.to_string();
+        assert!(text.contains("NTLM") && text.contains(user), "{text}");
+        assert!(text.contains("USERPHOTO_EXCHANGE_PASSWORD"), "{text}");
+        assert!(!text.contains(password), "{text}");
+        let u = find(&wrong, "ews.user1").await;
+        assert!(matches!(
+            wrong.set_photo(&u, &fixtures::jpeg("refused")).await,
+            Err(Error::Unauthenticated { .. })
+        ));
+    }
+    let stats = s.emulator.stats();
+    assert_eq!((stats.ntlm_sign_ins, stats.photos_set), (0, 0), "{stats:?}");
+    // The right password on the same emulator signs in.
+    s.ews().server_info().await.expect("right password");
+    assert_eq!(s.emulator.stats().ntlm_sign_ins, 1);
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Dev-only EMULATORS of Microsoft Graph (and, later, Exchange EWS),
+//! Dev-only EMULATORS of Microsoft Graph and Exchange Web Services (EWS),
 //! written from Microsoft's published documentation. They are not the real
 //! services and never talk to them.
 //!
@@ -7,8 +7,10 @@
 //! real tenant shows rarely and never on demand. An emulator that behaves
 //! like the documented service, with knobs for each of those, lets the
 //! conformance suite, the fault tests and the benchmark run on every
-//! machine, in-process on port 0 or as the `graph-emulator` binary on a
-//! loopback port for manual work with the CLI and the web UI.
+//! machine, in-process on port 0 or as the `graph-emulator` and
+//! `ews-emulator` binaries on a loopback port for manual work with the CLI
+//! and the web UI. The EWS emulator does the same for Exchange on-premises
+//! (NTLM and Basic sign-in, Exchange 2013 mode, server-busy faults).
 //!
 //! ```no_run
 //! use userphoto_emulators::graph::{GraphEmulator, Knobs};

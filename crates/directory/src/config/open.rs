@@ -331,6 +331,7 @@ async fn open_exchange(
         .ews_url(&section.ews_url)
         .credentials(&section.username, source.resolve(origin)?)
         .password_source(source.to_string())
+        .auth(section.auth.unwrap_or_default())
         .allow_insecure(section.allow_insecure)
         .users(ad.directory);
     if let Some(path) = &section.ca_file {

@@ -99,6 +99,8 @@ pub struct ExchangeSection {
     pub password_env: Option<String>,
     /// A file holding the password.
     pub password_file: Option<PathBuf>,
+    /// How to sign in: `ntlm` (default) or `basic`.
+    pub auth: Option<crate::ews::EwsAuth>,
     /// An extra trust anchor (PEM).
     pub ca_file: Option<PathBuf>,
     /// Allow plain `http://` (loudly warned).

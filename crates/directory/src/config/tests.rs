@@ -31,6 +31,7 @@ login_url = "https://login.microsoftonline.com"
 ews_url = "https://mail.corp.example.com/EWS/Exchange.asmx"
 username = "CORP\\svc-photos"
 password_file = "/run/secrets/ews"
+auth = "ntlm"
 
 [ldap]
 url = "ldaps://ldap.example.org"
@@ -165,6 +166,10 @@ fn values_are_checked() {
     assert!(msg.contains("https://"), "{msg}");
     let msg = err("[folder]\npath = \"x\"\nslot = \"huge\"\n");
     assert!(msg.contains("line 3"), "{msg}");
+    let msg = err(
+        "[exchange]\news_url = \"https://mail.corp/EWS/Exchange.asmx\"\nusername = \"u\"\npassword_env = \"P\"\nauth = \"kerberos\"\n",
+    );
+    assert!(msg.contains("line 5") && msg.contains("ntlm"), "{msg}");
 }
 
 #[test]

@@ -30,12 +30,19 @@
 //!   directory (Active Directory, whose `mail` is that address). A user
 //!   without `mail` has no mailbox.
 //!
-//! Authentication is HTTP Basic over HTTPS (NTLM/Negotiate is not built in
-//! yet; the EWS virtual directory must allow Basic). TLS is verified against
-//! the system's roots plus an optional `ca_file`; plain `http://` only with
-//! `allow_insecure` (tests).
+//! Authentication ([`EwsAuth`]) is NTLM (the default: Windows
+//! authentication is what the EWS virtual directory allows out of the box;
+//! see [`http`](self) for why each NTLM session is a connection of its own)
+//! or HTTP Basic. Kerberos/Negotiate is not built in. TLS is verified
+//! against the system's roots plus an optional `ca_file`; plain `http://`
+//! only with `allow_insecure` (tests).
 
+mod http;
+mod ntlm;
 mod xml;
+
+pub use http::EwsAuth;
+use http::{HttpError, Incoming, Outgoing, Transport};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -46,7 +53,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use futures::stream::BoxStream;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
 use crate::capabilities::{Capabilities, PhotoSlot};
 use crate::directory::Directory;
@@ -133,6 +140,7 @@ pub struct EwsDirectoryBuilder {
     username: String,
     password: Option<SecretString>,
     password_source: String,
+    auth: EwsAuth,
     ca_file: Option<PathBuf>,
     allow_insecure: bool,
     timeout: Duration,
@@ -147,6 +155,7 @@ impl fmt::Debug for EwsDirectoryBuilder {
         f.debug_struct("EwsDirectoryBuilder")
             .field("ews_url", &self.ews_url)
             .field("username", &self.username)
+            .field("auth", &self.auth)
             .field("ca_file", &self.ca_file)
             .field("allow_insecure", &self.allow_insecure)
             .finish_non_exhaustive()
@@ -160,6 +169,7 @@ impl Default for EwsDirectoryBuilder {
             username: String::new(),
             password: None,
             password_source: "the password".into(),
+            auth: EwsAuth::default(),
             ca_file: None,
             allow_insecure: false,
             timeout: Duration::from_secs(60),
@@ -188,6 +198,12 @@ impl EwsDirectoryBuilder {
     /// Where the password came from, for messages (never the value).
     pub fn password_source(mut self, source: impl Into<String>) -> Self {
         self.password_source = source.into();
+        self
+    }
+
+    /// How to sign in (default [`EwsAuth::Ntlm`]).
+    pub fn auth(mut self, auth: EwsAuth) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -255,11 +271,11 @@ impl EwsDirectoryBuilder {
         match parsed.scheme() {
             "https" => {}
             "http" if self.allow_insecure => {
-                tracing::warn!(url = %url, "EWS over plain http: the password is sent unencrypted (allow_insecure)");
+                tracing::warn!(url = %url, auth = %self.auth, "EWS over plain http: nothing is encrypted (allow_insecure)");
             }
             _ => {
                 return invalid(format!(
-                    "[exchange] ews_url {url:?} must start with https:// (Basic authentication sends the password)"
+                    "[exchange] ews_url {url:?} must start with https:// (the credentials and photos must not cross the network in clear)"
                 ))
             }
         }
@@ -279,28 +295,37 @@ impl EwsDirectoryBuilder {
                 "the exchange target lists users from Active Directory: add an [ad] section".into(),
             );
         };
-        let mut http = reqwest::Client::builder()
-            .user_agent(concat!("userphoto/", env!("CARGO_PKG_VERSION")))
-            .timeout(self.timeout)
-            .connect_timeout(Duration::from_secs(15));
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path).map_err(|e| Error::InvalidConfig {
-                message: format!("[exchange] cannot read ca_file {}: {e}", path.display()),
-            })?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::InvalidConfig {
-                    message: format!(
-                        "[exchange] ca_file {} holds no PEM certificate ({e})",
-                        path.display()
-                    ),
-                })?;
-            for cert in certs {
-                http = http.add_root_certificate(cert);
+        let transport = match self.auth {
+            EwsAuth::Basic => Transport::Basic {
+                http: basic_client(self.ca_file.as_deref(), self.timeout)?,
+                username: self.username.clone(),
+                password,
+                timeout: self.timeout,
+            },
+            EwsAuth::Ntlm => {
+                let tls = if parsed.scheme() == "https" {
+                    Some(crate::ldap::tls::client_config(
+                        self.ca_file.as_deref(),
+                        true,
+                    )?)
+                } else {
+                    None
+                };
+                Transport::Ntlm(
+                    http::NtlmTransport::new(
+                        &parsed,
+                        tls,
+                        self.username.clone(),
+                        password,
+                        self.timeout,
+                        self.concurrency * 2,
+                    )
+                    .map_err(|e| Error::InvalidConfig {
+                        message: format!("[exchange] ews_url {url:?}: {e}"),
+                    })?,
+                )
             }
-        }
-        let http = http
-            .build()
-            .map_err(|e| Error::other("exchange", format!("cannot set up HTTPS: {e}")))?;
+        };
         let source_caps = users.capabilities().clone();
         let caps = Capabilities::for_slot(PhotoSlot::Hd)
             .with_formats([PhotoFormat::Jpeg])
@@ -324,10 +349,11 @@ impl EwsDirectoryBuilder {
         Ok(EwsDirectory {
             url,
             username: self.username,
-            password,
+            auth: self.auth,
             password_source: self.password_source,
             max_backoff: self.max_backoff,
-            http,
+            timeout: self.timeout,
+            transport,
             users,
             caps,
             server: self.server,
@@ -340,10 +366,11 @@ impl EwsDirectoryBuilder {
 pub struct EwsDirectory {
     url: String,
     username: String,
-    password: SecretString,
+    auth: EwsAuth,
     password_source: String,
     max_backoff: Duration,
-    http: reqwest::Client,
+    timeout: Duration,
+    transport: Transport,
     users: Arc<dyn Directory>,
     caps: Capabilities,
     server: Option<ServerInfo>,
@@ -355,6 +382,7 @@ impl fmt::Debug for EwsDirectory {
         f.debug_struct("EwsDirectory")
             .field("url", &self.url)
             .field("username", &self.username)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -381,8 +409,8 @@ impl fmt::Display for EwsDirectory {
 /// One EWS answer, classified.
 #[derive(Debug)]
 enum Reply {
-    /// `NoError` (with the whole body, to read more from).
-    Ok(String),
+    /// `NoError` (with the whole document, to read more from).
+    Ok(xml::Element),
     /// An EWS error code (from a response message or a SOAP fault) and its text.
     Code {
         code: String,
@@ -405,6 +433,11 @@ impl EwsDirectory {
     /// The account requests are made as.
     pub fn username(&self) -> &str {
         &self.username
+    }
+
+    /// How requests sign in.
+    pub fn auth(&self) -> EwsAuth {
+        self.auth
     }
 
     /// What the server said it is, if the builder was told
@@ -449,24 +482,50 @@ impl EwsDirectory {
             .filter(|m| !m.is_empty())
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> Error {
-        if e.is_timeout() {
-            return Error::Timeout {
-                after: Duration::from_secs(60),
-            };
-        }
-        Error::Unavailable {
-            message: format!("cannot reach {}: {}", self.url, describe(e)),
-        }
+    /// Sends one request, counted, and maps what went wrong to an [`Error`].
+    async fn send(&self, out: &Outgoing<'_>) -> Result<Incoming> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.transport.send(out).await.map_err(|e| match e {
+            HttpError::Timeout => Error::Timeout {
+                after: self.timeout,
+            },
+            HttpError::Transport(why) => Error::Unavailable {
+                message: format!("cannot reach {}: {why}", self.url),
+            },
+            HttpError::NtlmNotOffered { offered } => Error::Unauthenticated {
+                message: format!(
+                    "EWS at {} does not offer NTLM (it offers: {offered})",
+                    self.url
+                ),
+                hint: if offered.to_ascii_lowercase().contains("basic") {
+                    "set auth = \"basic\" in [exchange], or enable Windows authentication on the EWS virtual directory".into()
+                } else {
+                    "enable Windows authentication (NTLM) on the EWS virtual directory".into()
+                },
+            },
+            HttpError::Ntlm(why) => Error::other(self.to_string(), why),
+        })
     }
 
     fn unauthenticated(&self) -> Error {
-        Error::Unauthenticated {
-            message: format!("EWS at {} refused the credentials of {}", self.url, self.username),
-            hint: format!(
-                "check username (DOMAIN\\user or a UPN) and {}; Basic authentication must be enabled on the EWS virtual directory",
+        let hint = match self.auth {
+            EwsAuth::Basic => format!(
+                "check username (DOMAIN\\user or a UPN) and {}; Basic authentication must be enabled on the EWS virtual directory (or use auth = \"ntlm\")",
                 self.password_source
             ),
+            EwsAuth::Ntlm => format!(
+                "check username (DOMAIN\\user or a UPN) and {}; the account must not be locked out",
+                self.password_source
+            ),
+        };
+        Error::Unauthenticated {
+            message: format!(
+                "EWS at {} refused the credentials of {} ({} authentication)",
+                self.url,
+                self.username,
+                self.auth.as_str().to_ascii_uppercase()
+            ),
+            hint,
         }
     }
 
@@ -478,27 +537,20 @@ impl EwsDirectory {
 <soap:Header><t:RequestServerVersion Version=\"{version}\"/></soap:Header>\
 <soap:Body>{body}</soap:Body></soap:Envelope>"
         );
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .http
-            .post(&self.url)
-            .basic_auth(&self.username, Some(self.password.expose_secret()))
-            .header("Content-Type", "text/xml; charset=utf-8")
-            .header("SOAPAction", format!("\"{MESSAGES_NS}/{action}\""))
-            .body(envelope)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED {
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| Error::other(self.to_string(), format!("bad URL: {e}")))?;
+        let reply = self
+            .send(&Outgoing {
+                url: &url,
+                soap: Some((format!("\"{MESSAGES_NS}/{action}\""), envelope)),
+            })
+            .await?;
+        if reply.status == 401 {
             return Err(self.unauthenticated());
         }
-        let text = response
-            .text()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
+        let text = String::from_utf8_lossy(&reply.body).into_owned();
         if !text.trim_start().starts_with('<') {
-            return Err(match status.as_u16() {
+            return Err(match reply.status {
                 503 => Error::Unavailable {
                     message: format!("{} answered 503 Service Unavailable", self.url),
                 },
@@ -548,7 +600,7 @@ impl EwsDirectory {
             xml::escape(mail)
         );
         match self.soap(&body, "GetUserPhoto").await? {
-            Reply::Ok(text) => match xml::text(&text, "PictureData").filter(|d| !d.is_empty()) {
+            Reply::Ok(doc) => match doc.text_of("PictureData").filter(|d| !d.is_empty()) {
                 None => Ok(PhotoLookup::NoPhoto),
                 Some(data) => {
                     let bytes = base64::engine::general_purpose::STANDARD
@@ -590,22 +642,29 @@ impl EwsDirectory {
     }
 }
 
-/// A reqwest error in words, with its causes (rustls says why a
-/// certificate was refused).
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = if e.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// The `reqwest` client for Basic: the system's roots plus `ca_file`.
+fn basic_client(ca_file: Option<&std::path::Path>, timeout: Duration) -> Result<reqwest::Client> {
+    let mut http = reqwest::Client::builder()
+        .user_agent(concat!("userphoto/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(15));
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| Error::InvalidConfig {
+            message: format!("[exchange] cannot read ca_file {}: {e}", path.display()),
+        })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::InvalidConfig {
+                message: format!(
+                    "[exchange] ca_file {} holds no PEM certificate ({e})",
+                    path.display()
+                ),
+            })?;
+        for cert in certs {
+            http = http.add_root_certificate(cert);
+        }
     }
-    text
+    http.build()
+        .map_err(|e| Error::other("exchange", format!("cannot set up HTTPS: {e}")))
 }
 
 fn is_no_mailbox(code: &str) -> bool {
@@ -635,44 +694,48 @@ fn is_version_error(code: &str) -> bool {
 }
 
 fn parse_server_info(text: &str) -> Option<ServerInfo> {
-    let e = xml::find(text, "ServerVersionInfo")?;
+    let doc = xml::parse(text).ok()?;
+    let e = doc.find("ServerVersionInfo")?;
     let num = |name: &str| e.attr(name).and_then(|v| v.trim().parse().ok());
     Some(ServerInfo {
         major: num("MajorVersion")?,
         minor: num("MinorVersion").unwrap_or(0),
         build: num("MajorBuildNumber").unwrap_or(0),
-        version: e.attr("Version").unwrap_or_default(),
+        version: e.attr("Version").unwrap_or_default().to_owned(),
     })
 }
 
 /// Reads an EWS answer: a SOAP fault (its `ResponseCode` in `detail`, else
 /// its `faultcode`), or the first response message's `ResponseCode`.
 fn classify(text: &str) -> Reply {
-    let backoff = xml::find(text, "MessageXml").and_then(|m| {
-        let mut rest = m.content();
-        while let Some(v) = xml::find(rest, "Value") {
-            if v.attr("Name").as_deref() == Some("BackOffMilliseconds") {
-                return v
-                    .text()
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .map(Duration::from_millis);
+    let doc = match xml::parse(text) {
+        Ok(doc) => doc,
+        Err(why) => {
+            return Reply::Code {
+                code: "NoResponseCode".into(),
+                text: format!("the answer is not XML ({why})"),
+                backoff: None,
             }
-            let at = rest.find("Value").map_or(rest.len(), |i| i + 5);
-            rest = &rest[at..];
         }
-        None
+    };
+    let backoff = doc.find("MessageXml").and_then(|m| {
+        m.find_all("Value")
+            .find(|v| v.attr("Name") == Some("BackOffMilliseconds"))
+            .and_then(|v| v.text().parse::<u64>().ok())
+            .map(Duration::from_millis)
     });
-    if let Some(fault) = xml::find(text, "Fault") {
-        let inner = fault.content();
-        let code = xml::text(inner, "ResponseCode")
+    if let Some(fault) = doc.find("Fault") {
+        let code = fault
+            .text_of("ResponseCode")
             .or_else(|| {
-                xml::text(inner, "faultcode").map(|c| c.rsplit(':').next().unwrap_or(&c).to_owned())
+                fault
+                    .text_of("faultcode")
+                    .map(|c| c.rsplit(':').next().unwrap_or(&c).to_owned())
             })
             .unwrap_or_else(|| "SoapFault".into());
-        let message = xml::text(inner, "Message")
-            .or_else(|| xml::text(inner, "faultstring"))
+        let message = fault
+            .text_of("Message")
+            .or_else(|| fault.text_of("faultstring"))
             .unwrap_or_default();
         return Reply::Code {
             code,
@@ -680,11 +743,11 @@ fn classify(text: &str) -> Reply {
             backoff,
         };
     }
-    match xml::text(text, "ResponseCode") {
-        Some(code) if code == "NoError" => Reply::Ok(text.to_owned()),
+    match doc.text_of("ResponseCode") {
+        Some(code) if code == "NoError" => Reply::Ok(doc),
         Some(code) => Reply::Code {
             code,
-            text: xml::text(text, "MessageText").unwrap_or_default(),
+            text: doc.text_of("MessageText").unwrap_or_default(),
             backoff,
         },
         None => Reply::Code {
@@ -722,36 +785,26 @@ impl Directory for EwsDirectory {
             .append_pair("size", HD_SIZE_CODE);
         let mut attempt = 0;
         loop {
-            self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let response = self
-                .http
-                .get(url.clone())
-                .basic_auth(&self.username, Some(self.password.expose_secret()))
-                .send()
-                .await
-                .map_err(|e| self.transport_error(&e))?;
-            let status = response.status();
-            match status.as_u16() {
+            let reply = self
+                .send(&Outgoing {
+                    url: &url,
+                    soap: None,
+                })
+                .await?;
+            match reply.status {
                 200 => {
-                    let bytes = response
-                        .bytes()
-                        .await
-                        .map_err(|e| self.transport_error(&e))?;
-                    if bytes.is_empty() {
+                    if reply.body.is_empty() {
                         return Ok(PhotoLookup::NoPhoto);
                     }
-                    return Ok(PhotoLookup::Photo(Photo::new(bytes.to_vec())?));
+                    return Ok(PhotoLookup::Photo(Photo::new(reply.body)?));
                 }
                 404 => return Ok(PhotoLookup::NoPhoto),
                 401 => return Err(self.unauthenticated()),
                 503 if attempt < BUSY_RETRIES => {
                     attempt += 1;
                     self.counters.busy.fetch_add(1, Ordering::Relaxed);
-                    let wait = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
+                    let wait = reply
+                        .retry_after
                         .map_or(Duration::from_secs(1), Duration::from_secs)
                         .min(self.max_backoff);
                     tokio::time::sleep(wait).await;

@@ -1,168 +1,168 @@
-//! Just enough XML reading for EWS answers: the first element with a given
-//! local name (namespace prefixes ignored), its attributes, and its text
-//! with the five predefined entities and character references decoded.
+//! Reading EWS answers with `quick-xml`: the document becomes a small tree
+//! of elements (local names, the namespace each is bound to, decoded
+//! attributes and text), searched by local name.
 //!
-//! Why not an XML crate: EWS answers we read are small, flat and fixed in
-//! shape (a `ResponseCode`, a `PictureData`, a `ServerVersionInfo`
-//! attribute, a SOAP fault's `faultstring`), so a scanner of a hundred
-//! lines does the job without a new dependency. Anything it cannot find is
-//! `None`, never a panic: the text comes from a server.
+//! EWS answers are small apart from `PictureData`, so a tree is simpler to
+//! search than a stream and costs little. Text comes from a server: a
+//! document that is not well-formed XML, or nests deeper than
+//! [`MAX_DEPTH`], is an error, never a panic.
 
-/// One element found by [`find`]: its attributes' raw text and its content.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Element<'a> {
-    attrs: &'a str,
-    content: &'a str,
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+/// The deepest nesting accepted (SOAP answers are a dozen levels deep).
+const MAX_DEPTH: usize = 64;
+
+/// One element.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Element {
+    /// Local name (prefix dropped).
+    pub(crate) name: String,
+    /// The namespace the name is bound to.
+    pub(crate) namespace: Option<String>,
+    attributes: Vec<(String, String)>,
+    text: String,
+    children: Vec<Element>,
 }
 
-impl<'a> Element<'a> {
-    /// The decoded value of attribute `name` (local name, prefix ignored).
-    pub(crate) fn attr(&self, name: &str) -> Option<String> {
-        let mut rest = self.attrs;
-        loop {
-            let eq = rest.find('=')?;
-            let key = rest[..eq].trim();
-            let after = rest[eq + 1..].trim_start();
-            let quote = after.chars().next()?;
-            if quote != '"' && quote != '\'' {
-                return None;
+impl Element {
+    /// The decoded value of attribute `name` (local name).
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The element's own text, decoded and trimmed.
+    pub(crate) fn text(&self) -> &str {
+        self.text.trim()
+    }
+
+    /// The first element named `name`: this one or a descendant, in
+    /// document order.
+    pub(crate) fn find(&self, name: &str) -> Option<&Element> {
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            if e.name == name {
+                return Some(e);
             }
-            let close = after[1..].find(quote)?;
-            let value = &after[1..1 + close];
-            if local(key) == name {
-                return Some(decode(value));
+            stack.extend(e.children.iter().rev());
+        }
+        None
+    }
+
+    /// Every element named `name` at or below this one, in document order.
+    pub(crate) fn find_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            while let Some(e) = stack.pop() {
+                stack.extend(e.children.iter().rev());
+                if e.name == name {
+                    return Some(e);
+                }
             }
-            rest = &after[close + 2..];
-        }
+            None
+        })
     }
 
-    /// The element's decoded text (its content, with any child tags left in).
-    pub(crate) fn text(&self) -> String {
-        decode(self.content.trim())
-    }
-
-    /// The raw content, to search inside.
-    pub(crate) fn content(&self) -> &'a str {
-        self.content
+    /// The text of the first element named `name`.
+    pub(crate) fn text_of(&self, name: &str) -> Option<String> {
+        self.find(name).map(|e| e.text().to_owned())
     }
 }
 
-fn local(name: &str) -> &str {
-    name.rsplit(':').next().unwrap_or(name)
-}
-
-/// The first element named `name` (local name) in `xml`.
-pub(crate) fn find<'a>(xml: &'a str, name: &str) -> Option<Element<'a>> {
-    let mut pos = 0;
-    while let Some(off) = xml[pos..].find('<') {
-        let start = pos + off + 1;
-        let rest = &xml[start..];
-        if rest.starts_with('/') || rest.starts_with('?') || rest.starts_with('!') {
-            pos = start;
-            continue;
-        }
-        let end = rest.find('>')?;
-        let tag = &rest[..end];
-        let self_closing = tag.ends_with('/');
-        let tag = tag.trim_end_matches('/');
-        let (tag_name, attrs) = match tag.find(|c: char| c.is_whitespace()) {
-            Some(i) => (&tag[..i], &tag[i..]),
-            None => (tag, ""),
+/// Parses a whole document into its root element.
+pub(crate) fn parse(xml: &str) -> Result<Element, String> {
+    let mut reader = NsReader::from_str(xml);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root = None;
+    loop {
+        let at = reader.buffer_position();
+        let (namespace, event) = reader
+            .read_resolved_event()
+            .map_err(|e| format!("not well-formed XML after byte {at}: {e}"))?;
+        let namespace = match namespace {
+            ResolveResult::Bound(ns) => Some(ns.0.to_owned()),
+            _ => None,
         };
-        let body_start = start + end + 1;
-        if local(tag_name) == name {
-            if self_closing {
-                return Some(Element { attrs, content: "" });
+        match event {
+            Event::Start(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("nested deeper than {MAX_DEPTH} elements"));
+                }
+                stack.push(element(&start, namespace)?);
             }
-            let close = closing_tag(&xml[body_start..], tag_name)?;
-            return Some(Element {
-                attrs,
-                content: &xml[body_start..body_start + close],
-            });
-        }
-        pos = body_start;
-    }
-    None
-}
-
-/// Offset of `</tag_name>` (same qualified name) in `xml`.
-fn closing_tag(xml: &str, tag_name: &str) -> Option<usize> {
-    let needle = format!("</{tag_name}");
-    let mut pos = 0;
-    while let Some(off) = xml[pos..].find(&needle) {
-        let at = pos + off;
-        let after = &xml[at + needle.len()..];
-        if after.trim_start().starts_with('>') {
-            return Some(at);
-        }
-        pos = at + needle.len();
-    }
-    None
-}
-
-/// The text of the first element named `name`.
-pub(crate) fn text(xml: &str, name: &str) -> Option<String> {
-    find(xml, name).map(|e| e.text())
-}
-
-/// Decodes `&lt; &gt; &amp; &quot; &apos; &#N; &#xN;`; anything else is kept.
-pub(crate) fn decode(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(semi) = rest.find(';').filter(|&n| n <= 10) else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..semi];
-        let ch = match entity {
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "amp" => Some('&'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .or_else(|| entity.strip_prefix("#X"))
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match ch {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
+            Event::Empty(start) => {
+                let e = element(&start, namespace)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(e),
+                    None => root = root.or(Some(e)),
+                }
             }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
+            Event::End(_) => {
+                let Some(e) = stack.pop() else {
+                    return Err("an end tag without its start".into());
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(e),
+                    None => root = root.or(Some(e)),
+                }
             }
+            Event::Text(t) => {
+                if let Some(e) = stack.last_mut() {
+                    e.text.push_str(&t.xml10_content());
+                }
+            }
+            Event::CData(t) => {
+                if let Some(e) = stack.last_mut() {
+                    e.text.push_str(&t.xml10_content());
+                }
+            }
+            Event::GeneralRef(r) => {
+                let decoded = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => quick_xml::escape::resolve_predefined_entity(&r)
+                        .ok_or_else(|| format!("unknown entity &{};", &*r))?
+                        .to_owned(),
+                    Err(e) => return Err(format!("bad character reference: {e}")),
+                };
+                if let Some(e) = stack.last_mut() {
+                    e.text.push_str(&decoded);
+                }
+            }
+            Event::Eof => break,
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
         }
     }
-    out.push_str(rest);
-    out
+    if !stack.is_empty() {
+        return Err("the document ends inside an element".into());
+    }
+    root.ok_or_else(|| "the document has no element".into())
+}
+
+fn element(start: &BytesStart<'_>, namespace: Option<String>) -> Result<Element, String> {
+    let mut attributes = Vec::new();
+    for a in start.attributes() {
+        let a = a.map_err(|e| format!("bad attribute: {e}"))?;
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| format!("bad attribute value: {e}"))?;
+        attributes.push((a.key.local_name().as_ref().to_owned(), value.into_owned()));
+    }
+    Ok(Element {
+        name: start.local_name().as_ref().to_owned(),
+        namespace,
+        attributes,
+        text: String::new(),
+        children: Vec::new(),
+    })
 }
 
 /// Escapes text for an element or a double-quoted attribute.
 pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(s).into_owned()
 }
 
 #[cfg(test)]
@@ -172,30 +172,37 @@ mod tests {
     #[test]
     fn finds_elements_attributes_and_text_whatever_the_prefix() {
         let xml = r#"<?xml version="1.0"?><s:Envelope xmlns:s="x"><s:Header>
-            <h:ServerVersionInfo MajorVersion="15" MinorVersion='1' Version="V2016_10_10"/></s:Header>
-            <s:Body><m:SetUserPhotoResponse><m:ResponseMessages>
+            <h:ServerVersionInfo xmlns:h="t" MajorVersion="15" MinorVersion='1' Version="V2016_10_10"/></s:Header>
+            <s:Body><m:SetUserPhotoResponse xmlns:m="m"><m:ResponseMessages>
             <m:SetUserPhotoResponseMessage ResponseClass="Error">
-            <m:MessageText>a &lt;b&gt; &amp; &#233;&#x41;</m:MessageText>
+            <m:MessageText>a &lt;b&gt; &amp; &#233;&#x41;<![CDATA[<c>]]></m:MessageText>
             <m:ResponseCode>ErrorAccessDenied</m:ResponseCode>
             </m:SetUserPhotoResponseMessage></m:ResponseMessages></m:SetUserPhotoResponse></s:Body></s:Envelope>"#;
-        let v = find(xml, "ServerVersionInfo").expect("version");
-        assert_eq!(v.attr("MajorVersion").as_deref(), Some("15"));
-        assert_eq!(v.attr("MinorVersion").as_deref(), Some("1"));
-        assert_eq!(v.attr("Version").as_deref(), Some("V2016_10_10"));
+        let doc = parse(xml).expect("parse");
+        assert_eq!(doc.name, "Envelope");
+        assert_eq!(doc.namespace.as_deref(), Some("x"));
+        let v = doc.find("ServerVersionInfo").expect("version");
+        assert_eq!(v.namespace.as_deref(), Some("t"));
+        assert_eq!(v.attr("MajorVersion"), Some("15"));
+        assert_eq!(v.attr("MinorVersion"), Some("1"));
+        assert_eq!(v.attr("Version"), Some("V2016_10_10"));
         assert_eq!(v.attr("Nope"), None);
-        let m = find(xml, "SetUserPhotoResponseMessage").expect("message");
-        assert_eq!(m.attr("ResponseClass").as_deref(), Some("Error"));
+        let m = doc.find("SetUserPhotoResponseMessage").expect("message");
+        assert_eq!(m.attr("ResponseClass"), Some("Error"));
         assert_eq!(
-            text(m.content(), "ResponseCode").as_deref(),
+            m.text_of("ResponseCode").as_deref(),
             Some("ErrorAccessDenied")
         );
-        assert_eq!(text(xml, "MessageText").as_deref(), Some("a <b> & éA"));
-        assert!(find(xml, "Missing").is_none());
+        assert_eq!(doc.text_of("MessageText").as_deref(), Some("a <b> & éA<c>"));
+        assert!(doc.find("Missing").is_none());
+        let names: Vec<_> = doc.find_all("ResponseCode").map(Element::text).collect();
+        assert_eq!(names, ["ErrorAccessDenied"]);
     }
 
     #[test]
-    fn broken_input_is_none_not_a_panic() {
+    fn broken_input_is_an_error_not_a_panic() {
         for xml in [
+            "",
             "<",
             "<a",
             "<a x=>",
@@ -203,12 +210,14 @@ mod tests {
             "<a x=\"1>",
             "&",
             "<a>&#xZZ;</a>",
+            "<a>&bogus;</a>",
             "</a>",
+            "<a></b>",
         ] {
-            let _ = find(xml, "a").map(|e| (e.text(), e.attr("x")));
-            let _ = decode(xml);
+            assert!(parse(xml).is_err(), "{xml:?}");
         }
-        assert_eq!(decode("&bogus; &#1114112;"), "&bogus; &#1114112;");
+        let deep = "<a>".repeat(MAX_DEPTH + 1);
+        assert!(parse(&deep).is_err());
         assert_eq!(
             escape(r#"<a href="x">&'"#),
             "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"

@@ -62,7 +62,7 @@ mod client;
 mod config;
 mod errors;
 mod filter;
-mod tls;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::fmt;

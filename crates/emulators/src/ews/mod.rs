@@ -14,8 +14,14 @@
 //!   version, one operation in the body, its required elements) and answers
 //!   `GetServerTimeZones` (just its `ServerVersionInfo`), `GetUserPhoto`
 //!   and `SetUserPhoto` with documented response messages and faults;
-//! * HTTP Basic authentication: anything else is 401 with
-//!   `WWW-Authenticate: Basic` (NTLM is not emulated).
+//! * authentication ([`EmulatedAuth`]): NTLM, HTTP Basic, or either (the
+//!   default, as an Exchange server whose EWS virtual directory allows
+//!   both). NTLM is connection-bound as in IIS: a NEGOTIATE message is
+//!   answered 401 with a real CHALLENGE (made by `sspi`'s acceptor), the
+//!   AUTHENTICATE message on the same connection is checked against the
+//!   configured account and password, and that connection is then signed
+//!   in for the requests that follow it. Anything else is 401 with the
+//!   offered schemes in `WWW-Authenticate`.
 //!
 //! Knobs ([`EwsKnobs`]): Exchange 2013 mode (`ServerVersionInfo` 15.0; a
 //! request for `Exchange2016` gets `ErrorInvalidServerVersion`, and
@@ -24,12 +30,15 @@
 //! N SOAP requests; addresses without a mailbox; mailboxes whose photo the
 //! account may not change (`ErrorAccessDenied`).
 
+mod ntlm;
 mod xml;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -84,15 +93,55 @@ const VERSIONS_2016: [&str; 11] = [
 ];
 
 const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const TYPES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+const MESSAGES_NS: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+
+/// Which authentication the emulator offers and accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmulatedAuth {
+    /// NTLM or Basic (the default).
+    #[default]
+    NtlmOrBasic,
+    /// NTLM only (Exchange's out-of-the-box EWS virtual directory).
+    Ntlm,
+    /// Basic only.
+    Basic,
+}
+
+impl EmulatedAuth {
+    fn ntlm(self) -> bool {
+        matches!(self, EmulatedAuth::Ntlm | EmulatedAuth::NtlmOrBasic)
+    }
+
+    fn basic(self) -> bool {
+        matches!(self, EmulatedAuth::Basic | EmulatedAuth::NtlmOrBasic)
+    }
+}
+
+impl std::str::FromStr for EmulatedAuth {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ntlm" => Ok(EmulatedAuth::Ntlm),
+            "basic" => Ok(EmulatedAuth::Basic),
+            "ntlm,basic" | "basic,ntlm" | "both" | "any" => Ok(EmulatedAuth::NtlmOrBasic),
+            other => Err(format!("{other:?}: use ntlm, basic or both")),
+        }
+    }
+}
 
 /// How the emulator behaves.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct EwsKnobs {
-    /// The account accepted (case-insensitive).
+    /// The account accepted (case-insensitive): `DOMAIN\user` or a UPN.
     pub username: String,
     /// Its password.
     pub password: String,
+    /// Which authentication is offered and accepted.
+    pub auth: EmulatedAuth,
     /// Answer as Exchange 2013 (no `SetUserPhoto`, no `Exchange2016` schema).
     pub exchange_2013: bool,
     /// Primary SMTP addresses that have a mailbox (case-insensitive);
@@ -111,6 +160,7 @@ impl Default for EwsKnobs {
         EwsKnobs {
             username: DEFAULT_USERNAME.into(),
             password: DEFAULT_PASSWORD.into(),
+            auth: EmulatedAuth::default(),
             exchange_2013: false,
             mailboxes: Vec::new(),
             denied: Vec::new(),
@@ -130,6 +180,23 @@ impl EwsKnobs {
     /// Marks mailboxes whose photo may not be changed.
     pub fn with_denied<S: Into<String>>(mut self, mails: impl IntoIterator<Item = S>) -> Self {
         self.denied.extend(mails.into_iter().map(Into::into));
+        self
+    }
+
+    /// Which authentication is offered and accepted.
+    pub fn with_auth(mut self, auth: EmulatedAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Another account and password.
+    pub fn with_credentials(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.username = username.into();
+        self.password = password.into();
         self
     }
 
@@ -159,8 +226,33 @@ pub struct EwsStats {
     pub photos_set: u64,
     /// `ErrorServerBusy` faults sent.
     pub busy_faults: u64,
-    /// Requests refused with 401.
+    /// Requests refused with 401 (NTLM's CHALLENGE included).
     pub unauthorized: u64,
+    /// NTLM handshakes that ended signed in.
+    pub ntlm_sign_ins: u64,
+    /// Requests let in by their Basic credentials.
+    pub basic_requests: u64,
+}
+
+/// Identifies one TCP connection (NTLM signs in connections, not
+/// requests): a number per accepted connection, never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ConnId(u64);
+
+impl Connected<axum::serve::IncomingStream<'_, TcpListener>> for ConnId {
+    fn connect_info(_: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ConnId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Where one connection's NTLM stands.
+#[derive(Debug)]
+enum ConnAuth {
+    /// CHALLENGE sent; the AUTHENTICATE message is awaited.
+    Challenged(Box<ntlm::Acceptor>),
+    /// Signed in.
+    SignedIn,
 }
 
 #[derive(Debug)]
@@ -171,6 +263,7 @@ struct Inner {
     photos: HashMap<String, Vec<u8>>,
     busy_left: u32,
     stats: EwsStats,
+    connections: HashMap<ConnId, ConnAuth>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -212,6 +305,7 @@ impl EwsEmulator {
             busy_left: knobs.busy_requests,
             photos: HashMap::new(),
             stats: EwsStats::default(),
+            connections: HashMap::new(),
             knobs,
         };
         let shared: Shared = Arc::new(Mutex::new(inner));
@@ -225,11 +319,14 @@ impl EwsEmulator {
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<ConnId>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
             if let Err(e) = served {
                 tracing::warn!(error = %e, "EWS emulator: the server stopped with an error");
             }
@@ -295,20 +392,78 @@ impl Drop for EwsEmulator {
     }
 }
 
-/// Checks HTTP Basic credentials.
-fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
-    let Some(value) = headers
+/// Lets a request in (`None`), or answers it: 401 with the offered
+/// schemes, or with an NTLM CHALLENGE.
+fn authorize(inner: &mut Inner, headers: &HeaderMap, conn: ConnId) -> Option<Response> {
+    let mode = inner.knobs.auth;
+    let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    else {
-        return false;
+        .map(str::trim)
+        .unwrap_or_default();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let refused = |inner: &mut Inner| {
+        inner.stats.unauthorized += 1;
+        Some(unauthorized(mode, None))
     };
-    let Some(b64) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
-        return false;
+    if value.is_empty() {
+        if matches!(inner.connections.get(&conn), Some(ConnAuth::SignedIn)) {
+            return None;
+        }
+        return refused(inner);
+    }
+    if scheme.eq_ignore_ascii_case("Basic") && mode.basic() {
+        if basic_matches(inner, token) {
+            inner.stats.basic_requests += 1;
+            return None;
+        }
+        return refused(inner);
+    }
+    if !(scheme.eq_ignore_ascii_case("NTLM") && mode.ntlm()) {
+        return refused(inner);
+    }
+    let Ok(message) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
+        return refused(inner);
     };
+    match ntlm::message_type(&message) {
+        Some(1) => {
+            match ntlm::Acceptor::challenge(&inner.knobs.username, &inner.knobs.password, &message)
+            {
+                Ok((acceptor, challenge)) => {
+                    inner
+                        .connections
+                        .insert(conn, ConnAuth::Challenged(Box::new(acceptor)));
+                    inner.stats.unauthorized += 1;
+                    Some(unauthorized(mode, Some(&challenge)))
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "EWS emulator: NTLM NEGOTIATE refused");
+                    refused(inner)
+                }
+            }
+        }
+        Some(3) => match inner.connections.remove(&conn) {
+            Some(ConnAuth::Challenged(acceptor)) => match acceptor.verify(&message) {
+                Ok(()) => {
+                    inner.connections.insert(conn, ConnAuth::SignedIn);
+                    inner.stats.ntlm_sign_ins += 1;
+                    None
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "EWS emulator: NTLM AUTHENTICATE refused");
+                    refused(inner)
+                }
+            },
+            // An AUTHENTICATE message on a connection that was sent no
+            // CHALLENGE (NTLM is connection-bound).
+            _ => refused(inner),
+        },
+        _ => refused(inner),
+    }
+}
+
+/// Checks HTTP Basic credentials (the base64 of `user:password`).
+fn basic_matches(inner: &Inner, b64: &str) -> bool {
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
         return false;
     };
@@ -321,25 +476,45 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     user.eq_ignore_ascii_case(&inner.knobs.username) && password == inner.knobs.password
 }
 
-fn unauthorized() -> Response {
-    (
+/// 401 offering the schemes of `mode`, or carrying an NTLM CHALLENGE.
+fn unauthorized(mode: EmulatedAuth, challenge: Option<&[u8]>) -> Response {
+    let mut response = (
         StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Basic realm=\"EWS emulator\"")],
         "401 - Unauthorized: Access is denied due to invalid credentials.",
     )
-        .into_response()
+        .into_response();
+    let headers = response.headers_mut();
+    let mut offer = |value: String| {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            headers.append(header::WWW_AUTHENTICATE, v);
+        }
+    };
+    if let Some(challenge) = challenge {
+        offer(format!(
+            "NTLM {}",
+            base64::engine::general_purpose::STANDARD.encode(challenge)
+        ));
+        return response;
+    }
+    if mode.ntlm() {
+        offer("NTLM".into());
+    }
+    if mode.basic() {
+        offer("Basic realm=\"EWS emulator\"".into());
+    }
+    response
 }
 
 async fn rest_get_user_photo(
     State(shared): State<Shared>,
+    ConnectInfo(conn): ConnectInfo<ConnId>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let mut inner = lock(&shared);
     inner.stats.rest_requests += 1;
-    if !authorized(&inner, &headers) {
-        inner.stats.unauthorized += 1;
-        return unauthorized();
+    if let Some(refusal) = authorize(&mut inner, &headers, conn) {
+        return refusal;
     }
     let (Some(email), Some(size)) = (params.get("email"), params.get("size")) else {
         return (StatusCode::BAD_REQUEST, "email and size are required").into_response();
@@ -424,12 +599,16 @@ fn message(exchange_2013: bool, op: &str, code: &str, text: &str, extra: &str) -
     xml_response(StatusCode::OK, envelope(exchange_2013, &body))
 }
 
-async fn soap(State(shared): State<Shared>, headers: HeaderMap, body: String) -> Response {
+async fn soap(
+    State(shared): State<Shared>,
+    ConnectInfo(conn): ConnectInfo<ConnId>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let mut inner = lock(&shared);
     inner.stats.soap_requests += 1;
-    if !authorized(&inner, &headers) {
-        inner.stats.unauthorized += 1;
-        return unauthorized();
+    if let Some(refusal) = authorize(&mut inner, &headers, conn) {
+        return refusal;
     }
     let is2013 = inner.knobs.exchange_2013;
     let content_type = headers
@@ -444,16 +623,27 @@ async fn soap(State(shared): State<Shared>, headers: HeaderMap, body: String) ->
             .into_response();
     }
     let schema = |msg: &str| fault(is2013, "ErrorSchemaValidation", msg, "");
-    let Some(env) = xml::find(&body, "Envelope") else {
-        return schema("The request is not a SOAP envelope.");
+    let env = match xml::parse(&body) {
+        Ok(env) => env,
+        Err(why) => return schema(&format!("The request is not well-formed XML: {why}.")),
     };
-    if !body.contains(SOAP_NS) {
+    if env.name != "Envelope" {
+        return schema("The request is not a SOAP envelope.");
+    }
+    if env.namespace.as_deref() != Some(SOAP_NS) {
         return schema("The envelope is not in the SOAP 1.1 namespace.");
     }
-    let Some(version) =
-        xml::find(env.content(), "RequestServerVersion").and_then(|e| e.attr("Version"))
+    let in_soap = |name: &str| {
+        env.child(name)
+            .filter(|e| e.namespace.as_deref() == Some(SOAP_NS))
+    };
+    let Some(version) = in_soap("Header")
+        .and_then(|h| h.child("RequestServerVersion"))
+        .filter(|e| e.namespace.as_deref() == Some(TYPES_NS))
+        .and_then(|e| e.attr("Version"))
+        .map(str::to_owned)
     else {
-        return schema("The RequestServerVersion header is required by this emulator.");
+        return schema("The RequestServerVersion header (in the types namespace) is required by this emulator.");
     };
     let known_2016 = VERSIONS_2016.contains(&version.as_str());
     if !(VERSIONS_2013.contains(&version.as_str()) || known_2016) || (is2013 && known_2016) {
@@ -464,8 +654,24 @@ async fn soap(State(shared): State<Shared>, headers: HeaderMap, body: String) ->
             "",
         );
     }
-    let Some(soap_body) = xml::find(env.content(), "Body") else {
+    let Some(soap_body) = in_soap("Body") else {
         return schema("The envelope has no Body.");
+    };
+    let op = match soap_body.children() {
+        [op] if op.namespace.as_deref() == Some(MESSAGES_NS) => op,
+        [op] => {
+            return schema(&format!(
+                "The element 'Body' has invalid child element '{}': operations are in the namespace '{MESSAGES_NS}'.",
+                op.name
+            ))
+        }
+        _ => return schema("The Body must hold exactly one operation."),
+    };
+    // An operation's parameters: its children in the messages namespace.
+    let param = |name: &str| {
+        op.child(name)
+            .filter(|e| e.namespace.as_deref() == Some(MESSAGES_NS))
+            .map(|e| e.text().to_owned())
     };
     if inner.busy_left > 0 {
         inner.busy_left -= 1;
@@ -480,8 +686,7 @@ async fn soap(State(shared): State<Shared>, headers: HeaderMap, body: String) ->
             ),
         );
     }
-    let b = soap_body.content();
-    if xml::find(b, "GetServerTimeZones").is_some() {
+    if op.name == "GetServerTimeZones" {
         return message(
             is2013,
             "GetServerTimeZones",
@@ -490,11 +695,8 @@ async fn soap(State(shared): State<Shared>, headers: HeaderMap, body: String) ->
             "<TimeZoneDefinitions/>",
         );
     }
-    if let Some(op) = xml::find(b, "GetUserPhoto") {
-        let (Some(email), Some(size)) = (
-            xml::text(op.content(), "Email"),
-            xml::text(op.content(), "SizeRequested"),
-        ) else {
+    if op.name == "GetUserPhoto" {
+        let (Some(email), Some(size)) = (param("Email"), param("SizeRequested")) else {
             return schema("GetUserPhoto needs Email and SizeRequested.");
         };
         if !SIZE_CODES.contains(&size.as_str()) {
@@ -519,17 +721,14 @@ async fn soap(State(shared): State<Shared>, headers: HeaderMap, body: String) ->
         };
         return message(is2013, "GetUserPhoto", "NoError", "", &extra);
     }
-    if let Some(op) = xml::find(b, "SetUserPhoto") {
+    if op.name == "SetUserPhoto" {
         if is2013 {
             return schema("The element 'Body' in namespace 'http://schemas.xmlsoap.org/soap/envelope/' has invalid child element 'SetUserPhoto' in namespace 'http://schemas.microsoft.com/exchange/services/2006/messages'.");
         }
-        let (Some(email), Some(content)) = (
-            xml::text(op.content(), "Email"),
-            xml::text(op.content(), "Content"),
-        ) else {
+        let (Some(email), Some(content)) = (param("Email"), param("Content")) else {
             return schema("SetUserPhoto needs Email and Content.");
         };
-        if let Some(t) = xml::text(op.content(), "TypeRequested") {
+        if let Some(t) = param("TypeRequested") {
             if t != "UserPhoto" && t != "ProfileHeaderPhoto" {
                 return schema("TypeRequested is not a UserPhotoTypeType value.");
             }

@@ -1,0 +1,124 @@
+//! `ews-emulator`: the Exchange Web Services EMULATOR on a loopback port,
+//! for manual work with the CLI and the web UI and for scripts.
+//!
+//! ```text
+//! ews-emulator --listen 127.0.0.1:8766 --mailbox user2452@corp.example.test --auth ntlm
+//! ```
+//!
+//! It prints its URL and the `[exchange]` section to paste into
+//! `userphoto.toml` (users still come from `[ad]`: give it the `mail`
+//! addresses of the AD users that should have a mailbox) and runs until
+//! Ctrl-C or SIGTERM. It refuses a non-loopback address: it is a test
+//! double, not a service, and it speaks plain http.
+
+use std::net::SocketAddr;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use userphoto_emulators::ews::{
+    EmulatedAuth, EwsEmulator, EwsKnobs, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+};
+
+/// The Exchange EWS emulator (test double; loopback only).
+#[derive(Debug, Parser)]
+#[command(name = "ews-emulator", version)]
+struct Args {
+    /// Where to listen (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8766")]
+    listen: SocketAddr,
+    /// A primary SMTP address that has a mailbox (repeat, or comma-separated).
+    #[arg(long = "mailbox", value_delimiter = ',')]
+    mailboxes: Vec<String>,
+    /// A mailbox whose photo the account may not change (ErrorAccessDenied).
+    #[arg(long = "denied", value_delimiter = ',')]
+    denied: Vec<String>,
+    /// Authentication offered: ntlm, basic or both.
+    #[arg(long, default_value = "both")]
+    auth: EmulatedAuth,
+    /// The account accepted (`DOMAIN\user` or a UPN).
+    #[arg(long, default_value = DEFAULT_USERNAME)]
+    username: String,
+    /// Answer as Exchange 2013 (no SetUserPhoto).
+    #[arg(long)]
+    exchange_2013: bool,
+    /// The next N SOAP requests answer ErrorServerBusy.
+    #[arg(long, default_value_t = 0)]
+    busy: u32,
+    /// The BackOffMilliseconds those faults carry.
+    #[arg(long, default_value_t = 250)]
+    busy_backoff_ms: u64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    if !args.listen.ip().is_loopback() {
+        bail!(
+            "ews-emulator listens on loopback addresses only; use e.g. --listen 127.0.0.1:{}",
+            args.listen.port()
+        );
+    }
+    // The password is the emulator's fixed throwaway value, so it is never
+    // read from the command line (where `ps` would show it).
+    let knobs = EwsKnobs::default()
+        .with_credentials(args.username.clone(), DEFAULT_PASSWORD)
+        .with_auth(args.auth)
+        .with_mailboxes(args.mailboxes.iter().cloned())
+        .with_mailboxes(args.denied.iter().cloned())
+        .with_denied(args.denied.iter().cloned())
+        .exchange_2013(args.exchange_2013)
+        .with_busy(args.busy, args.busy_backoff_ms);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("ews emulator: cannot listen on {}", args.listen))?;
+    let emulator = EwsEmulator::serve(listener, knobs).await?;
+    let auth = match args.auth {
+        EmulatedAuth::Basic => "basic",
+        _ => "ntlm",
+    };
+    println!("ews emulator: listening on {}", emulator.ews_url());
+    println!(
+        "# userphoto.toml (export USERPHOTO_EXCHANGE_PASSWORD={DEFAULT_PASSWORD}; users come from [ad])"
+    );
+    println!("[exchange]");
+    println!("ews_url = \"{}\"", emulator.ews_url());
+    println!("username = '{}'", args.username);
+    println!("password_env = \"USERPHOTO_EXCHANGE_PASSWORD\"");
+    println!("auth = \"{auth}\"");
+    println!("allow_insecure = true  # the emulator speaks plain http on loopback");
+    if args.mailboxes.is_empty() && args.denied.is_empty() {
+        println!("# no --mailbox given: every address answers ErrorNonExistentMailbox");
+    }
+    wait_for_stop().await?;
+    let stats = emulator.stats();
+    println!(
+        "ews emulator: stopping after {} SOAP and {} REST requests ({} photos set, {} NTLM sign-ins)",
+        stats.soap_requests, stats.rest_requests, stats.photos_set, stats.ntlm_sign_ins
+    );
+    Ok(())
+}
+
+/// Waits for Ctrl-C, or SIGTERM (how scripts stop it) on Unix.
+async fn wait_for_stop() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("ews emulator: cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("ews emulator: waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("ews emulator: waiting for Ctrl-C")
+    }
+}
