@@ -445,3 +445,56 @@ async fn the_exchange_section_needs_an_ad_section_for_its_users() {
     assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
     assert!(e.to_string().contains("[ad]"), "{e}");
 }
+
+#[tokio::test]
+async fn the_emulator_validates_the_soap_it_receives() {
+    let s = setup(EwsKnobs::default().with_auth(EmulatedAuth::Basic)).await;
+    let http = reqwest::Client::new();
+    let post = |body: String| {
+        http.post(s.emulator.ews_url())
+            .basic_auth(DEFAULT_USERNAME, Some(DEFAULT_PASSWORD))
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+    };
+    let soap = "http://schemas.xmlsoap.org/soap/envelope/";
+    let types = "http://schemas.microsoft.com/exchange/services/2006/types";
+    let messages = "http://schemas.microsoft.com/exchange/services/2006/messages";
+    let envelope = |soap_ns: &str, types_ns: &str, op_ns: &str| {
+        format!(
+            "<s:Envelope xmlns:s=\"{soap_ns}\" xmlns:t=\"{types_ns}\" xmlns:m=\"{op_ns}\"><s:Header><t:RequestServerVersion Version=\"Exchange2016\"/></s:Header>\
+<s:Body><m:GetUserPhoto><m:Email>{}</m:Email><m:SizeRequested>HR648x648</m:SizeRequested></m:GetUserPhoto></s:Body></s:Envelope>",
+            mail("ews.user1")
+        )
+    };
+    let ok = post(envelope(soap, types, messages)).await.expect("send");
+    assert_eq!(ok.status(), 200);
+    let text = ok.text().await.expect("body");
+    assert!(
+        text.contains("<ResponseCode>NoError</ResponseCode>"),
+        "{text}"
+    );
+    for (body, why) in [
+        (
+            envelope("urn:soap12", types, messages),
+            "SOAP 1.1 namespace",
+        ),
+        (
+            envelope(soap, "urn:other", messages),
+            "RequestServerVersion",
+        ),
+        (envelope(soap, types, "urn:other"), "invalid child element"),
+        (
+            "<s:Envelope xmlns:s=\"x\"><unclosed>".to_owned(),
+            "well-formed",
+        ),
+    ] {
+        let r = post(body).await.expect("send");
+        assert_eq!(r.status(), 500, "{why}");
+        let text = r.text().await.expect("body");
+        assert!(
+            text.contains("ErrorSchemaValidation") && text.contains(why),
+            "{why}: {text}"
+        );
+    }
+}

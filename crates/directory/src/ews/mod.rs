@@ -489,6 +489,12 @@ impl EwsDirectory {
             HttpError::Timeout => Error::Timeout {
                 after: self.timeout,
             },
+            HttpError::Transport(why) if why.contains("certificate") => Error::Unavailable {
+                message: format!(
+                    "cannot reach {}: {why} (if the server's certificate comes from an internal CA, give that CA as ca_file in [exchange])",
+                    self.url
+                ),
+            },
             HttpError::Transport(why) => Error::Unavailable {
                 message: format!("cannot reach {}: {why}", self.url),
             },

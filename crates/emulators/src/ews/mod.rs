@@ -22,6 +22,9 @@
 //!   configured account and password, and that connection is then signed
 //!   in for the requests that follow it. Anything else is 401 with the
 //!   offered schemes in `WWW-Authenticate`.
+//!   The acceptor wants what Windows and `sspi` clients send: a NEGOTIATE
+//!   message with the Unicode flag and an AUTHENTICATE message with a MIC
+//!   (`curl --ntlm` sends neither, so it is refused; use Basic with curl).
 //!
 //! Knobs ([`EwsKnobs`]): Exchange 2013 mode (`ServerVersionInfo` 15.0; a
 //! request for `Exchange2016` gets `ErrorInvalidServerVersion`, and
