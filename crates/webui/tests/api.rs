@@ -178,6 +178,10 @@ async fn the_upload_reports_the_pipelines_square_and_a_nudged_square_changes_pre
     assert_ne!(plain, left, "a nudged square makes another preview");
     let (status, _) = preview("?x=0&y=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "x, y and side together");
+    let (status, body) = preview("?x=left&y=0&side=600").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "numbers only");
+    let body: Value = serde_json::from_slice(&body).expect("the one JSON error shape");
+    assert_eq!(body["error"]["code"], "bad-request", "{body}");
     let (status, _) = preview("?x=700&y=0&side=600").await;
     assert_eq!(
         status,
