@@ -160,6 +160,31 @@ async fn concurrent_ntlm_requests_keep_each_handshake_on_its_connection() {
 }
 
 #[tokio::test]
+async fn a_server_offering_only_negotiate_gets_ntlm_under_that_scheme() {
+    let s = setup(EwsKnobs::default().with_auth(EmulatedAuth::Negotiate)).await;
+    let dir = s.ews();
+    let u = find(&dir, "ews.user1").await;
+    let photo = fixtures::jpeg("ews-negotiate");
+    dir.set_photo(&u, &photo)
+        .await
+        .expect("set under Negotiate");
+    match dir.get_photo(&u).await.expect("get under Negotiate") {
+        PhotoLookup::Photo(p) => assert_eq!(p.digest(), photo.digest()),
+        other => panic!("{other:?}"),
+    }
+    let stats = s.emulator.stats();
+    assert!(stats.ntlm_sign_ins >= 1, "{stats:?}");
+    // A wrong password is still refused.
+    let wrong = s
+        .builder()
+        .credentials(DEFAULT_USERNAME, SecretString::from("not-the-password"))
+        .build()
+        .expect("build");
+    let e = wrong.server_info().await.expect_err("refused");
+    assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
+}
+
+#[tokio::test]
 async fn basic_works_against_a_basic_server_and_mismatches_are_explained() {
     let s = setup(EwsKnobs::default().with_auth(EmulatedAuth::Basic)).await;
     let basic = s.builder().auth(EwsAuth::Basic).build().expect("build");

@@ -13,8 +13,11 @@
 //! with the CHALLENGE, and is sent again with the AUTHENTICATE message on
 //! the same connection. Signed-in connections wait in a small idle list and
 //! carry later requests without any header; one the server no longer
-//! accepts (401, closed) is dropped and a new one is signed in.
+//! accepts (401, closed) is dropped and a new one is signed in. A server
+//! that offers `Negotiate` but not `NTLM` gets the same NTLM messages under
+//! the `Negotiate` scheme (Windows' Negotiate package accepts raw NTLM).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -200,6 +203,8 @@ pub(crate) struct NtlmTransport {
     timeout: Duration,
     max_idle: usize,
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    /// The server offered `Negotiate` and not `NTLM`.
+    negotiate: AtomicBool,
 }
 
 impl std::fmt::Debug for NtlmTransport {
@@ -252,6 +257,7 @@ impl NtlmTransport {
             timeout,
             max_idle: max_idle.max(1),
             idle: Mutex::new(Vec::new()),
+            negotiate: AtomicBool::new(false),
         })
     }
 
@@ -293,17 +299,38 @@ impl NtlmTransport {
                 }
             }
         }
+        if self.negotiate.load(Ordering::Relaxed) {
+            return self.sign_in(out, "Negotiate").await;
+        }
+        match self.sign_in(out, "NTLM").await {
+            Err(HttpError::NtlmNotOffered { offered })
+                if offered
+                    .split(", ")
+                    .any(|s| s.eq_ignore_ascii_case("Negotiate")) =>
+            {
+                self.negotiate.store(true, Ordering::Relaxed);
+                self.sign_in(out, "Negotiate").await
+            }
+            other => other,
+        }
+    }
+
+    /// Signs in a new connection with `out` under `scheme` (`NTLM` or
+    /// `Negotiate`) and returns the answer to it.
+    async fn sign_in(&self, out: &Outgoing<'_>, scheme: &str) -> Result<Incoming, HttpError> {
         let (mut conn, binding) = self.connect().await?;
         let (mut handshake, negotiate) =
             NtlmHandshake::start(&self.username, &self.password, &self.host)
                 .map_err(HttpError::Ntlm)?;
-        let (reply, headers) = self.round_trip(&mut conn, out, Some(&negotiate)).await?;
+        let (reply, headers) = self
+            .round_trip(&mut conn, out, Some((scheme, &negotiate)))
+            .await?;
         if reply.status != 401 {
             // The server did not ask for credentials.
             self.put_idle(conn);
             return Ok(reply);
         }
-        let Some(challenge) = ntlm_challenge(&headers)? else {
+        let Some(challenge) = ntlm_challenge(&headers, scheme)? else {
             return Err(HttpError::NtlmNotOffered {
                 offered: offered_schemes(&headers),
             });
@@ -311,7 +338,9 @@ impl NtlmTransport {
         let authenticate = handshake
             .answer(&challenge, binding.as_deref())
             .map_err(HttpError::Ntlm)?;
-        let (reply, _) = self.round_trip(&mut conn, out, Some(&authenticate)).await?;
+        let (reply, _) = self
+            .round_trip(&mut conn, out, Some((scheme, &authenticate)))
+            .await?;
         if reply.status != 401 {
             self.put_idle(conn);
         }
@@ -372,7 +401,7 @@ impl NtlmTransport {
         &self,
         conn: &mut SendRequest<Full<Bytes>>,
         out: &Outgoing<'_>,
-        token: Option<&[u8]>,
+        token: Option<(&str, &[u8])>,
     ) -> Result<(Incoming, http::HeaderMap), HttpError> {
         let broken =
             |e: hyper::Error| HttpError::Transport(format!("request failed: {}", describe(&e)));
@@ -392,11 +421,11 @@ impl NtlmTransport {
                 http::header::USER_AGENT,
                 concat!("userphoto/", env!("CARGO_PKG_VERSION")),
             );
-        if let Some(token) = token {
+        if let Some((scheme, token)) = token {
             builder = builder.header(
                 http::header::AUTHORIZATION,
                 format!(
-                    "NTLM {}",
+                    "{scheme} {}",
                     base64::engine::general_purpose::STANDARD.encode(token)
                 ),
             );
@@ -431,22 +460,25 @@ impl NtlmTransport {
     }
 }
 
-/// The CHALLENGE in `WWW-Authenticate: NTLM <base64>`; `None` when the
-/// server offers no NTLM.
-fn ntlm_challenge(headers: &http::HeaderMap) -> Result<Option<Vec<u8>>, HttpError> {
+/// The CHALLENGE in `WWW-Authenticate: <scheme> <base64>`; `None` when the
+/// server does not offer `scheme`.
+fn ntlm_challenge(headers: &http::HeaderMap, scheme: &str) -> Result<Option<Vec<u8>>, HttpError> {
     for value in headers.get_all(http::header::WWW_AUTHENTICATE) {
         let Ok(value) = value.to_str() else { continue };
         let mut words = value.trim().splitn(2, ' ');
-        let scheme = words.next().unwrap_or_default();
-        if !scheme.eq_ignore_ascii_case("NTLM") {
+        if !words
+            .next()
+            .unwrap_or_default()
+            .eq_ignore_ascii_case(scheme)
+        {
             continue;
         }
         let Some(token) = words.next().map(str::trim).filter(|t| !t.is_empty()) else {
-            // A bare `NTLM`: the server offers NTLM but sent no challenge
-            // to our NEGOTIATE message.
-            return Err(HttpError::Ntlm(
-                "the server answered the NTLM NEGOTIATE message without a CHALLENGE".into(),
-            ));
+            // A bare scheme: offered, but no challenge to our NEGOTIATE
+            // message (a `Negotiate` server that wants Kerberos only).
+            return Err(HttpError::Ntlm(format!(
+                "the server answered the NTLM NEGOTIATE message (sent as {scheme}) without a CHALLENGE; it may accept Kerberos only"
+            )));
         };
         return base64::engine::general_purpose::STANDARD
             .decode(token)
@@ -486,19 +518,26 @@ mod tests {
             http::header::WWW_AUTHENTICATE,
             "Basic realm=\"x\"".parse().expect("v"),
         );
-        assert!(ntlm_challenge(&h).expect("ok").is_none());
+        assert!(ntlm_challenge(&h, "NTLM").expect("ok").is_none());
+        assert!(matches!(
+            ntlm_challenge(&h, "Negotiate"),
+            Err(HttpError::Ntlm(_))
+        ));
         assert_eq!(offered_schemes(&h), "Negotiate, Basic");
         h.append(
             http::header::WWW_AUTHENTICATE,
             "NTLM TlRMTVNTUAAC".parse().expect("v"),
         );
         assert_eq!(
-            ntlm_challenge(&h).expect("ok").expect("challenge"),
+            ntlm_challenge(&h, "NTLM").expect("ok").expect("challenge"),
             b"NTLMSSP\0\x02"
         );
         let mut bare = http::HeaderMap::new();
         bare.append(http::header::WWW_AUTHENTICATE, "NTLM".parse().expect("v"));
-        assert!(matches!(ntlm_challenge(&bare), Err(HttpError::Ntlm(_))));
+        assert!(matches!(
+            ntlm_challenge(&bare, "ntlm"),
+            Err(HttpError::Ntlm(_))
+        ));
         assert_eq!("NTLM".parse::<EwsAuth>(), Ok(EwsAuth::Ntlm));
         assert!("kerberos".parse::<EwsAuth>().is_err());
     }

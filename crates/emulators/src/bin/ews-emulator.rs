@@ -32,7 +32,8 @@ struct Args {
     /// A mailbox whose photo the account may not change (ErrorAccessDenied).
     #[arg(long = "denied", value_delimiter = ',')]
     denied: Vec<String>,
-    /// Authentication offered: ntlm, basic or both.
+    /// Authentication offered: ntlm, basic, both, or negotiate (NTLM under
+    /// the Negotiate scheme only).
     #[arg(long, default_value = "both")]
     auth: EmulatedAuth,
     /// The account accepted (`DOMAIN\user` or a UPN).

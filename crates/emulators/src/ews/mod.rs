@@ -16,7 +16,7 @@
 //!   and `SetUserPhoto` with documented response messages and faults;
 //! * authentication ([`EmulatedAuth`]): NTLM, HTTP Basic, or either (the
 //!   default, as an Exchange server whose EWS virtual directory allows
-//!   both). NTLM is connection-bound as in IIS: a NEGOTIATE message is
+//!   both), or NTLM under the `Negotiate` scheme only. NTLM is connection-bound as in IIS: a NEGOTIATE message is
 //!   answered 401 with a real CHALLENGE (made by `sspi`'s acceptor), the
 //!   AUTHENTICATE message on the same connection is checked against the
 //!   configured account and password, and that connection is then signed
@@ -110,11 +110,24 @@ pub enum EmulatedAuth {
     Ntlm,
     /// Basic only.
     Basic,
+    /// `Negotiate` only (an EWS virtual directory whose only Windows
+    /// authentication provider is Negotiate): NTLM messages are accepted
+    /// under that scheme, as Windows' Negotiate package accepts raw NTLM.
+    Negotiate,
 }
 
 impl EmulatedAuth {
     fn ntlm(self) -> bool {
         matches!(self, EmulatedAuth::Ntlm | EmulatedAuth::NtlmOrBasic)
+    }
+
+    /// The scheme NTLM messages are accepted under, if any.
+    fn accepts_ntlm_as(self, scheme: &str) -> bool {
+        if self == EmulatedAuth::Negotiate {
+            scheme.eq_ignore_ascii_case("Negotiate")
+        } else {
+            self.ntlm() && scheme.eq_ignore_ascii_case("NTLM")
+        }
     }
 
     fn basic(self) -> bool {
@@ -129,8 +142,9 @@ impl std::str::FromStr for EmulatedAuth {
         match s.trim().to_ascii_lowercase().as_str() {
             "ntlm" => Ok(EmulatedAuth::Ntlm),
             "basic" => Ok(EmulatedAuth::Basic),
+            "negotiate" => Ok(EmulatedAuth::Negotiate),
             "ntlm,basic" | "basic,ntlm" | "both" | "any" => Ok(EmulatedAuth::NtlmOrBasic),
-            other => Err(format!("{other:?}: use ntlm, basic or both")),
+            other => Err(format!("{other:?}: use ntlm, basic, both or negotiate")),
         }
     }
 }
@@ -422,7 +436,7 @@ fn authorize(inner: &mut Inner, headers: &HeaderMap, conn: ConnId) -> Option<Res
         }
         return refused(inner);
     }
-    if !(scheme.eq_ignore_ascii_case("NTLM") && mode.ntlm()) {
+    if !mode.accepts_ntlm_as(scheme) {
         return refused(inner);
     }
     let Ok(message) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
@@ -437,7 +451,7 @@ fn authorize(inner: &mut Inner, headers: &HeaderMap, conn: ConnId) -> Option<Res
                         .connections
                         .insert(conn, ConnAuth::Challenged(Box::new(acceptor)));
                     inner.stats.unauthorized += 1;
-                    Some(unauthorized(mode, Some(&challenge)))
+                    Some(unauthorized(mode, Some((scheme, &challenge))))
                 }
                 Err(e) => {
                     tracing::info!(error = %e, "EWS emulator: NTLM NEGOTIATE refused");
@@ -480,7 +494,7 @@ fn basic_matches(inner: &Inner, b64: &str) -> bool {
 }
 
 /// 401 offering the schemes of `mode`, or carrying an NTLM CHALLENGE.
-fn unauthorized(mode: EmulatedAuth, challenge: Option<&[u8]>) -> Response {
+fn unauthorized(mode: EmulatedAuth, challenge: Option<(&str, &[u8])>) -> Response {
     let mut response = (
         StatusCode::UNAUTHORIZED,
         "401 - Unauthorized: Access is denied due to invalid credentials.",
@@ -492,12 +506,15 @@ fn unauthorized(mode: EmulatedAuth, challenge: Option<&[u8]>) -> Response {
             headers.append(header::WWW_AUTHENTICATE, v);
         }
     };
-    if let Some(challenge) = challenge {
+    if let Some((scheme, challenge)) = challenge {
         offer(format!(
-            "NTLM {}",
+            "{scheme} {}",
             base64::engine::general_purpose::STANDARD.encode(challenge)
         ));
         return response;
+    }
+    if mode == EmulatedAuth::Negotiate {
+        offer("Negotiate".into());
     }
     if mode.ntlm() {
         offer("NTLM".into());
