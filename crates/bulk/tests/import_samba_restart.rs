@@ -30,8 +30,8 @@ use import_common::samba::{ad_target, ad_vars, ops, START_HINT};
 use userphoto_bulk::backup::BackupSet;
 use userphoto_bulk::import::execute::prepare_file;
 use userphoto_bulk::import::{
-    build_plan, Event, Executor, ImportOptions, NoReporter, Outcome, PreparedCache, Reporter,
-    RunState,
+    build_plan, Event, Executor, ImportOptions, NoReporter, Outcome, PrepareMode, PreparedCache,
+    Reporter, RunState,
 };
 use userphoto_directory::config::TargetKind;
 use userphoto_directory::{DirectoryExt as _, Photo, PhotoLookup, User, UserKey};
@@ -231,8 +231,12 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
                 size: step.size,
                 max_bytes: step.budget,
             };
-            let prepared = prepare_file(&mut pipeline, &e.file, vec![spec], plan.crop, plan.limits)
-                .expect("prepare");
+            let mode = PrepareMode {
+                crop: plan.crop,
+                limits: plan.limits,
+                strict: plan.strict,
+            };
+            let prepared = prepare_file(&mut pipeline, &e.file, vec![spec], mode).expect("prepare");
             let sha = prepared.outputs[0].photo.digest().to_owned();
             (e.name.clone().expect("matched"), sha)
         })

@@ -308,6 +308,16 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub(crate) concurrency: Option<usize>,
 
+    /// How to choose the square (as for convert).
+    #[arg(long, value_enum, default_value_t = CropArg::Centre, conflicts_with = "resume")]
+    pub(crate) crop: CropArg,
+
+    /// Treat quality warnings (no face, several faces, face too small,
+    /// source smaller than a size, very dark, very blurry) as errors: such
+    /// files are not imported and the exit status is non-zero.
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) strict: bool,
+
     /// Where the plan, journal and digest cache of runs are kept
     /// [default: `import` beside the audit log].
     #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
@@ -329,6 +339,16 @@ pub(crate) enum CropArg {
     /// Around the face when one is found; otherwise centred (landscape) or
     /// upper-centre (portrait).
     Auto,
+}
+
+impl From<CropArg> for userphoto_imaging::CropMode {
+    fn from(c: CropArg) -> Self {
+        match c {
+            CropArg::Centre => Self::Centre,
+            CropArg::Face => Self::Face,
+            CropArg::Auto => Self::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -195,3 +195,100 @@ fn a_mapping_file_and_another_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("missing.csv"), "{stderr}");
 }
+
+#[test]
+fn dry_run_shows_quality_warnings_and_strict_refuses_them() {
+    let env = Env::new();
+    // Noise: no face (asked for with --crop face). Solid dark grey: very
+    // dark and very blurry. A 200×200 source: smaller than the folder's
+    // 648×648.
+    env.photo("John.Smith.jpg", 400, 400, 11);
+    let dark = userphoto_testkit::fixtures::jpeg(
+        &userphoto_testkit::fixtures::solid(300, 300, [8, 8, 8]),
+        &userphoto_testkit::fixtures::JpegOptions::default(),
+    );
+    std::fs::write(env.path("hr/jane.jpg"), dark).expect("photo");
+    env.photo("Jos\u{e9}.M\u{fc}ller.jpg", 200, 200, 12);
+
+    let out = env.run(&["--json", "import", "hr", "--dry-run", "--crop", "face"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let lines = json_lines(&out);
+    let row = |user: &str| {
+        lines
+            .iter()
+            .find(|l| l["type"] == "plan" && l["user_id"] == user)
+            .unwrap_or_else(|| panic!("no row for {user}: {lines:#?}"))
+            .clone()
+    };
+    let codes = |r: &Value| -> Vec<String> {
+        r["checks"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let john = row("u1");
+    assert_eq!(john["action"], "set", "{john}");
+    assert!(codes(&john).contains(&"no_face".to_owned()), "{john}");
+    assert!(
+        john["warnings"][0].as_str().is_some_and(|w| !w.is_empty()),
+        "a sentence for each finding: {john}"
+    );
+    let jane = row("u2");
+    assert!(codes(&jane).contains(&"too_dark".to_owned()), "{jane}");
+    assert!(codes(&jane).contains(&"too_blurry".to_owned()), "{jane}");
+    let jose = row("u3");
+    assert!(
+        codes(&jose).contains(&"source_too_small".to_owned()),
+        "{jose}"
+    );
+
+    // The same in the table; centre crop asks for no face.
+    let out = env.run(&["import", "hr", "--dry-run"]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("warning: "), "{stdout}");
+    assert!(stdout.contains("the photo is very dark"), "{stdout}");
+    assert!(
+        !stdout.contains("--upscale"),
+        "import has no --upscale: {stdout}"
+    );
+    assert!(stdout.contains("with quality warnings"), "{stdout}");
+    let out = env.run(&["--json", "import", "hr", "--dry-run", "--crop", "centre"]);
+    let john = json_lines(&out)
+        .into_iter()
+        .find(|l| l["type"] == "plan" && l["user_id"] == "u1")
+        .expect("john");
+    assert!(!codes(&john).contains(&"no_face".to_owned()), "{john}");
+
+    // --strict: the findings are errors, in the plan and in a run.
+    let out = env.run(&[
+        "--json",
+        "import",
+        "hr",
+        "--dry-run",
+        "--crop",
+        "face",
+        "--strict",
+    ]);
+    let lines = json_lines(&out);
+    let errors = lines
+        .iter()
+        .filter(|l| l["type"] == "plan" && l["action"] == "error")
+        .count();
+    assert_eq!(errors, 3, "{lines:#?}");
+    let out = env.run(&["import", "hr", "--crop", "face", "--strict"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 failed"), "{stdout}");
+    assert_eq!(photos(env.dir.path()), 0, "nothing refused was written");
+
+    // Without --strict they are written, warnings and all.
+    let out = env.run(&["import", "hr", "--crop", "face"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(photos(env.dir.path()), 3);
+}

@@ -85,6 +85,12 @@ pub struct CacheEntry {
     pub height: u32,
     /// Outputs prepared so far.
     pub outputs: Vec<CachedOutput>,
+    /// The pipeline's quality warnings (sentences) when last prepared.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The same findings as codes (`no_face`, `too_dark`, …).
+    #[serde(default)]
+    pub checks: Vec<String>,
 }
 
 impl CacheEntry {
@@ -156,13 +162,21 @@ impl PreparedCache {
             *entry = CacheEntry {
                 width,
                 height,
-                outputs: Vec::new(),
+                ..CacheEntry::default()
             };
         }
         entry
             .outputs
             .retain(|o| !(o.size == output.size && o.budget == output.budget));
         entry.outputs.push(output);
+    }
+
+    /// Records the quality findings of the latest preparation of `key`.
+    pub fn record_quality(&self, key: &str, warnings: &[String], checks: &[String]) {
+        let mut entries = self.lock();
+        let entry = entries.entry(key.to_owned()).or_default();
+        entry.warnings = warnings.to_vec();
+        entry.checks = checks.to_vec();
     }
 
     /// Records only the source size for `key`.
@@ -173,7 +187,7 @@ impl PreparedCache {
             *entry = CacheEntry {
                 width,
                 height,
-                outputs: Vec::new(),
+                ..CacheEntry::default()
             };
         }
     }

@@ -233,11 +233,16 @@ impl Executor {
             .enumerate()
             .map(|(i, j)| (i, j.file.clone(), j.specs()))
             .collect();
-        let (crop, limits, threads) = (plan.crop, plan.limits, self.options.threads);
+        let mode = PrepareMode {
+            crop: plan.crop,
+            limits: plan.limits,
+            strict: plan.strict,
+        };
+        let threads = self.options.threads;
         let cancel = self.cancel.clone();
         let producer = std::thread::Builder::new()
             .name("userphoto-prepare".into())
-            .spawn(move || produce(specs, crop, limits, threads, tx, cancel));
+            .spawn(move || produce(specs, mode, threads, tx, cancel));
 
         let concurrency = |t: &Target| {
             self.options
@@ -494,6 +499,9 @@ impl Executor {
                 },
             );
         }
+        // After the outputs: a first record resets the entry.
+        self.cache
+            .record_quality(key, &prepared.warnings, &prepared.checks);
     }
 }
 
@@ -560,6 +568,11 @@ pub struct PreparedFile {
     pub height: u32,
     /// One per distinct spec, in the order asked.
     pub outputs: Vec<PreparedOutput>,
+    /// The pipeline's quality warnings (no face, too dark, source smaller
+    /// than a size…), as sentences.
+    pub warnings: Vec<String>,
+    /// The same findings as codes (`no_face`, `too_dark`, …).
+    pub checks: Vec<String>,
 }
 
 impl PreparedFile {
@@ -571,28 +584,55 @@ impl PreparedFile {
     }
 }
 
+/// How every file of a run is prepared (besides the sizes).
+#[derive(Clone, Copy, Debug)]
+pub struct PrepareMode {
+    /// How the square is chosen.
+    pub crop: CropMode,
+    /// Decoder limits.
+    pub limits: Limits,
+    /// A quality finding (no face, too dark…) fails the file instead of
+    /// warning.
+    pub strict: bool,
+}
+
 /// Reads and prepares one file for `specs`: one decode for all of them.
 ///
 /// # Errors
-/// A sentence: the file cannot be read, or the image cannot be used.
+/// A sentence: the file cannot be read, the image cannot be used, or
+/// (strict) a quality check failed.
 pub fn prepare_file(
     pipeline: &mut Pipeline,
     path: &Path,
     specs: Vec<OutputSpec>,
-    crop: CropMode,
-    limits: Limits,
+    mode: PrepareMode,
 ) -> Result<PreparedFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let options = PrepareOptions {
         outputs: specs.clone(),
-        crop,
-        limits,
+        crop: mode.crop,
+        limits: mode.limits,
+        strict: mode.strict,
         ..PrepareOptions::default()
     };
     let prepared = pipeline
         .prepare(&bytes, &options)
         .map_err(|e| e.to_string())?;
     let (width, height) = (prepared.report.width, prepared.report.height);
+    // The pipeline's hint names convert's --upscale, which import does not
+    // have (photos are never enlarged for a directory).
+    let warnings = prepared
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.replace(" (use --upscale to enlarge)", ""))
+        .collect();
+    let checks = prepared
+        .report
+        .checks
+        .iter()
+        .map(|c| c.code().to_owned())
+        .collect();
     let mut outputs = Vec::new();
     for (spec, p) in specs.into_iter().zip(prepared.photos) {
         let photo = Photo::new(p.jpeg).map_err(|e| e.to_string())?;
@@ -602,6 +642,8 @@ pub fn prepare_file(
         width,
         height,
         outputs,
+        warnings,
+        checks,
     })
 }
 
@@ -609,8 +651,7 @@ pub fn prepare_file(
 /// while the writers are behind (bounded memory).
 fn produce(
     specs: Vec<(usize, std::path::PathBuf, Vec<OutputSpec>)>,
-    crop: CropMode,
-    limits: Limits,
+    mode: PrepareMode,
     threads: Option<usize>,
     tx: mpsc::Sender<(usize, Result<PreparedFile, String>)>,
     cancel: CancelToken,
@@ -623,7 +664,7 @@ fn produce(
                 if cancel.is_cancelled() || tx.is_closed() {
                     return;
                 }
-                let result = prepare_file(pipeline, &path, specs, crop, limits);
+                let result = prepare_file(pipeline, &path, specs, mode);
                 let _ = tx.blocking_send((i, result));
             });
     });

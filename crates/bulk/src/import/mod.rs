@@ -52,7 +52,7 @@ use userphoto_directory::config::TargetKind;
 
 pub use self::cache::{FileStamp, PreparedCache};
 pub use self::execute::{
-    CancelToken, ConfirmRequest, Confirmer, Decision, ExecuteOptions, Executor,
+    CancelToken, ConfirmRequest, Confirmer, Decision, ExecuteOptions, Executor, PrepareMode,
 };
 pub use self::existing_hd::use_existing_hd;
 pub use self::journal::{Journal, RunState};

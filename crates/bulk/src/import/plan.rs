@@ -117,6 +117,13 @@ pub struct Entry {
     pub height: Option<u32>,
     /// Per target, in write order (HD first, Active Directory last).
     pub steps: Vec<Step>,
+    /// The pipeline's quality warnings, when the photo was prepared while
+    /// planning (a dry run) or before (the digest cache).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The same findings as codes (`no_face`, `too_dark`, …).
+    #[serde(default)]
+    pub checks: Vec<String>,
 }
 
 impl Entry {
@@ -136,6 +143,8 @@ impl Entry {
             width: None,
             height: None,
             steps: Vec::new(),
+            warnings: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
@@ -161,6 +170,9 @@ pub struct Plan {
     pub crop: CropMode,
     /// Decoder limits.
     pub limits: Limits,
+    /// Quality findings fail a file instead of warning (`--strict`).
+    #[serde(default)]
+    pub strict: bool,
     /// One entry per file, sorted by path.
     pub entries: Vec<Entry>,
 }
@@ -189,6 +201,12 @@ pub struct PlanRow {
     pub current_bytes: Option<usize>,
     /// Bytes of the new photo, when known.
     pub new_bytes: Option<usize>,
+    /// Quality warnings of the file's photo (known once it was prepared:
+    /// always in a dry run).
+    pub warnings: Vec<String>,
+    /// The same findings as codes (`no_face`, `several_faces`,
+    /// `face_too_small`, `source_too_small`, `too_dark`, `too_blurry`).
+    pub checks: Vec<String>,
 }
 
 /// How many of each action a plan has, counting (user, target) steps for
@@ -241,6 +259,8 @@ impl Plan {
                     reason: e.reason.clone(),
                     current_bytes: None,
                     new_bytes: None,
+                    warnings: e.warnings.clone(),
+                    checks: e.checks.clone(),
                 });
             }
             for s in &e.steps {
@@ -255,6 +275,8 @@ impl Plan {
                     reason: s.reason.clone(),
                     current_bytes: s.current_bytes,
                     new_bytes: s.new_bytes,
+                    warnings: e.warnings.clone(),
+                    checks: e.checks.clone(),
                 });
             }
         }
@@ -323,6 +345,10 @@ pub struct ImportOptions {
     pub explicit_targets: bool,
     /// How the square is chosen.
     pub crop: CropMode,
+    /// A quality finding (no face, several faces, face too small, source
+    /// smaller than a size, too dark, too blurry) makes the file an
+    /// `error` instead of a warning (`--strict`).
+    pub strict: bool,
     /// Decoder limits.
     pub limits: Limits,
     /// Prepare every photo not in the cache while planning, so the plan
@@ -348,6 +374,7 @@ impl ImportOptions {
             mapping: None,
             explicit_targets: false,
             crop: CropMode::Centre,
+            strict: false,
             limits: Limits::default(),
             prepare_all: false,
             threads: None,
@@ -401,6 +428,8 @@ pub async fn build_plan(
             width: None,
             height: None,
             steps: Vec::new(),
+            warnings: Vec::new(),
+            checks: Vec::new(),
         });
     }
     let mut images = Vec::new();
@@ -466,6 +495,8 @@ pub async fn build_plan(
             width: None,
             height: None,
             steps: Vec::new(),
+            warnings: Vec::new(),
+            checks: Vec::new(),
         };
         if per_target
             .iter()
@@ -564,6 +595,7 @@ pub async fn build_plan(
         targets: targets.iter().map(|t| t.kind).collect(),
         crop: options.crop,
         limits: options.limits,
+        strict: options.strict,
         entries,
     };
     let counts = plan.counts();
@@ -824,6 +856,21 @@ fn fill_known_digests(entries: &mut [Entry], options: &ImportOptions, cache: &Pr
         let Some(known) = cache.get(&PreparedCache::key(&entry.file, stamp, &options.crop)) else {
             continue;
         };
+        if entry.warnings.is_empty() && entry.checks.is_empty() {
+            entry.warnings.clone_from(&known.warnings);
+            entry.checks.clone_from(&known.checks);
+        }
+        if options.strict && !entry.checks.is_empty() {
+            // What the pipeline would refuse with --strict, known from an
+            // earlier preparation.
+            entry.action = Action::Error;
+            entry.reason = Some(format!(
+                "quality check failed (--strict): {}",
+                entry.warnings.join("; ")
+            ));
+            entry.steps.clear();
+            continue;
+        }
         for step in entry.steps.iter_mut().filter(|s| s.action == Action::Set) {
             if let Some(o) = known.output(step.size, step.budget) {
                 step.new_sha256 = Some(o.sha256.clone());
@@ -837,7 +884,11 @@ fn fill_known_digests(entries: &mut [Entry], options: &ImportOptions, cache: &Pr
 /// pool, and records them in the cache.
 async fn prepare_uncached(entries: &mut [Entry], options: &ImportOptions, cache: &PreparedCache) {
     let crop = options.crop;
-    let limits = options.limits;
+    let mode = super::execute::PrepareMode {
+        crop,
+        limits: options.limits,
+        strict: options.strict,
+    };
     let jobs: Vec<(usize, PathBuf, Vec<OutputSpec>)> = entries
         .iter()
         .enumerate()
@@ -868,10 +919,7 @@ async fn prepare_uncached(entries: &mut [Entry], options: &ImportOptions, cache:
             with_pool(threads, || {
                 jobs.into_par_iter()
                     .map_init(Pipeline::new, |p, (i, path, specs)| {
-                        (
-                            i,
-                            super::execute::prepare_file(p, &path, specs, crop, limits),
-                        )
+                        (i, super::execute::prepare_file(p, &path, specs, mode))
                     })
                     .collect()
             })
@@ -899,7 +947,10 @@ async fn prepare_uncached(entries: &mut [Entry], options: &ImportOptions, cache:
                             },
                         );
                     }
+                    cache.record_quality(&key, &prepared.warnings, &prepared.checks);
                 }
+                entry.warnings = prepared.warnings;
+                entry.checks = prepared.checks;
             }
             Err(message) => {
                 entry.action = Action::Error;

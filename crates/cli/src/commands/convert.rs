@@ -1,12 +1,12 @@
 //! `userphoto convert`.
 
-use crate::args::{ConvertArgs, CropArg};
+use crate::args::ConvertArgs;
 use crate::output::{human_bytes, Output, Status};
 use anyhow::{bail, Context};
 use serde_json::json;
 use userphoto_bulk::convert::{convert_all, ConvertOptions, FileResult, Outcome};
 use userphoto_bulk::scan::scan;
-use userphoto_imaging::{CropMode, Framing, Limits, OutputSpec, PrepareOptions, AD_SIZE, HD_SIZE};
+use userphoto_imaging::{Framing, Limits, OutputSpec, PrepareOptions, AD_SIZE, HD_SIZE};
 
 fn prepare_options(args: &ConvertArgs) -> anyhow::Result<PrepareOptions> {
     let sizes = if args.sizes.is_empty() {
@@ -31,11 +31,7 @@ fn prepare_options(args: &ConvertArgs) -> anyhow::Result<PrepareOptions> {
         .collect();
     Ok(PrepareOptions {
         outputs,
-        crop: match args.crop {
-            CropArg::Centre => CropMode::Centre,
-            CropArg::Face => CropMode::Face,
-            CropArg::Auto => CropMode::Auto,
-        },
+        crop: args.crop.into(),
         upscale: args.upscale,
         strict: args.strict,
         limits: Limits {

@@ -82,6 +82,8 @@ pub(crate) async fn run(
             prepare_all: args.write.dry_run,
             threads: args.jobs,
             match_order: ops(config)?.match_order().to_vec(),
+            crop: args.crop.into(),
+            strict: args.strict,
             ..ImportOptions::new(&args.folder)
         };
         if state.is_interrupted() && !args.write.dry_run && !out.json {
@@ -189,6 +191,14 @@ fn print_plan(out: &Output, plan: &Plan) {
     );
     for r in &rows {
         let bytes = |b: Option<usize>| b.map_or_else(|| "-".to_owned(), |b| human_bytes(b as u64));
+        let mut reason = r.reason.clone().unwrap_or_default();
+        if !r.warnings.is_empty() && r.action != userphoto_bulk::import::Action::Error {
+            if !reason.is_empty() {
+                reason.push_str("; ");
+            }
+            reason.push_str("warning: ");
+            reason.push_str(&r.warnings.join("; "));
+        }
         out.line(
             &bar,
             &format!(
@@ -199,15 +209,20 @@ fn print_plan(out: &Output, plan: &Plan) {
                 r.action.as_str(),
                 bytes(r.current_bytes),
                 bytes(r.new_bytes),
-                r.reason.as_deref().unwrap_or(""),
+                reason,
             ),
         );
     }
     let c = plan.counts();
+    let warned = plan
+        .entries
+        .iter()
+        .filter(|e| !e.warnings.is_empty() && e.action != userphoto_bulk::import::Action::Error)
+        .count();
     out.line(
         &bar,
         &format!(
-            "dry run: {} files; {} to write, {} unchanged, {} skipped, {} unmatched, {} duplicates, {} errors; nothing was changed",
+            "dry run: {} files; {} to write, {} unchanged, {} skipped, {} unmatched, {} duplicates, {} errors; {warned} with quality warnings; nothing was changed",
             c.files, c.set, c.unchanged, c.skipped, c.unmatched, c.duplicate, c.error
         ),
     );
