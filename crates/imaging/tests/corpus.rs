@@ -21,21 +21,7 @@ use userphoto_testkit::jpeg::{decode_rgb, has_metadata, mean_abs_diff};
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("USERPHOTO_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    if dir.join("odd/MANIFEST.tsv").is_file() {
-        return Some(dir);
-    }
-    let msg = format!(
-        "CORPUS ABSENT: no corpus at {} — set USERPHOTO_CORPUS to the folder holding odd/, orientation/, large/",
-        dir.display()
-    );
-    if std::env::var("USERPHOTO_REQUIRE_CORPUS").as_deref() == Ok("1") {
-        panic!("{msg}");
-    }
-    eprintln!("\n*** {msg}; corpus replay NOT run ***\n");
-    None
+    userphoto_testkit::corpus::dir("odd/MANIFEST.tsv", "the corpus replay")
 }
 
 /// (file, expected) rows of a MANIFEST.tsv with an `expected` column.

@@ -30,21 +30,7 @@ use userphoto_testkit::fixtures;
 use userphoto_testkit::jpeg::{decode_rgb, mean_abs_diff};
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("USERPHOTO_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    if dir.join("faces/faces.tsv").is_file() {
-        return Some(dir);
-    }
-    let msg = format!(
-        "CORPUS ABSENT: no faces/faces.tsv under {} — set USERPHOTO_CORPUS to the corpus folder",
-        dir.display()
-    );
-    if std::env::var("USERPHOTO_REQUIRE_CORPUS").as_deref() == Ok("1") {
-        panic!("{msg}");
-    }
-    eprintln!("\n*** {msg}; face framing on real photos NOT tested ***\n");
-    None
+    userphoto_testkit::corpus::dir("faces/faces.tsv", "face framing on real photos")
 }
 
 fn output_dir() -> PathBuf {

@@ -115,8 +115,19 @@ pub(super) fn decode(
     limits: &Limits,
     choose_scale: ScaleChooser<'_>,
 ) -> Result<Decoded, ImagingError> {
+    decode_with(bytes, limits, choose_scale, true)
+}
+
+/// [`decode`], with the progressive DC-only shortcut on or off (off only in
+/// tests, to compare the two).
+fn decode_with(
+    bytes: &[u8],
+    limits: &Limits,
+    choose_scale: ScaleChooser<'_>,
+    skip_ac_scans: bool,
+) -> Result<Decoded, ImagingError> {
     guarded(|| {
-        let mut d = open(bytes)?;
+        let d = open(bytes)?;
         let (w, h) = d.size();
         check_pixels(w as u64, h as u64, limits)?;
         let meta = read_metadata(&d);
@@ -126,6 +137,22 @@ pub(super) fn decode(
             orientation: meta.orientation,
         };
         let numerator = choose_scale(&header)?.clamp(1, 8);
+        // At 1/8 scale only DC coefficients are used; a progressive file's
+        // AC scans can then be left unread (see dc_only.rs).
+        let dc_stream = (skip_ac_scans && numerator == 1)
+            .then(|| super::dc_only::dc_scans_only(bytes))
+            .flatten();
+        let mut d = match &dc_stream {
+            Some(stream) => {
+                drop(d);
+                let mut dc = open(stream)?;
+                // Smoothing estimates missing AC coefficients, which the 1×1
+                // IDCT ignores anyway.
+                dc.do_block_smoothing(false);
+                dc
+            }
+            None => d,
+        };
         d.scale(numerator);
         if numerator < 8 {
             // The picture is shrunk further by a proper filter afterwards, so
@@ -136,6 +163,9 @@ pub(super) fn decode(
         let mut notes = Vec::new();
         if numerator < 8 {
             notes.push(format!("decoded at {numerator}/8 scale"));
+        }
+        if dc_stream.is_some() {
+            notes.push("progressive AC scans skipped (only DC is used at 1/8 scale)".into());
         }
         let (mut started, layout) = match d.image().map_err(|e| corrupt(e.to_string()))? {
             Format::RGB(s) => (s, PixelLayout::Rgb),
@@ -167,4 +197,111 @@ pub(super) fn decode(
             notes,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use userphoto_testkit::fixtures::{self, JpegOptions};
+
+    #[test]
+    fn skipping_ac_scans_at_one_eighth_gives_the_same_pixels() {
+        for (w, h, seed) in [(1024, 768, 1), (999, 601, 2), (64, 40, 3)] {
+            let img = fixtures::noise(w, h, seed);
+            let bytes = fixtures::jpeg(
+                &img,
+                &JpegOptions {
+                    quality: 85,
+                    progressive: true,
+                    ..JpegOptions::default()
+                },
+            );
+            let limits = Limits::default();
+            let eighth: ScaleChooser<'_> = &|_| Ok(1);
+            let fast = decode_with(&bytes, &limits, eighth, true).unwrap();
+            let full = decode_with(&bytes, &limits, eighth, false).unwrap();
+            assert!(fast.notes.iter().any(|n| n.contains("AC scans skipped")));
+            assert!(!full.notes.iter().any(|n| n.contains("AC scans skipped")));
+            assert_eq!((fast.width, fast.height), (full.width, full.height));
+            assert!(fast.pixels == full.pixels, "{w}x{h}: pixels differ");
+        }
+    }
+
+    #[test]
+    fn larger_scales_read_every_scan() {
+        let img = fixtures::noise(800, 600, 4);
+        let bytes = fixtures::jpeg(
+            &img,
+            &JpegOptions {
+                quality: 85,
+                progressive: true,
+                ..JpegOptions::default()
+            },
+        );
+        let quarter: ScaleChooser<'_> = &|_| Ok(2);
+        let d = decode(&bytes, &Limits::default(), quarter).unwrap();
+        assert!(!d.notes.iter().any(|n| n.contains("AC scans skipped")));
+    }
+
+    /// The real progressive photos of the corpus (camera-size ones in
+    /// `large/`, odd ones in `odd/`) give identical pixels both ways.
+    #[test]
+    fn corpus_progressive_photos_decode_the_same_at_one_eighth() {
+        let Some(corpus) = userphoto_testkit::corpus::dir(
+            "odd/MANIFEST.tsv",
+            "the AC-scan shortcut on real progressive photos",
+        ) else {
+            return;
+        };
+        let mut compared = 0;
+        for sub in ["large", "odd", "orientation"] {
+            let Ok(entries) = std::fs::read_dir(corpus.join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                if super::super::dc_only::dc_scans_only(&bytes).is_none() {
+                    continue;
+                }
+                let eighth: ScaleChooser<'_> = &|_| Ok(1);
+                let limits = Limits::default();
+                let fast = decode_with(&bytes, &limits, eighth, true);
+                let full = decode_with(&bytes, &limits, eighth, false);
+                match (fast, full) {
+                    (Ok(fast), Ok(full)) => {
+                        assert!(
+                            fast.pixels == full.pixels,
+                            "{}: pixels differ",
+                            path.display()
+                        );
+                        compared += 1;
+                    }
+                    // A file whose AC scans are damaged is rejected by the full
+                    // decode and may be read by the shortcut (which never
+                    // looks at them); anything else must agree.
+                    (Ok(_), Err(e)) => {
+                        eprintln!("{}: only the full decode fails: {e}", path.display())
+                    }
+                    (Err(fast), full) => {
+                        panic!(
+                            "{}: the shortcut fails ({fast}); the full decode {}",
+                            path.display(),
+                            if full.is_ok() {
+                                "succeeds"
+                            } else {
+                                "fails too"
+                            }
+                        )
+                    }
+                }
+            }
+        }
+        assert!(
+            compared >= 3,
+            "expected the corpus's progressive photos, compared {compared}"
+        );
+    }
 }

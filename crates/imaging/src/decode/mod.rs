@@ -6,6 +6,7 @@
 //! `image` crate. Both paths check the limits against the *declared*
 //! dimensions before any pixel buffer is allocated.
 
+mod dc_only;
 mod generic;
 mod gif_extent;
 mod jpeg;
