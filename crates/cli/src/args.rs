@@ -199,6 +199,43 @@ pub(crate) struct WriteArgs {
     pub(crate) dry_run: bool,
 }
 
+/// `--target T`, repeatable: the targets a command works on (set, import,
+/// backup, restore).
+#[derive(Debug, Args)]
+pub(crate) struct TargetsArg {
+    /// Only this target (repeatable): ad, m365, exchange, ldap, folder
+    /// [default: every configured target; set and import apply the size
+    /// rule].
+    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
+    pub(crate) kinds: Vec<TargetKind>,
+}
+
+impl TargetsArg {
+    /// Whether targets were named.
+    pub(crate) fn is_explicit(&self) -> bool {
+        !self.kinds.is_empty()
+    }
+
+    /// Whether `kind` is among the targets (all are, when none is named).
+    pub(crate) fn admits(&self, kind: &str) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|t| t.as_str() == kind)
+    }
+}
+
+/// How photos are framed and checked (convert, import).
+#[derive(Debug, Args)]
+pub(crate) struct QualityArgs {
+    /// How to choose the square.
+    #[arg(long, value_enum, default_value_t = CropArg::Centre)]
+    pub(crate) crop: CropArg,
+
+    /// Treat quality warnings (no face, several faces, face too small,
+    /// source smaller than a size, very dark, very blurry) as failures:
+    /// such photos are not written and the exit status is non-zero.
+    #[arg(long)]
+    pub(crate) strict: bool,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct SetArgs {
     #[command(flatten)]
@@ -208,9 +245,8 @@ pub(crate) struct SetArgs {
     #[arg(value_name = "IMAGE")]
     pub(crate) image: PathBuf,
 
-    /// Write to this target (repeatable) [default: by the size rule].
-    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
-    pub(crate) targets: Vec<TargetKind>,
+    #[command(flatten)]
+    pub(crate) targets: TargetsArg,
 
     #[command(flatten)]
     pub(crate) write: WriteArgs,
@@ -235,9 +271,8 @@ pub(crate) struct BackupArgs {
     #[arg(long, short = 'o', value_name = "DIR")]
     pub(crate) out: PathBuf,
 
-    /// Export this target (repeatable) [default: every configured target].
-    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
-    pub(crate) targets: Vec<TargetKind>,
+    #[command(flatten)]
+    pub(crate) targets: TargetsArg,
 
     /// Photos read at once [default: what the target suggests].
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -255,9 +290,8 @@ pub(crate) struct RestoreArgs {
     #[arg(long = "user", short = 'u', value_name = "USER")]
     pub(crate) users: Vec<String>,
 
-    /// Only this target (repeatable).
-    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
-    pub(crate) targets: Vec<TargetKind>,
+    #[command(flatten)]
+    pub(crate) targets: TargetsArg,
 
     #[command(flatten)]
     pub(crate) write: WriteArgs,
@@ -269,10 +303,8 @@ pub(crate) struct ImportArgs {
     #[arg(value_name = "FOLDER")]
     pub(crate) folder: PathBuf,
 
-    /// Import into this target (repeatable) [default: every configured
-    /// target, by the size rule].
-    #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]
-    pub(crate) targets: Vec<TargetKind>,
+    #[command(flatten)]
+    pub(crate) targets: TargetsArg,
 
     /// Match file names on this key: sam-account-name, upn, mail, alias,
     /// employee-id [default: the listing name of the target].
@@ -289,7 +321,7 @@ pub(crate) struct ImportArgs {
 
     /// Continue the interrupted import of this folder: do only what it
     /// left undone, from its saved plan.
-    #[arg(long, conflicts_with_all = ["dry_run", "match_by", "mapping"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "match_by", "mapping", "crop", "strict"])]
     pub(crate) resume: bool,
 
     /// Write a report: CSV, or JSON when FILE ends in .json.
@@ -308,15 +340,8 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub(crate) concurrency: Option<usize>,
 
-    /// How to choose the square (as for convert).
-    #[arg(long, value_enum, default_value_t = CropArg::Centre, conflicts_with = "resume")]
-    pub(crate) crop: CropArg,
-
-    /// Treat quality warnings (no face, several faces, face too small,
-    /// source smaller than a size, very dark, very blurry) as errors: such
-    /// files are not imported and the exit status is non-zero.
-    #[arg(long, conflicts_with = "resume")]
-    pub(crate) strict: bool,
+    #[command(flatten)]
+    pub(crate) quality: QualityArgs,
 
     /// Where the plan, journal and digest cache of runs are kept
     /// [default: `import` beside the audit log].
@@ -370,15 +395,8 @@ pub(crate) struct ConvertArgs {
     #[arg(long = "max-bytes", value_name = "BYTES")]
     pub(crate) max_bytes: Vec<usize>,
 
-    /// How to choose the square.
-    #[arg(long, value_enum, default_value_t = CropArg::Centre)]
-    pub(crate) crop: CropArg,
-
-    /// Treat quality warnings (no face, several faces, face too small,
-    /// source smaller than a size, very dark, very blurry) as failures:
-    /// such photos are not written and the exit status is non-zero.
-    #[arg(long)]
-    pub(crate) strict: bool,
+    #[command(flatten)]
+    pub(crate) quality: QualityArgs,
 
     /// Look into subfolders (their structure is kept under --out).
     #[arg(short, long)]
@@ -542,8 +560,8 @@ mod tests {
             else {
                 panic!("--crop {word} did not parse");
             };
-            assert_eq!(c.crop, crop);
-            assert!(c.strict);
+            assert_eq!(c.quality.crop, crop);
+            assert!(c.quality.strict);
         }
     }
 
@@ -570,7 +588,7 @@ mod tests {
         else {
             panic!("did not parse");
         };
-        assert_eq!(s.targets, vec![TargetKind::M365, TargetKind::Ad]);
+        assert_eq!(s.targets.kinds, vec![TargetKind::M365, TargetKind::Ad]);
         assert_eq!(s.user.by, Some(UserKey::Upn));
         assert!(s.write.no_backup && s.write.dry_run);
     }

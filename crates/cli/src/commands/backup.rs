@@ -6,7 +6,7 @@ use serde_json::json;
 use userphoto_bulk::backup::{export_target, BackupStore, ExportOutcome};
 use userphoto_directory::config::Config;
 
-use super::{configured, open, report_failure, status};
+use super::{chosen, open, report_failure, status};
 use crate::args::BackupArgs;
 use crate::output::{Output, Status};
 
@@ -15,13 +15,7 @@ pub(crate) async fn run(
     config: &Config,
     out: &Output,
 ) -> anyhow::Result<Status> {
-    let mut kinds = if args.targets.is_empty() {
-        configured(config)?
-    } else {
-        args.targets.clone()
-    };
-    kinds.sort();
-    kinds.dedup();
+    let kinds = chosen(&args.targets, config)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the folder {}", args.out.display()))?;
     let store = BackupStore::new(&args.out);

@@ -31,9 +31,9 @@ fn prepare_options(args: &ConvertArgs) -> anyhow::Result<PrepareOptions> {
         .collect();
     Ok(PrepareOptions {
         outputs,
-        crop: args.crop.into(),
+        crop: args.quality.crop.into(),
         upscale: args.upscale,
-        strict: args.strict,
+        strict: args.quality.strict,
         limits: Limits {
             max_input_bytes: args.max_input_bytes,
             max_pixels: args.max_pixels,

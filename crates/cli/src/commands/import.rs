@@ -14,7 +14,7 @@ use userphoto_bulk::import::{
 };
 use userphoto_directory::config::{Config, Target, TargetKind};
 
-use super::{configured, open, ops, report_failure};
+use super::{chosen, open, ops, report_failure};
 use crate::args::ImportArgs;
 use crate::output::{human_bytes, Output, Status};
 
@@ -31,14 +31,8 @@ pub(crate) async fn run(
     if args.confirm && out.json {
         bail!("--confirm and --json do not go together: the questions are for a person; leave one out");
     }
-    let explicit = !args.targets.is_empty();
-    let mut kinds = if explicit {
-        args.targets.clone()
-    } else {
-        configured(config)?
-    };
-    kinds.sort();
-    kinds.dedup();
+    let explicit = args.targets.is_explicit();
+    let kinds = chosen(&args.targets, config)?;
     let mut failed_targets = 0;
     let mut targets: Vec<Target> = Vec::new();
     for kind in &kinds {
@@ -82,8 +76,8 @@ pub(crate) async fn run(
             prepare_all: args.write.dry_run,
             threads: args.jobs,
             match_order: ops(config)?.match_order().to_vec(),
-            crop: args.crop.into(),
-            strict: args.strict,
+            crop: args.quality.crop.into(),
+            strict: args.quality.strict,
             ..ImportOptions::new(&args.folder)
         };
         if state.is_interrupted() && !args.write.dry_run && !out.json {

@@ -25,7 +25,7 @@ use userphoto_bulk::ops::{Change, ChangeStatus, Ops, WriteOptions};
 use userphoto_directory::config::{Config, Target, TargetKind};
 use userphoto_directory::{User, UserKey};
 
-use crate::args::{Command, WriteArgs};
+use crate::args::{Command, TargetsArg, WriteArgs};
 use crate::output::{Output, Status};
 
 /// Runs a command that needs the configuration and the async runtime.
@@ -69,6 +69,19 @@ pub(crate) fn configured(config: &Config) -> anyhow::Result<Vec<TargetKind>> {
             "no target is configured; add an [ad], [m365], [exchange], [ldap] or [folder] section to {file}, or pass --config FILE"
         );
     }
+    Ok(kinds)
+}
+
+/// The targets named with `--target`, else every configured one; sorted,
+/// each once.
+pub(crate) fn chosen(targets: &TargetsArg, config: &Config) -> anyhow::Result<Vec<TargetKind>> {
+    let mut kinds = if targets.is_explicit() {
+        targets.kinds.clone()
+    } else {
+        configured(config)?
+    };
+    kinds.sort();
+    kinds.dedup();
     Ok(kinds)
 }
 

@@ -38,7 +38,7 @@ pub(crate) async fn run(
     let records: Vec<_> = set
         .newest(&args.users)
         .into_iter()
-        .filter(|r| args.targets.is_empty() || args.targets.iter().any(|t| t.as_str() == r.target))
+        .filter(|r| args.targets.admits(&r.target))
         .collect();
     if records.is_empty() {
         if failed > 0 {
@@ -47,7 +47,7 @@ pub(crate) async fn run(
         bail!(
             "{} holds no photo to restore{}",
             args.backup.display(),
-            if args.targets.is_empty() {
+            if !args.targets.is_explicit() {
                 ""
             } else {
                 " for the targets given"

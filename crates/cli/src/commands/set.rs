@@ -6,7 +6,7 @@ use serde_json::json;
 use userphoto_bulk::ops::{OpsError, SetOptions};
 use userphoto_directory::config::Config;
 
-use super::{configured, open, ops, report_change, report_failure, status, write_options};
+use super::{chosen, open, ops, report_change, report_failure, status, write_options};
 use crate::args::SetArgs;
 use crate::output::{Output, Status};
 
@@ -22,14 +22,8 @@ pub(crate) async fn run(args: &SetArgs, config: &Config, out: &Output) -> anyhow
     userphoto_imaging::probe(&image, &options.limits)
         .map_err(|e| anyhow!("{file}: {e}; nothing was changed"))?;
 
-    let explicit = !args.targets.is_empty();
-    let mut kinds = if explicit {
-        args.targets.clone()
-    } else {
-        configured(config)?
-    };
-    kinds.sort();
-    kinds.dedup();
+    let explicit = args.targets.is_explicit();
+    let kinds = chosen(&args.targets, config)?;
     let user = &args.user.user;
 
     let mut failed = 0;
