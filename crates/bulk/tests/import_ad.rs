@@ -20,8 +20,9 @@ mod import_common;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use import_common::ops;
 use import_common::photo;
-use import_common::samba::{ad_target, ad_vars, clear, ops, usn_changed};
+use import_common::samba::{ad_target, ad_vars, clear, usn_changed};
 use userphoto_bulk::import::{
     build_plan, Action, Executor, ImportOptions, NoReporter, PreparedCache, RunState,
 };

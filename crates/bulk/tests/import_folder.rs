@@ -9,24 +9,15 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use import_common::{photo, reopen, target};
+use import_common::{ops, photo, reopen, target, Scratch};
 use userphoto_bulk::audit::AuditLog;
-use userphoto_bulk::backup::BackupStore;
 use userphoto_bulk::import::{
     build_plan, Action, CancelToken, CollectingReporter, ConfirmRequest, Confirmer, Decision,
     Event, Executor, ImportOptions, Outcome, PreparedCache, Reporter, RunState,
 };
-use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::TargetKind;
 use userphoto_directory::{Directory as _, DirectoryExt as _, Photo, PhotoLookup, UserKey};
 use userphoto_imaging::{prepare, Pipeline, PrepareOptions};
-
-fn ops(root: &Path) -> Ops {
-    Ops::new(
-        BackupStore::new(root.join("backups")),
-        AuditLog::new(root.join("audit.jsonl")),
-    )
-}
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).expect("write photo");
@@ -229,29 +220,18 @@ async fn dry_run_plan_then_run_then_a_second_run_changes_nothing() {
 
 #[tokio::test]
 async fn a_run_cut_short_resumes_without_writing_anything_twice() {
-    let root = tempfile::tempdir().expect("tempdir");
-    let folder = root.path().join("hr");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    for i in 1..=12u32 {
-        write(&folder, &format!("user{i:02}.jpg"), &photo(200, 160, i));
-    }
-    let (hd, hd_count) = target(root.path(), TargetKind::Folder).await;
-    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
+    let scratch = Scratch::new();
+    scratch.numbered(1..=12, 200, 160);
+    let (root, folder) = (scratch.path(), &scratch.folder);
+    let (hd, hd_count) = target(root, TargetKind::Folder).await;
+    let (ad, ad_count) = target(root, TargetKind::Ad).await;
     let targets = vec![hd.clone(), ad.clone()];
     let state = RunState::for_run(
-        &root.path().join("state"),
-        &folder,
+        &root.join("state"),
+        folder,
         &[TargetKind::Folder, TargetKind::Ad],
     );
-    let cache = Arc::new(PreparedCache::in_memory());
-    let plan = build_plan(
-        &ImportOptions::new(&folder),
-        &targets,
-        &cache,
-        &userphoto_bulk::import::NoReporter,
-    )
-    .await
-    .expect("plan");
+    let plan = scratch.plan(&targets).await;
     assert_eq!(plan.counts().set, 24);
     state.save_plan(&plan).expect("save plan");
 
@@ -259,7 +239,7 @@ async fn a_run_cut_short_resumes_without_writing_anything_twice() {
     hd_count.fail_after.store(7, Ordering::SeqCst);
     ad_count.fail_after.store(5, Ordering::SeqCst);
     let journal = Arc::new(state.start_journal().expect("journal"));
-    let report = Executor::new(targets.clone(), ops(root.path()))
+    let report = Executor::new(targets.clone(), ops(root))
         .with_journal(Arc::clone(&journal), Default::default())
         .run(&plan)
         .await;
@@ -271,12 +251,12 @@ async fn a_run_cut_short_resumes_without_writing_anything_twice() {
 
     // The server is back; resume from the saved plan and journal, in a
     // fresh "process" that does not look the users up again.
-    let (hd, hd_count2) = reopen(root.path(), TargetKind::Folder).await;
-    let (ad, ad_count2) = reopen(root.path(), TargetKind::Ad).await;
+    let (hd, hd_count2) = reopen(root, TargetKind::Folder).await;
+    let (ad, ad_count2) = reopen(root, TargetKind::Ad).await;
     let (plan, done, journal) = state.resume().expect("resume");
     assert_eq!(done.len(), first);
     let journal = Arc::new(journal);
-    let report = Executor::new(vec![hd, ad], ops(root.path()))
+    let report = Executor::new(vec![hd, ad], ops(root))
         .with_journal(Arc::clone(&journal), done)
         .run(&plan)
         .await;
@@ -333,29 +313,17 @@ impl Reporter for CancelAfter {
 
 #[tokio::test]
 async fn ctrl_c_stops_after_the_writes_in_flight() {
-    let root = tempfile::tempdir().expect("tempdir");
-    let folder = root.path().join("hr");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    for i in 1..=12u32 {
-        write(&folder, &format!("user{i:02}.jpg"), &photo(64, 64, i));
-    }
-    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
-    let cache = Arc::new(PreparedCache::in_memory());
-    let plan = build_plan(
-        &ImportOptions::new(&folder),
-        std::slice::from_ref(&ad),
-        &cache,
-        &userphoto_bulk::import::NoReporter,
-    )
-    .await
-    .expect("plan");
+    let scratch = Scratch::new();
+    scratch.numbered(1..=12, 64, 64);
+    let (ad, ad_count) = target(scratch.path(), TargetKind::Ad).await;
+    let plan = scratch.plan(std::slice::from_ref(&ad)).await;
     let token = CancelToken::new();
     let reporter = Arc::new(CancelAfter {
         token: token.clone(),
         after: 3,
         seen: Default::default(),
     });
-    let report = Executor::new(vec![ad], ops(root.path()))
+    let report = Executor::new(vec![ad], scratch.ops())
         .with_cancel(token)
         .with_reporter(reporter)
         .with_options(userphoto_bulk::import::ExecuteOptions {
@@ -394,27 +362,15 @@ impl Confirmer for Scripted {
 
 #[tokio::test]
 async fn confirm_asks_per_user_with_sizes_and_all_stops_asking() {
-    let root = tempfile::tempdir().expect("tempdir");
-    let folder = root.path().join("hr");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    for i in 1..=5u32 {
-        write(&folder, &format!("user{i:02}.jpg"), &photo(64, 64, i));
-    }
-    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
-    let cache = Arc::new(PreparedCache::in_memory());
-    let plan = build_plan(
-        &ImportOptions::new(&folder),
-        std::slice::from_ref(&ad),
-        &cache,
-        &userphoto_bulk::import::NoReporter,
-    )
-    .await
-    .expect("plan");
+    let scratch = Scratch::new();
+    scratch.numbered(1..=5, 64, 64);
+    let (ad, ad_count) = target(scratch.path(), TargetKind::Ad).await;
+    let plan = scratch.plan(std::slice::from_ref(&ad)).await;
     let script = Arc::new(Scripted {
         answers: std::sync::Mutex::new(vec![Decision::No, Decision::Yes, Decision::All]),
         asked: Default::default(),
     });
-    let report = Executor::new(vec![ad], ops(root.path()))
+    let report = Executor::new(vec![ad], scratch.ops())
         .with_confirmer(script.clone())
         .run(&plan)
         .await;

@@ -25,8 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use import_common::ops;
 use import_common::photo;
-use import_common::samba::{ad_target, ad_vars, ops, START_HINT};
+use import_common::samba::{ad_target, ad_vars, START_HINT};
 use userphoto_bulk::backup::BackupSet;
 use userphoto_bulk::import::execute::prepare_file;
 use userphoto_bulk::import::{

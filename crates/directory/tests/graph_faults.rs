@@ -10,19 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use graph_common::{builder, directory, jpeg, scoped_knobs};
+use graph_common::{builder, directory, jpeg, retrying, scoped_knobs, start};
 use secrecy::SecretString;
 use userphoto_directory::graph::{
     CertificateCredential, GraphCredential, GraphDirectory, RetryConfig,
 };
 use userphoto_directory::{Directory, DirectoryExt as _, Error, User, UserKey, UserQuery};
-use userphoto_emulators::graph::{GraphEmulator, Knobs, UNREGISTERED_PEM};
+use userphoto_emulators::graph::{Knobs, UNREGISTERED_PEM};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_2500_users_across_pages() {
-    let emulator = GraphEmulator::start(Knobs::default().with_users(2_500).with_page_size(100))
-        .await
-        .expect("emulator");
+    let emulator = start(Knobs::default().with_users(2_500).with_page_size(100)).await;
     let dir = directory(&emulator);
     let users: Vec<User> = dir.collect_users(&UserQuery::all()).await.expect("listing");
     assert_eq!(users.len(), 2_500);
@@ -38,9 +36,7 @@ async fn lists_2500_users_across_pages() {
     assert_eq!(last.employee_id.as_deref(), Some("E02499"));
 
     // Streamed: the first user arrives after one page, not 25.
-    let emulator = GraphEmulator::start(Knobs::default().with_users(2_500).with_page_size(100))
-        .await
-        .expect("emulator");
+    let emulator = start(Knobs::default().with_users(2_500).with_page_size(100)).await;
     let dir = directory(&emulator);
     let mut stream = dir.list_users(&UserQuery::all());
     stream.next().await.expect("a user").expect("ok");
@@ -65,15 +61,13 @@ async fn random_429s_and_503s_every_write_lands_exactly_once() {
     let knobs = Knobs::default()
         .with_users(300)
         .with_faults(0.10, 0.05, Duration::ZERO);
-    let emulator = GraphEmulator::start(knobs).await.expect("emulator");
-    let dir = builder(&emulator)
-        .retry(
-            RetryConfig::default()
-                .with_backoff(Duration::from_millis(2), Duration::from_millis(50))
-                .with_max_retries(20),
-        )
-        .build()
-        .expect("builds");
+    let emulator = start(knobs).await;
+    let dir = retrying(
+        &emulator,
+        Duration::from_millis(2),
+        Duration::from_millis(50),
+        20,
+    );
     let users = dir.collect_users(&UserQuery::all()).await.expect("listing");
     assert_eq!(users.len(), 300);
     let dir = &dir;
@@ -101,7 +95,7 @@ async fn random_429s_and_503s_every_write_lands_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_tenant_is_slowed_by_one_shared_limiter() {
     let knobs = Knobs::default().with_users(60).with_throttle(100.0, 10.0);
-    let emulator = GraphEmulator::start(knobs).await.expect("emulator");
+    let emulator = start(knobs).await;
     // Two directories of the same app and tenant share one limiter.
     let a = Arc::new(builder(&emulator).build().expect("a"));
     let b = Arc::new(builder(&emulator).build().expect("b"));
@@ -134,7 +128,7 @@ async fn retry_after_as_an_http_date_is_honoured() {
     let knobs = Knobs::default()
         .with_throttle(1.0, 1.0)
         .with_retry_after_as_date();
-    let emulator = GraphEmulator::start(knobs).await.expect("emulator");
+    let emulator = start(knobs).await;
     let dir = directory(&emulator);
     let start = Instant::now();
     dir.find_user(UserKey::Alias, "emu00001")
@@ -154,15 +148,13 @@ async fn retry_after_as_an_http_date_is_honoured() {
 #[tokio::test]
 async fn retries_are_bounded_by_count_and_time() {
     let knobs = Knobs::default().with_faults(0.0, 1.0, Duration::ZERO);
-    let emulator = GraphEmulator::start(knobs).await.expect("emulator");
-    let dir = builder(&emulator)
-        .retry(
-            RetryConfig::default()
-                .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
-                .with_max_retries(3),
-        )
-        .build()
-        .expect("builds");
+    let emulator = start(knobs).await;
+    let dir = retrying(
+        &emulator,
+        Duration::from_millis(1),
+        Duration::from_millis(5),
+        3,
+    );
     let e = dir
         .find_user(UserKey::Alias, "emu00001")
         .await
@@ -196,7 +188,7 @@ async fn retries_are_bounded_by_count_and_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_renewed_before_they_expire() {
     let knobs = Knobs::default().with_token_lifetime(Duration::from_secs(2));
-    let emulator = GraphEmulator::start(knobs).await.expect("emulator");
+    let emulator = start(knobs).await;
     let dir = directory(&emulator);
     let user = dir
         .find_user(UserKey::Alias, "emu00003")
@@ -222,9 +214,7 @@ async fn tokens_are_renewed_before_they_expire() {
 
 #[tokio::test]
 async fn a_revoked_token_is_replaced_transparently() {
-    let emulator = GraphEmulator::start(Knobs::default())
-        .await
-        .expect("emulator");
+    let emulator = start(Knobs::default()).await;
     let dir = directory(&emulator);
     let user = dir
         .find_user(UserKey::Alias, "emu00004")
@@ -243,9 +233,7 @@ async fn a_revoked_token_is_replaced_transparently() {
 
 #[tokio::test]
 async fn a_403_names_the_permission_to_grant() {
-    let emulator = GraphEmulator::start(scoped_knobs())
-        .await
-        .expect("emulator");
+    let emulator = start(scoped_knobs()).await;
     let dir = directory(&emulator);
     let locked = dir
         .find_user(UserKey::Alias, "cf-locked")
@@ -274,9 +262,7 @@ async fn sign_in_error(dir: GraphDirectory) -> String {
 
 #[tokio::test]
 async fn a_401_explains_the_aadsts_code() {
-    let emulator = GraphEmulator::start(Knobs::default())
-        .await
-        .expect("emulator");
+    let emulator = start(Knobs::default()).await;
     let secret = "wrong-secret-value-1234";
     let text = sign_in_error(
         builder(&emulator)
@@ -343,9 +329,7 @@ async fn certificate_files_are_checked() {
 
 #[tokio::test]
 async fn users_without_a_mailbox_and_unknown_users() {
-    let emulator = GraphEmulator::start(scoped_knobs())
-        .await
-        .expect("emulator");
+    let emulator = start(scoped_knobs()).await;
     let dir = directory(&emulator);
     let nomail = dir
         .find_user(UserKey::Alias, "cf-nomail")
@@ -368,9 +352,7 @@ async fn users_without_a_mailbox_and_unknown_users() {
 
 #[tokio::test]
 async fn size_variants_and_graph_shaped_errors() {
-    let emulator = GraphEmulator::start(Knobs::default())
-        .await
-        .expect("emulator");
+    let emulator = start(Knobs::default()).await;
     let dir = directory(&emulator);
     let user = dir
         .find_user(UserKey::Alias, "emu00002")

@@ -4,12 +4,17 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::path::Path;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use userphoto_bulk::audit::AuditLog;
+use userphoto_bulk::backup::BackupStore;
+use userphoto_bulk::import::{build_plan, ImportOptions, NoReporter, Plan, PreparedCache};
+use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
 use userphoto_directory::{
@@ -19,6 +24,66 @@ use userphoto_directory::{
 use userphoto_testkit::fixtures;
 
 pub mod samba;
+
+/// A test's scratch space: a temporary root (backups, audit log, state,
+/// folder directories) and the `hr/` folder HR dropped photos into.
+pub struct Scratch {
+    pub root: tempfile::TempDir,
+    pub folder: PathBuf,
+}
+
+impl Scratch {
+    /// An empty `hr/` in a fresh temporary root.
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        let folder = root.path().join("hr");
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        Scratch { root, folder }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Writes `name` into `hr/`.
+    pub fn write(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.folder.join(name), bytes).expect("write photo");
+    }
+
+    /// `user{i:02}.jpg` for each `i`: `w`×`h` noise seeded by `i`.
+    pub fn numbered(&self, users: RangeInclusive<u32>, w: u32, h: u32) {
+        for i in users {
+            self.write(&format!("user{i:02}.jpg"), &photo(w, h, i));
+        }
+    }
+
+    /// Backups and audit log under the root.
+    pub fn ops(&self) -> Ops {
+        ops(self.path())
+    }
+
+    /// The plan for `hr/` into `targets` (default options).
+    pub async fn plan(&self, targets: &[Target]) -> Plan {
+        plan(&self.folder, targets).await
+    }
+}
+
+/// Backups in `root/backups`, audit lines in `root/audit.jsonl`.
+pub fn ops(root: &Path) -> Ops {
+    Ops::new(
+        BackupStore::new(root.join("backups")),
+        AuditLog::new(root.join("audit.jsonl")),
+    )
+}
+
+/// The plan for `folder` into `targets`: default options, a cache of its
+/// own.
+pub async fn plan(folder: &Path, targets: &[Target]) -> Plan {
+    let cache = PreparedCache::in_memory();
+    build_plan(&ImportOptions::new(folder), targets, &cache, &NoReporter)
+        .await
+        .expect("plan")
+}
 
 /// A JPEG of `w`×`h` noise (content differs by `seed`).
 pub fn photo(w: u32, h: u32, seed: u32) -> Vec<u8> {

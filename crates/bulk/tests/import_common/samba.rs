@@ -7,9 +7,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use userphoto_bulk::audit::AuditLog;
-use userphoto_bulk::backup::BackupStore;
-use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::{Config, Target, TargetKind};
 use userphoto_directory::{DirectoryExt as _, UserKey};
 
@@ -105,13 +102,6 @@ pub fn usn_changed(vars: &HashMap<String, String>, users: &[String]) -> HashMap<
         }
     }
     map
-}
-
-pub fn ops(root: &Path) -> Ops {
-    Ops::new(
-        BackupStore::new(root.join("backups")),
-        AuditLog::new(root.join("audit.jsonl")),
-    )
 }
 
 /// Removes the photos of `names` so a test starts from a known state.

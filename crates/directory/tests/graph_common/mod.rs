@@ -43,6 +43,29 @@ pub fn scoped_knobs() -> Knobs {
         )
 }
 
+/// An emulator with `knobs` on a loopback port.
+pub async fn start(knobs: Knobs) -> GraphEmulator {
+    GraphEmulator::start(knobs).await.expect("emulator")
+}
+
+/// A directory on `emulator` retrying up to `max_retries` times with
+/// backoff between `min` and `max`.
+pub fn retrying(
+    emulator: &GraphEmulator,
+    min: Duration,
+    max: Duration,
+    max_retries: u32,
+) -> GraphDirectory {
+    builder(emulator)
+        .retry(
+            RetryConfig::default()
+                .with_backoff(min, max)
+                .with_max_retries(max_retries),
+        )
+        .build()
+        .expect("builds")
+}
+
 /// Fast retries for tests (the emulator answers in microseconds).
 pub fn quick_retry() -> RetryConfig {
     RetryConfig::default()
