@@ -143,7 +143,16 @@ fn failures_exit_1_after_the_rest_is_done() {
         stdout.contains("1 written") && stdout.contains("1 failed"),
         "{stdout}"
     );
+    assert!(stdout.contains("run the same command again"), "{stdout}");
     assert_eq!(photos(env.dir.path()), 1);
+
+    // Fixed, then run again: only the failed file is written.
+    env.photo("John.Smith.jpg", 200, 150, 3);
+    let out = env.run(&["import", "hr"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 written, 1 unchanged"), "{stdout}");
+    assert_eq!(photos(env.dir.path()), 2);
 }
 
 #[test]

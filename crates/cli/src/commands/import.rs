@@ -262,6 +262,14 @@ pub(crate) fn print_summary(
             s.not_done
         ));
     }
+    if command == "import" && s.failed > 0 && s.not_done == 0 && s.would_write == 0 {
+        // A new run skips what is in place (digests); a resume retries
+        // only the failed writes, from the saved plan (a file that could
+        // not be read while planning needs a new run).
+        line.push_str(
+            " (once the cause is fixed, run the same command again: photos already in place are skipped; or add --resume to retry only the failed writes)",
+        );
+    }
     line.push_str(&format!(" in {:.1} s", s.elapsed_ms as f64 / 1000.0));
     if let Some(p) = report_path {
         line.push_str(&format!("; report: {}", p.display()));
