@@ -7,9 +7,10 @@
 //! exactly this (and replaced the 64×64 Exchange writes into AD).
 //!
 //! Users are taken from the HD target (all of them, or the ones named),
-//! found in the AD target by UPN, then mail, then logon name — one batched
-//! lookup per key — and each HD photo is prepared at the AD target's size
-//! and budget. Identical photos are not written (`unchanged`).
+//! found in the AD target by UPN, then mail, then logon name (`[m365]
+//! match_order`) — one batched lookup per key — and each HD photo is
+//! prepared at the AD target's size and budget. Identical photos are not
+//! written (`unchanged`).
 
 use std::collections::HashMap;
 
@@ -67,7 +68,7 @@ pub async fn use_existing_hd(
             .filter_map(|r| r.user().cloned())
             .collect()
     };
-    let matched = match_in(ad, &users).await?;
+    let matched = match_in(ad, &users, ops.match_order()).await?;
     reporter.event(&Event::Started { total: users.len() });
     let concurrency = hd.directory.capabilities().suggested_concurrency.max(1);
     let spec = OutputSpec {
@@ -157,12 +158,17 @@ pub async fn use_existing_hd(
     Ok(RunReport { summary, items })
 }
 
-/// Each HD user's counterpart in `ad`: by UPN, then mail, then logon name,
-/// one batched lookup per key.
-async fn match_in(ad: &Target, users: &[User]) -> Result<Vec<Option<User>>, ImportError> {
+/// Each HD user's counterpart in `ad`: by the keys of `order` (`[m365]
+/// match_order`; UPN, then mail, then logon name by default), one batched
+/// lookup per key.
+async fn match_in(
+    ad: &Target,
+    users: &[User],
+    order: &[UserKey],
+) -> Result<Vec<Option<User>>, ImportError> {
     let caps = ad.directory.capabilities();
     let mut out: Vec<Option<User>> = vec![None; users.len()];
-    for key in [UserKey::Upn, UserKey::Mail, UserKey::SamAccountName] {
+    for &key in order {
         if !caps.supports_key(key) {
             continue;
         }
