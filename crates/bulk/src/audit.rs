@@ -11,11 +11,12 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backup::{append_line, rfc3339, BackupError};
+use crate::backup::{rfc3339, BackupError};
+use crate::durable_append::DurableAppender;
 
 /// What was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,25 +109,24 @@ pub enum AuditError {
     },
 }
 
-/// An append-only audit log. Cheap to clone; appends are serialised.
+/// An append-only audit log. Cheap to clone; clones share one writer, so
+/// concurrent appends share their disk syncs (group commit).
 #[derive(Clone, Debug)]
 pub struct AuditLog {
-    path: PathBuf,
-    lock: Arc<Mutex<()>>,
+    appender: Arc<DurableAppender>,
 }
 
 impl AuditLog {
     /// A log at `path` (created, with its folder, on first append).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         AuditLog {
-            path: path.into(),
-            lock: Arc::new(Mutex::new(())),
+            appender: Arc::new(DurableAppender::new(path)),
         }
     }
 
     /// The log file.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.appender.path()
     }
 
     /// Appends `record` as one line and flushes it to disk. Blocking.
@@ -135,22 +135,18 @@ impl AuditLog {
     /// [`AuditError::Write`] naming the file.
     pub fn append_blocking(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let wrap = |source| AuditError::Write {
-            path: self.path.clone(),
+            path: self.path().to_owned(),
             source,
         };
         let mut line = serde_json::to_vec(record).map_err(|e| {
             wrap(BackupError::Io {
                 action: "encode a line for",
-                path: self.path.clone(),
+                path: self.path().to_owned(),
                 source: io::Error::other(e),
             })
         })?;
         line.push(b'\n');
-        let _guard = self
-            .lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        append_line(&self.path, &line).map_err(wrap)
+        self.appender.append(&line).map_err(wrap)
     }
 
     /// [`append_blocking`](Self::append_blocking) on tokio's blocking pool.
@@ -162,10 +158,10 @@ impl AuditLog {
         tokio::task::spawn_blocking(move || log.append_blocking(&record))
             .await
             .map_err(|e| AuditError::Write {
-                path: self.path.clone(),
+                path: self.path().to_owned(),
                 source: BackupError::Io {
                     action: "append to",
-                    path: self.path.clone(),
+                    path: self.path().to_owned(),
                     source: io::Error::other(e.to_string()),
                 },
             })?
@@ -176,12 +172,12 @@ impl AuditLog {
     /// # Errors
     /// [`AuditError::Read`] or [`AuditError::Line`] naming the line.
     pub fn read(&self) -> Result<Vec<AuditRecord>, AuditError> {
-        let text = match fs::read_to_string(&self.path) {
+        let text = match fs::read_to_string(self.path()) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => {
                 return Err(AuditError::Read {
-                    path: self.path.clone(),
+                    path: self.path().to_owned(),
                     source,
                 })
             }
@@ -191,7 +187,7 @@ impl AuditLog {
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
                 serde_json::from_str(l).map_err(|e| AuditError::Line {
-                    path: self.path.clone(),
+                    path: self.path().to_owned(),
                     line: i + 1,
                     message: e.to_string(),
                 })

@@ -18,14 +18,16 @@
 //! worst a photo without a line, never a line without a photo.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
 use userphoto_directory::config::Target;
+
+use crate::durable_append::DurableAppender;
 use userphoto_directory::{keys_equal, sha256_hex, Photo, PhotoLookup, User, UserQuery};
 
 /// The manifest's file name inside a backup folder.
@@ -152,19 +154,21 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 }
 
 /// A backup folder to keep photos in. Cheap to clone; safe to share
-/// between tasks (manifest appends are serialised).
+/// between tasks (clones share one manifest writer, so concurrent appends
+/// share their disk syncs).
 #[derive(Clone, Debug)]
 pub struct BackupStore {
     dir: PathBuf,
-    manifest_lock: Arc<Mutex<()>>,
+    manifest: Arc<DurableAppender>,
 }
 
 impl BackupStore {
     /// A store in `dir` (created on first use).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
         BackupStore {
-            dir: dir.into(),
-            manifest_lock: Arc::new(Mutex::new(())),
+            manifest: Arc::new(DurableAppender::new(dir.join(MANIFEST))),
+            dir,
         }
     }
 
@@ -257,26 +261,14 @@ impl BackupStore {
             source: io::Error::other(e),
         })?;
         line.push(b'\n');
-        let _guard = self
-            .manifest_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        append_line(&path, &line)
+        self.manifest.append(&line)
     }
-}
 
-/// Appends `line` (one write) to `path` and flushes it (`fsync`).
-pub(crate) fn append_line(path: &Path, line: &[u8]) -> Result<(), BackupError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(io_err("create the folder", parent))?;
+    /// Creates the manifest (and the folder) if missing, durably: an empty
+    /// backup folder is still recognisably one.
+    fn touch_manifest(&self) -> Result<(), BackupError> {
+        self.manifest.append(b"")
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io_err("open", path))?;
-    file.write_all(line).map_err(io_err("append to", path))?;
-    file.sync_data().map_err(io_err("flush", path))
 }
 
 /// Writes `bytes` to `path` through a staged file in `folder`: flushed,
@@ -561,8 +553,8 @@ pub async fn export_target(
 ) -> Result<ExportSummary, userphoto_directory::Error> {
     // An export with no photo is still a backup folder (restore says "no
     // photo to restore" rather than "not a backup").
-    let manifest = store.manifest_path();
-    tokio::task::spawn_blocking(move || append_line(&manifest, b""))
+    let empty = store.clone();
+    tokio::task::spawn_blocking(move || empty.touch_manifest())
         .await
         .map_err(|e| userphoto_directory::Error::other("backup", e.to_string()))?
         .map_err(|e| userphoto_directory::Error::other("backup", e))?;

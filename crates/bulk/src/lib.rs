@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod backup;
 pub mod convert;
+mod durable_append;
 pub mod import;
 pub mod ops;
 pub mod scan;
