@@ -412,6 +412,12 @@ test('folder import: the plan, then confirm each with the current photos beside 
   assert.match(counts, /7 files/);
   assert.match(counts, /1 unmatched/);
   assert.match(counts, /1 duplicates/);
+  // The page's plan speaks to the page: no command-line flags; the user
+  // without a mailbox is skipped at HD up front.
+  const planText = await page.locator('#plan-table').textContent();
+  assert.doesNotMatch(planText, /--[a-z]/, 'no CLI flag in the plan');
+  const kiosk = page.locator('#plan-table tr', { hasText: 'Kiosk.Account.jpg' }).filter({ hasText: 'no mailbox' });
+  assert.equal(await kiosk.getAttribute('data-action'), 'skipped');
   await shot('12-folder-plan');
   assert.equal(await page.getByLabel('Confirm each').isChecked(), true);
   await page.locator('#folder-run').click();
@@ -430,6 +436,7 @@ test('folder import: the plan, then confirm each with the current photos beside 
   await page.locator('#folder-report').waitFor({ timeout: 60000 });
   const status = await page.locator('#folder-status').textContent();
   assert.match(status, /Done: [1-9]\d* written/);
+  assert.match(status, / 0 failed/, 'the user without a mailbox is skipped, not failed');
   await shot('14-folder-done');
   const report = await page.request.get(`${BASE}/api/imports/${await page.evaluate(() => new URL(document.getElementById('folder-report').href).pathname.split('/')[3])}/report`);
   assert.equal(report.status(), 200);
@@ -445,14 +452,20 @@ test('folder import: a folder chosen in the browser is uploaded and planned', as
   await shot('15-folder-uploaded');
 });
 
-test('folder import: a folder dropped on the box is walked (with its subfolder), uploaded and planned', async () => {
-  // A real folder on disk, with a subfolder and a hidden file.
+test('folder import: a folder dropped on the box is walked (with its subfolders kept), uploaded and planned', async () => {
+  // A real folder on disk, with subfolders, one name in two of them, and
+  // hidden files.
   const dir = path.join(WORK, 'dropped-folder');
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, 'more'), { recursive: true });
-  const files = fs.readdirSync(path.join(SANDBOX, 'incoming')).sort();
-  files.forEach((f, i) => fs.copyFileSync(path.join(SANDBOX, 'incoming', f), path.join(dir, i < 2 ? 'more' : '', f)));
+  fs.mkdirSync(path.join(dir, 'again', '.hidden'), { recursive: true });
+  const names = fs.readdirSync(path.join(SANDBOX, 'incoming')).sort();
+  // The paths `import -r` shows for this folder.
+  const files = names.map((f, i) => (i < 2 ? `more/${f}` : f));
+  files.push(`again/${names[0]}`);
+  for (const f of files) fs.copyFileSync(path.join(SANDBOX, 'incoming', path.basename(f)), path.join(dir, f));
   fs.writeFileSync(path.join(dir, '.DS_Store'), 'not a photo');
+  fs.writeFileSync(path.join(dir, 'again', '.hidden', names[1]), 'hidden');
   await page.evaluate(() => { document.getElementById('folder-out').replaceChildren(); });
 
   // Drag it from "the desktop": Chromium's DevTools protocol dispatches an
@@ -470,8 +483,8 @@ test('folder import: a folder dropped on the box is walked (with its subfolder),
   await page.waitForFunction(() => document.querySelector('#plan-counts')?.textContent.includes('files'), null, { timeout: 60000 });
   const counts = await page.locator('#plan-counts').textContent();
   assert.match(counts, new RegExp(`^${files.length} files`), `every photo, the subfolder's too, and no hidden file: ${counts}`);
-  const planned = await page.locator('#plan-table').textContent();
-  for (const f of files) assert.ok(planned.includes(f), `${f} is in the plan`);
-  assert.ok(!planned.includes('.DS_Store'));
+  const planned = await page.locator('#plan-table tbody tr td:first-child').allTextContents();
+  for (const f of files) assert.ok(planned.includes(f), `${f} is in the plan with its subfolder: ${planned}`);
+  assert.ok(!planned.some((f) => f.includes('.DS_Store') || f.includes('.hidden')));
   await shot('19-folder-dropped');
 });

@@ -132,6 +132,15 @@ pub enum OpsError {
         /// Why.
         source: BackupError,
     },
+    /// The user has no mailbox at an HD target, so it cannot hold a photo
+    /// there; nothing was written. Bulk runs report it as skipped.
+    #[error("{target}: {user} has no mailbox in {target}, so it cannot hold a photo there; give the user a mailbox or write to Active Directory instead")]
+    NoMailbox {
+        /// The target.
+        target: TargetKind,
+        /// The user.
+        user: String,
+    },
     /// The current photo cannot be read, so it cannot be backed up.
     #[error("{target}: the current photo of {user} cannot be read ({reason}), so it cannot be backed up and nothing was changed; pass --no-backup to write anyway")]
     CannotBackUp {
@@ -199,7 +208,7 @@ impl Default for WriteOptions {
 pub struct SetOptions {
     /// Backup and dry-run.
     pub write: WriteOptions,
-    /// How the square is chosen (default: centre).
+    /// How the square is chosen (default: [`CropMode::Auto`], as everywhere).
     pub crop: CropMode,
     /// Decoder limits for the source.
     pub limits: Limits,
@@ -627,13 +636,9 @@ impl Ops {
         match dir.get_photo(user).await.map_err(OpsError::dir(target))? {
             PhotoLookup::Photo(p) => Ok(Some(p)),
             PhotoLookup::NoPhoto => Ok(None),
-            PhotoLookup::NoMailbox => Err(OpsError::Directory {
+            PhotoLookup::NoMailbox => Err(OpsError::NoMailbox {
                 target: target.kind,
-                source: DirError::Precondition {
-                    message: format!(
-                        "{user} has no mailbox in {dir}, so it cannot hold a photo there; give the user a mailbox or write to Active Directory instead"
-                    ),
-                },
+                user: user.to_string(),
             }),
             PhotoLookup::NotAccessible { reason } if write.backup && self.backups.is_some() => {
                 Err(OpsError::CannotBackUp {

@@ -503,3 +503,111 @@ async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped
         .unwrap_or_default();
     assert_eq!(order, vec![TargetKind::M365, TargetKind::Ad], "HD first");
 }
+
+/// A user without a mailbox cannot hold an HD photo: the HD step is
+/// `skipped` ("no mailbox"), never a failure — whether the plan read the
+/// current photos (a dry run, the web UI's plan) or only the write found it
+/// (a first real run, whose plan reads nothing).
+#[tokio::test]
+async fn a_user_without_a_mailbox_is_skipped_at_hd_not_failed() {
+    use userphoto_directory::folder::{Access, FolderDirectory, FolderOptions, FolderUser};
+    use userphoto_directory::{PhotoSlot, User};
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = root.path().join("photos");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    write(&folder, "user01.jpg", &photo(400, 300, 1));
+    write(&folder, "kiosk.jpg", &photo(400, 300, 2));
+    // kiosk is an AD account without a mailbox.
+    let users = |access: Access| {
+        let mut u = import_common::users();
+        u.push(FolderUser::new(
+            User::new("id-kiosk")
+                .with_sam_account_name("kiosk")
+                .with_upn("kiosk@corp.example.test"),
+            access,
+        ));
+        u
+    };
+    let hd_dir = FolderDirectory::create_with(
+        root.path().join("hd"),
+        users(Access::NoMailbox),
+        FolderOptions::new().with_slot(PhotoSlot::Hd),
+    )
+    .await
+    .expect("hd folder");
+    let ad_dir = FolderDirectory::create_with(
+        root.path().join("ad"),
+        users(Access::default()),
+        FolderOptions::new().with_slot(PhotoSlot::Thumbnail),
+    )
+    .await
+    .expect("ad folder");
+    let hd_count = Arc::new(import_common::Counting::new(Arc::new(hd_dir)));
+    let ad_count = Arc::new(import_common::Counting::new(Arc::new(ad_dir)));
+    let targets = vec![
+        userphoto_directory::config::Target::new(TargetKind::Ad, ad_count.clone(), "tester"),
+        userphoto_directory::config::Target::new(TargetKind::Folder, hd_count.clone(), "tester"),
+    ];
+    let kiosk_hd = |rows: &[userphoto_bulk::import::PlanRow]| {
+        rows.iter()
+            .find(|r| r.file == "kiosk.jpg" && r.target.as_deref() == Some("folder"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no HD row for kiosk: {rows:#?}"))
+    };
+
+    // A plan a person reviews reads the current photos: skipped up front.
+    let mut reviewed = ImportOptions::new(&folder);
+    reviewed.read_current = true;
+    let cache = Arc::new(PreparedCache::in_memory());
+    let plan = build_plan(
+        &reviewed,
+        &targets,
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    let row = kiosk_hd(&plan.rows());
+    assert_eq!(row.action, Action::Skipped, "{row:#?}");
+    assert!(
+        row.reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("no mailbox"),
+        "{row:#?}"
+    );
+
+    // A first real run's plan reads nothing; the write's read finds it.
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &targets,
+        &cache,
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    assert_eq!(kiosk_hd(&plan.rows()).action, Action::Set, "not read yet");
+    let report = Executor::new(targets.clone(), ops(root.path()))
+        .run(&plan)
+        .await;
+    let s = &report.summary;
+    assert_eq!(s.failed, 0, "{report:#?}");
+    assert!(s.is_success(), "{report:#?}");
+    let item = report
+        .items
+        .iter()
+        .find(|i| i.file == "kiosk.jpg" && i.target.as_deref() == Some("folder"))
+        .expect("kiosk HD item");
+    assert_eq!(item.outcome, Outcome::Skipped, "{item:#?}");
+    assert!(
+        item.error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("no mailbox"),
+        "{item:#?}"
+    );
+    // Nothing tried at HD for kiosk; AD still gets kiosk's photo.
+    assert_eq!(hd_count.sets(), 1, "user01 only");
+    assert_eq!(ad_count.sets(), 2, "user01 and kiosk");
+}

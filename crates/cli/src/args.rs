@@ -226,7 +226,7 @@ impl TargetsArg {
 #[derive(Debug, Args)]
 pub(crate) struct QualityArgs {
     /// How to choose the square.
-    #[arg(long, value_enum, default_value_t = CropArg::Centre)]
+    #[arg(long, value_enum, default_value_t = CropArg::Auto)]
     pub(crate) crop: CropArg,
 
     /// Treat quality warnings (no face, several faces, face too small,
@@ -244,6 +244,10 @@ pub(crate) struct SetArgs {
     /// The photo: JPEG, PNG, GIF, BMP, TIFF or WebP, any size.
     #[arg(value_name = "IMAGE")]
     pub(crate) image: PathBuf,
+
+    /// How to choose the square (as for convert).
+    #[arg(long, value_enum, default_value_t = CropArg::Auto)]
+    pub(crate) crop: CropArg,
 
     #[command(flatten)]
     pub(crate) targets: TargetsArg,
@@ -352,17 +356,18 @@ pub(crate) struct ImportArgs {
     pub(crate) write: WriteArgs,
 }
 
-/// How to frame the square.
+/// How to frame the square. `auto` is the default everywhere (CLI and web
+/// UI) so one photo is framed the same way whichever front end writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum CropArg {
-    /// The centred square (Exchange's rule).
+    /// The centred square (Exchange's rule; the default before face framing).
     #[value(alias = "center")]
     Centre,
     /// Around the largest face (centred, eyes a little above the middle);
     /// the centred square, with a warning, when no face is found.
     Face,
     /// Around the face when one is found; otherwise centred (landscape) or
-    /// upper-centre (portrait).
+    /// upper-centre (portrait). The default.
     Auto,
 }
 
@@ -534,6 +539,36 @@ mod tests {
             panic!("did not parse");
         };
         assert_eq!(c.sizes, vec![648, 96]);
+    }
+
+    #[test]
+    fn crop_defaults_to_auto_in_set_convert_and_import() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("userphoto").chain(args.iter().copied()))
+                .map(|c| c.command)
+        };
+        let Ok(Command::Set(s)) = parse(&["set", "John.Smith", "a.jpg"]) else {
+            panic!("set did not parse");
+        };
+        assert_eq!(s.crop, CropArg::Auto);
+        let Ok(Command::Convert(c)) = parse(&["convert", "a.jpg", "--out", "o"]) else {
+            panic!("convert did not parse");
+        };
+        assert_eq!(c.quality.crop, CropArg::Auto);
+        let Ok(Command::Import(i)) = parse(&["import", "photos"]) else {
+            panic!("import did not parse");
+        };
+        assert_eq!(i.quality.crop, CropArg::Auto);
+        let Ok(Command::Set(s)) = parse(&["set", "John.Smith", "a.jpg", "--crop", "centre"]) else {
+            panic!("set --crop centre did not parse");
+        };
+        assert_eq!(s.crop, CropArg::Centre);
+        // The library default is the same, so callers that build options
+        // themselves (the web UI) frame alike.
+        assert_eq!(
+            userphoto_imaging::CropMode::from(CropArg::Auto),
+            userphoto_imaging::CropMode::default()
+        );
     }
 
     #[test]

@@ -236,7 +236,7 @@ impl Pipeline {
             {
                 let side = crop.side.floor().max(1.0) as u32;
                 warnings.push(format!(
-                    "the source square is {side}×{side} px, smaller than {}×{}; written at {side}×{side} (use --upscale to enlarge)",
+                    "the source square is {side}×{side} px, smaller than {}×{}; written at {side}×{side}, not enlarged",
                     spec.size, spec.size
                 ));
                 if !checks.contains(&QualityIssue::SourceTooSmall) {

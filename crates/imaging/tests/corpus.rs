@@ -1,8 +1,8 @@
 //! Replays the real-world corpus (`../shared/corpus`, or the folder named by
 //! `USERPHOTO_CORPUS`) through the pipeline, as its MANIFEST files demand:
 //!
-//! * `convert-ok`: both outputs made (at the source's own size when it is
-//!   smaller), square, within budget, without metadata;
+//! * `convert-ok`: both outputs made with the default (`auto`) framing (at
+//!   the square's own size when it is smaller), square, within budget, without metadata;
 //! * `reject-with-error`: a clear error, no panic, no hang;
 //! * `either`: either of the above, never a panic or a hang;
 //! * `orientation/`: every file comes out upright and like orientation 1.
@@ -62,7 +62,10 @@ fn prepare_with_deadline(path: &Path) -> Option<Result<Prepared, ImagingError>> 
 fn check_outputs(name: &str, prepared: &Prepared) {
     let defaults = PrepareOptions::default();
     assert_eq!(prepared.photos.len(), defaults.outputs.len(), "{name}");
-    let square = prepared.report.width.min(prepared.report.height);
+    // The default framing is `auto`: the square is the face's (or the
+    // upper-centre one), which may be smaller than the source's short side.
+    let square = prepared.report.crop.side.floor() as u32;
+    assert!(square <= prepared.report.width.min(prepared.report.height));
     for (photo, spec) in prepared.photos.iter().zip(&defaults.outputs) {
         let expected = spec.size.min(square);
         let (w, h, _) = decode_rgb(&photo.jpeg);

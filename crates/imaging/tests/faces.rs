@@ -307,7 +307,7 @@ fn pictures_without_a_face_fall_back_as_specified() {
         }
 
         // Centre mode never looks for faces.
-        let centre = prepare(bytes, &PrepareOptions::default()).expect("converts");
+        let centre = prepare(bytes, &with_crop(CropMode::Centre)).expect("converts");
         assert!(!centre.report.checks.contains(&QualityIssue::NoFace));
         assert!(centre.report.faces.is_empty());
     }
@@ -357,10 +357,12 @@ fn dark_blurry_and_small_pictures_are_flagged_and_strict_refuses_them() {
     let flat = fixtures::solid(800, 800, [128, 128, 128]);
     let sharp = fixtures::noise(800, 800, 3);
     let small = fixtures::noise(64, 64, 3);
+    // Centre framing: these checks are about the pixels, not faces (the
+    // default `auto` would add `no_face` to each).
     let check = |img: &fixtures::Rgb| {
         prepare(
             &fixtures::encode(ImageFormat::Png, img),
-            &PrepareOptions::default(),
+            &with_crop(CropMode::Centre),
         )
         .expect("converts")
         .report
@@ -374,7 +376,7 @@ fn dark_blurry_and_small_pictures_are_flagged_and_strict_refuses_them() {
 
     let strict = PrepareOptions {
         strict: true,
-        ..PrepareOptions::default()
+        ..with_crop(CropMode::Centre)
     };
     let err = prepare(&fixtures::encode(ImageFormat::Png, &dark), &strict)
         .expect_err("strict refuses a dark photo");

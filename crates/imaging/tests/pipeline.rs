@@ -207,7 +207,12 @@ fn budget_lowers_quality_and_fails_clearly_when_impossible() {
 #[test]
 fn small_sources_are_not_upscaled_unless_asked() {
     let small = fixtures::encode(ImageFormat::Png, &fixtures::marker_scene(64, 64));
-    let prepared = prepare(&small, &PrepareOptions::default()).expect("prepares");
+    // Centre framing: two "smaller than" warnings, no `no_face` from `auto`.
+    let centre = PrepareOptions {
+        crop: CropMode::Centre,
+        ..PrepareOptions::default()
+    };
+    let prepared = prepare(&small, &centre).expect("prepares");
     let sides: Vec<u32> = prepared.photos.iter().map(|p| p.size).collect();
     assert_eq!(sides, vec![64, 64]);
     assert_eq!(
@@ -220,7 +225,7 @@ fn small_sources_are_not_upscaled_unless_asked() {
         &small,
         &PrepareOptions {
             upscale: true,
-            ..PrepareOptions::default()
+            ..centre
         },
     )
     .expect("prepares");

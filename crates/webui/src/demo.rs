@@ -23,7 +23,7 @@ use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::folder::{Access, FolderDirectory, FolderOptions, FolderUser};
 use userphoto_directory::{Directory, Photo, PhotoSlot, User};
-use userphoto_imaging::{OutputSpec, PrepareOptions};
+use userphoto_imaging::{CropMode, OutputSpec, PrepareOptions};
 
 /// The sample people: display name and what they start with.
 const PEOPLE: [(&str, Sample); 20] = [
@@ -208,7 +208,11 @@ async fn seed_incoming(dir: &Path) -> Result<(), userphoto_directory::Error> {
         for (file, index) in INCOMING {
             let name = file.split([' ', '.']).take(2).collect::<Vec<_>>().join(" ");
             let source = avatar_image(&name, index + 3, 800, 800, image::ImageFormat::Bmp)?;
-            let options = PrepareOptions::sizes(&[800]);
+            // Drawn square samples: kept whole, as a camera would give them.
+            let options = PrepareOptions {
+                crop: CropMode::Centre,
+                ..PrepareOptions::sizes(&[800])
+            };
             let jpeg = userphoto_imaging::prepare(&source, &options)
                 .map_err(|e| userphoto_directory::Error::other("demo", e))?
                 .photos
@@ -236,8 +240,10 @@ fn avatar_jpegs(
     if let Some(size) = small {
         outputs.push(OutputSpec::with_default_budget(size));
     }
+    // The drawn avatars are already square and framed.
     let options = PrepareOptions {
         outputs,
+        crop: CropMode::Centre,
         ..PrepareOptions::default()
     };
     let prepared = userphoto_imaging::prepare(&source, &options)

@@ -156,6 +156,9 @@ impl From<OpsError> for AppError {
                     format!("{target}: {}", inner.message),
                 )
             }
+            OpsError::NoMailbox { .. } => {
+                AppError::new(StatusCode::CONFLICT, "no-mailbox", e.to_string())
+            }
             OpsError::CannotBackUp { .. } => {
                 AppError::new(StatusCode::CONFLICT, "cannot-back-up", e.to_string())
             }

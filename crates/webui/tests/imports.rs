@@ -88,6 +88,8 @@ async fn a_run_streams_progress_and_leaves_a_report() {
         summary["written"].as_u64().is_some_and(|n| n >= 4),
         "{summary}"
     );
+    // Kiosk.Account has no mailbox: skipped at HD, not a failure.
+    assert_eq!(summary["failed"], 0, "{summary}");
     let (status, report) = app.get_json(&format!("/api/imports/{id}/report")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(report["items"].as_array().is_some_and(|i| !i.is_empty()));
@@ -158,7 +160,16 @@ async fn a_folder_chosen_in_the_browser_is_uploaded_then_planned() {
         let (status, body) = app.json(app.authed_write(req)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    for bad in ["..", "../escape.jpg", ".hidden.jpg", "sub%2Fx.jpg"] {
+    for bad in [
+        "..",
+        "../escape.jpg",
+        ".hidden.jpg",
+        "sub%2F..%2F..%2Fx.jpg",
+        "%2Fetc%2Fx.jpg",
+        "sub%2F.git%2Fx.jpg",
+        "sub%5C..%5Cx.jpg",
+        "C%3A%2Fx.jpg",
+    ] {
         let req = axum::http::Request::post(format!("/api/folders/{id}/files?name={bad}"))
             .header("host", common::HOST)
             .body(axum::body::Body::from("x"))
@@ -170,4 +181,130 @@ async fn a_folder_chosen_in_the_browser_is_uploaded_then_planned() {
     assert_eq!(status, StatusCode::OK, "{plan}");
     assert_eq!(plan["counts"]["files"], 2);
     assert_eq!(plan["counts"]["unmatched"], 1);
+}
+
+/// Sends `bytes` as the file at `path` (relative, `/`-separated) of the
+/// uploaded folder `id`.
+async fn put(app: &TestApp, id: &str, path: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let name: String = path
+        .bytes()
+        .map(|b| match b {
+            b'/' => "%2F".to_owned(),
+            b' ' => "%20".to_owned(),
+            b => (b as char).to_string(),
+        })
+        .collect();
+    let req = axum::http::Request::post(format!("/api/folders/{id}/files?name={name}"))
+        .header("host", common::HOST)
+        .body(axum::body::Body::from(bytes))
+        .expect("request");
+    app.json(app.authed_write(req)).await
+}
+
+#[tokio::test]
+async fn an_uploaded_folder_keeps_its_subfolders_and_plans_like_import_r() {
+    let app = TestApp::signed_in().await;
+    let (status, folder) = app.post_json("/api/folders", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{folder}");
+    let id = folder["id"].as_str().expect("id");
+    // One name in two subfolders: both are kept (one is the duplicate).
+    let sample = |name: &str| std::fs::read(app.demo.incoming.join(name)).expect("sample");
+    let files = [
+        ("Annie.Easley.jpg", "Annie.Easley.jpg"),
+        ("2025/Ken.Thompson.jpg", "Ken.Thompson.jpg"),
+        ("2026/Ken.Thompson.jpg", "Ken.Thompson 2019.jpg"),
+        ("2026/extra/Nobody.Here.jpg", "Nobody.Here.jpg"),
+    ];
+    for (path, name) in files {
+        let (status, body) = put(&app, id, path, sample(name)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body["name"], path);
+    }
+    // A file where a folder of the upload is, and the other way round.
+    let (status, body) = put(&app, id, "2025", sample("Annie.Easley.jpg")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = put(
+        &app,
+        id,
+        "Annie.Easley.jpg/x.jpg",
+        sample("Annie.Easley.jpg"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, plan) = app.post_json("/api/imports", json!({"upload": id})).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["counts"]["files"], 4, "{plan}");
+    assert_eq!(plan["counts"]["duplicate"], 1, "{plan}");
+    assert_eq!(plan["counts"]["unmatched"], 1, "{plan}");
+    let mut ui: Vec<String> = plan["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["file"].as_str().expect("file").to_owned())
+        .collect();
+    ui.sort();
+    ui.dedup();
+
+    // The same files, on disk, planned by the engine as `import -r` does.
+    let disk = tempfile::tempdir().expect("tempdir");
+    for (path, name) in files {
+        let to = disk.path().join(path);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&to, sample(name)).expect("write");
+    }
+    let mut options = userphoto_bulk::import::ImportOptions::new(disk.path());
+    options.recursive = true;
+    let cli = userphoto_bulk::import::build_plan(
+        &options,
+        &app.demo.targets,
+        &userphoto_bulk::import::PreparedCache::in_memory(),
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    let mut cli: Vec<String> = cli.rows().into_iter().map(|r| r.file).collect();
+    cli.sort();
+    cli.dedup();
+    assert_eq!(ui, cli);
+    assert!(
+        ui.contains(&"2026/extra/Nobody.Here.jpg".to_owned()),
+        "{ui:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_plan_speaks_to_the_page_not_the_command_line() {
+    let app = TestApp::signed_in().await;
+    let plan = planned(&app).await;
+    let rows = plan["rows"].as_array().expect("rows");
+    for r in rows {
+        let text = format!("{} {}", r["reason"], r["warnings"]);
+        assert!(!text.contains("--"), "a CLI flag in the page's plan: {r}");
+    }
+    // The unmatched file says what to do in words the page can use.
+    let nobody = rows
+        .iter()
+        .find(|r| r["file"] == "Nobody.Here.jpg")
+        .expect("Nobody.Here.jpg row");
+    assert_eq!(nobody["action"], "unmatched");
+    assert!(
+        nobody["reason"]
+            .as_str()
+            .is_some_and(|t| t.contains("name the file")),
+        "{nobody}"
+    );
+    // The user without a mailbox is skipped at HD in the plan, not
+    // attempted and failed.
+    let kiosk = rows
+        .iter()
+        .find(|r| r["file"] == "Kiosk.Account.jpg" && r["target"] == "folder")
+        .expect("Kiosk HD row");
+    assert_eq!(kiosk["action"], "skipped", "{kiosk}");
+    assert!(
+        kiosk["reason"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("no mailbox")),
+        "{kiosk}"
+    );
 }

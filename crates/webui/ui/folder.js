@@ -29,7 +29,10 @@ export function init(context) {
   });
   const files = $('folder-files');
   $('folder-pick').addEventListener('click', () => files.click());
-  files.addEventListener('change', () => { if (files.files.length) upload([...files.files]); files.value = ''; });
+  files.addEventListener('change', () => {
+    if (files.files.length) upload(pickedFiles([...files.files]));
+    files.value = '';
+  });
   const box = $('folder');
   box.addEventListener('dragover', (e) => { e.preventDefault(); box.classList.add('over'); });
   box.addEventListener('dragleave', () => box.classList.remove('over'));
@@ -46,10 +49,24 @@ export function init(context) {
 }
 
 /**
- * The files of a drop. A dropped folder reaches the page only through the
- * entries API (its `File` has no content), so folders are walked — with
- * their subfolders, as the folder picker does — and files taken as they
- * are. Hidden files and folders are left out.
+ * The files of the folder picker as `{file, path}`: `path` relative to the
+ * chosen folder (`webkitRelativePath` without its first part), as
+ * `import -r` names them.
+ */
+export function pickedFiles(files) {
+  return files.map((file) => {
+    const parts = (file.webkitRelativePath || file.name).split('/');
+    return { file, path: (parts.length > 1 ? parts.slice(1) : parts).join('/') };
+  });
+}
+
+/**
+ * The files of a drop as `{file, path}`. A dropped folder reaches the page
+ * only through the entries API (its `File` has no content), so folders are
+ * walked — with their subfolders, as the folder picker does — and files
+ * taken as they are. One dropped folder is the folder imported (paths
+ * relative to it); several things dropped keep their names as the first
+ * part. Hidden files and folders are left out.
  */
 export function droppedFiles(dt) {
   if (!dt) return Promise.resolve([]);
@@ -59,44 +76,48 @@ export function droppedFiles(dt) {
     .filter(Boolean);
   const plain = [...dt.files];
   return (async () => {
-    if (!entries.length) return plain.filter((f) => f.size > 0);
+    if (!entries.length) return plain.filter((f) => f.size > 0).map((file) => ({ file, path: file.name }));
     const out = [];
-    for (const entry of entries) await walk(entry, out);
+    if (entries.length === 1 && entries[0].isDirectory) await walk(entries[0], '', out, true);
+    else for (const entry of entries) await walk(entry, '', out, false);
     return out;
   })();
 }
 
-async function walk(entry, out) {
+async function walk(entry, prefix, out, root) {
   if (entry.name.startsWith('.')) return;
+  const path = root ? '' : `${prefix}${entry.name}`;
   if (entry.isFile) {
-    out.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+    const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+    out.push({ file, path });
   } else if (entry.isDirectory) {
     const reader = entry.createReader();
     // readEntries answers in batches until an empty one.
     for (;;) {
       const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
       if (!batch.length) break;
-      for (const child of batch) await walk(child, out);
+      for (const child of batch) await walk(child, path ? `${path}/` : '', out, false);
     }
   }
 }
 
-/** Sends the chosen files into a fresh folder on the server, then plans it. */
+/**
+ * Sends the chosen files (`{file, path}`) into a fresh folder on the
+ * server at their relative paths (subfolders kept; the server checks each
+ * path), then plans it as `import -r` would.
+ */
 async function upload(files) {
   const out = $('folder-out');
-  // The server folder is flat (plain names only): of several files with
-  // the same name in different subfolders, the first is taken.
-  const seen = new Set();
-  const photos = files.filter((f) => !f.name.startsWith('.') && !seen.has(f.name) && seen.add(f.name));
+  const photos = files.filter((f) => f.path && !f.path.split('/').some((p) => p.startsWith('.')));
   const status = h('p', { class: 'muted', role: 'status', text: `Uploading ${photos.length} files…` });
   out.replaceChildren(status);
   try {
     const folder = await post('/api/folders');
     let n = 0;
     for (const f of photos) {
-      await post(`/api/folders/${folder.id}/files?name=${encodeURIComponent(f.name)}`, f);
+      await post(`/api/folders/${folder.id}/files?name=${encodeURIComponent(f.path)}`, f.file);
       n += 1;
-      status.textContent = `Uploading ${n} of ${photos.length}: ${f.name}`;
+      status.textContent = `Uploading ${n} of ${photos.length}: ${f.path}`;
     }
     await plan({ upload: folder.id });
   } catch (e) { out.replaceChildren(); ctx.failed(e); }

@@ -35,10 +35,10 @@ use userphoto_imaging::{CropMode, Limits, OutputSpec, Pipeline, PrepareOptions};
 
 use super::cache::{CachedOutput, PreparedCache};
 use super::journal::{DoneKey, Journal, JournalRecord};
-use super::plan::{with_pool, Action, Entry, Plan, Step};
+use super::plan::{no_mailbox_reason, with_pool, Action, Entry, Plan, Step};
 use super::report::{ItemResult, Outcome, RunReport, Summary};
 use super::reporter::{Event, NoReporter, Reporter};
-use crate::ops::{ChangeStatus, Ops, WriteOptions};
+use crate::ops::{ChangeStatus, Ops, OpsError, WriteOptions};
 
 /// Asks a person to stop the run; clones share the state.
 #[derive(Clone, Debug)]
@@ -369,7 +369,7 @@ impl Executor {
                     step,
                     Outcome::NotDone,
                     None,
-                    Some("the run stopped before this; run again with --resume".into()),
+                    Some("the run stopped before this; resume the import, or run it again, to do the rest".into()),
                 );
                 self.reporter.event(&Event::Item(item.clone()));
                 items.push(item);
@@ -619,14 +619,7 @@ pub fn prepare_file(
         .prepare(&bytes, &options)
         .map_err(|e| e.to_string())?;
     let (width, height) = (prepared.report.width, prepared.report.height);
-    // The pipeline's hint names convert's --upscale, which import does not
-    // have (photos are never enlarged for a directory).
-    let warnings = prepared
-        .report
-        .warnings
-        .iter()
-        .map(|w| w.replace(" (use --upscale to enlarge)", ""))
-        .collect();
+    let warnings = prepared.report.warnings.clone();
     let checks = prepared
         .report
         .checks
@@ -778,6 +771,14 @@ async fn write_step(
             item.backup = change.backup.map(|b| b.path);
             item
         }
+        // Found at the read before the write (a first run's plan does not
+        // read current photos): nothing to do for this user here.
+        Err(OpsError::NoMailbox { target, .. }) => job.item(
+            step,
+            Outcome::Skipped,
+            None,
+            Some(no_mailbox_reason(target)),
+        ),
         Err(e) => job.item(step, Outcome::Failed, None, Some(e.to_string())),
     }
 }

@@ -19,7 +19,7 @@ use userphoto_directory::config::Target;
 use userphoto_directory::{
     normalize_key, FindResult, Photo, PhotoLookup, User, UserKey, UserQuery,
 };
-use userphoto_imaging::{OutputSpec, PrepareOptions};
+use userphoto_imaging::{CropMode, OutputSpec, PrepareOptions};
 
 use super::report::{ItemResult, Outcome, RunReport, Summary};
 use super::reporter::{Event, Reporter};
@@ -111,8 +111,10 @@ pub async fn use_existing_hd(
             };
             let bytes = source.bytes().to_vec();
             let prepared = tokio::task::spawn_blocking(move || {
+                // Already framed: the same square, scaled down.
                 let options = PrepareOptions {
                     outputs: vec![spec],
+                    crop: CropMode::Centre,
                     ..PrepareOptions::default()
                 };
                 userphoto_imaging::prepare(&bytes, &options)

@@ -67,7 +67,7 @@ pub use self::reporter::{CollectingReporter, Event, NoReporter, Reporter};
 #[non_exhaustive]
 pub enum ImportError {
     /// No target to import into.
-    #[error("no target to import into; configure one or name it with --target")]
+    #[error("no target to import into; configure one, or name the targets to import into")]
     NoTargets,
     /// The folder cannot be read.
     #[error("{}: {message}", path.display())]

@@ -355,6 +355,13 @@ pub struct ImportOptions {
     /// knows exactly what is unchanged (a dry run). A real run leaves that
     /// to the executor, which prepares each photo once.
     pub prepare_all: bool,
+    /// Read the current photo of every step while planning, even without
+    /// its new digest (a dry run always does): a plan a person reviews
+    /// before running it (the web UI) then shows users without a mailbox as
+    /// skipped and what each target holds now. A real CLI run leaves that
+    /// to the write, which reads before it replaces (and also reports a
+    /// missing mailbox as skipped).
+    pub read_current: bool,
     /// Worker threads for preparing (default: every core).
     pub threads: Option<usize>,
     /// The keys a user found in the primary target is looked for by in
@@ -365,7 +372,7 @@ pub struct ImportOptions {
 
 impl ImportOptions {
     /// Defaults for `folder`: not recursive, the default key, no mapping,
-    /// centre crop, default limits.
+    /// the default crop (`auto`), default limits.
     pub fn new(folder: impl Into<PathBuf>) -> Self {
         ImportOptions {
             folder: folder.into(),
@@ -373,10 +380,11 @@ impl ImportOptions {
             match_by: None,
             mapping: None,
             explicit_targets: false,
-            crop: CropMode::Centre,
+            crop: CropMode::default(),
             strict: false,
             limits: Limits::default(),
             prepare_all: false,
+            read_current: false,
             threads: None,
             match_order: Vec::new(),
         }
@@ -504,7 +512,7 @@ pub async fn build_plan(
         {
             entry.action = Action::Unmatched;
             entry.reason = Some(format!(
-                "no user has {key} {:?} in {}; check the name (it ends at the first space) or use --mapping",
+                "no user has {key} {:?} in {}; name the file after the user's {key} (the name ends at the first space), or map it to a user with a mapping file",
                 uf.name,
                 targets
                     .iter()
@@ -562,7 +570,7 @@ pub async fn build_plan(
                 FindResult::Ambiguous(users) => {
                     step.action = Action::Error;
                     step.reason = Some(format!(
-                        "{} users match in {}: {}; use --mapping or --match-by with a unique key",
+                        "{} users match in {}: {}; name the file by a key that is unique, or map it to one user with a mapping file",
                         users.len(),
                         t.kind,
                         users
@@ -584,7 +592,12 @@ pub async fn build_plan(
         prepare_uncached(&mut matched_entries, options, cache).await;
     }
     fill_known_digests(&mut matched_entries, options, cache);
-    read_current(&mut matched_entries, targets, options.prepare_all).await;
+    read_current(
+        &mut matched_entries,
+        targets,
+        options.prepare_all || options.read_current,
+    )
+    .await;
 
     entries.extend(matched_entries);
     entries.sort_by(|a, b| a.file.cmp(&b.file));
@@ -861,11 +874,11 @@ fn fill_known_digests(entries: &mut [Entry], options: &ImportOptions, cache: &Pr
             entry.checks.clone_from(&known.checks);
         }
         if options.strict && !entry.checks.is_empty() {
-            // What the pipeline would refuse with --strict, known from an
+            // What the pipeline would refuse when strict, known from an
             // earlier preparation.
             entry.action = Action::Error;
             entry.reason = Some(format!(
-                "quality check failed (--strict): {}",
+                "quality check failed (strict): {}",
                 entry.warnings.join("; ")
             ));
             entry.steps.clear();
@@ -1007,10 +1020,7 @@ async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool) {
             Ok(PhotoLookup::NoPhoto) => step.current_bytes = Some(0),
             Ok(PhotoLookup::NoMailbox) => {
                 step.action = Action::Skipped;
-                step.reason = Some(format!(
-                    "the user has no mailbox in {}, so it cannot hold a photo there",
-                    step.target
-                ));
+                step.reason = Some(no_mailbox_reason(step.target));
             }
             Ok(PhotoLookup::NotAccessible { reason }) => {
                 step.reason = Some(format!("the current photo cannot be read: {reason}"));
@@ -1018,6 +1028,12 @@ async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool) {
             Err(e) => step.reason = Some(format!("the current photo cannot be read: {e}")),
         }
     }
+}
+
+/// Why a step is skipped for a user without a mailbox: the same words
+/// whether the plan or the write found it.
+pub(crate) fn no_mailbox_reason(target: TargetKind) -> String {
+    format!("no mailbox in {target}, so the user cannot hold a photo there")
 }
 
 /// Runs `f` on a rayon pool of `threads` (default: the global pool).

@@ -12,6 +12,7 @@
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::graph::find_in_cloud;
 use userphoto_directory::{FindResult, PhotoLookup, User, UserKey};
+use userphoto_imaging::CropMode;
 
 use super::{Change, Ops, OpsError, SetOptions};
 
@@ -160,8 +161,14 @@ impl Ops {
                     })
                 }
             };
+        // The HD photo is already framed: its thumbnail is the same square
+        // scaled down, never re-framed around a face found in it.
+        let options = SetOptions {
+            crop: CropMode::Centre,
+            ..options.clone()
+        };
         let change = self
-            .set_photo(thumb, &user.id, Some(UserKey::Id), photo.bytes(), options)
+            .set_photo(thumb, &user.id, Some(UserKey::Id), photo.bytes(), &options)
             .await?;
         Ok(ExistingHd { hd_user, change })
     }

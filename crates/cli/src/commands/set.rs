@@ -16,6 +16,7 @@ pub(crate) async fn run(args: &SetArgs, config: &Config, out: &Output) -> anyhow
         .with_context(|| format!("cannot read the image {file}; check the path"))?;
     let options = SetOptions {
         write: write_options(&args.write),
+        crop: args.crop.into(),
         ..SetOptions::default()
     };
     // Refuse a bad image before talking to any directory.

@@ -6,7 +6,7 @@
 //! | method | path | what |
 //! |---|---|---|
 //! | POST | `/api/folders` | a server-side folder for a folder chosen in the browser |
-//! | POST | `/api/folders/{id}/files?name=` | one of its files (raw body) |
+//! | POST | `/api/folders/{id}/files?name=` | one of its files (raw body), `name` its path in the folder (`sub/a.jpg`) |
 //! | POST | `/api/imports` | `{folder, recursive}` or `{upload}` → the plan (rows, counts) |
 //! | POST | `/api/imports/{id}/start` | `{confirm}` → runs it |
 //! | GET | `/api/imports/{id}/events` | SSE: engine events, `confirm` questions, `report-ready` |
@@ -35,6 +35,7 @@ use userphoto_bulk::import::{
     NoReporter, Plan, PreparedCache, Reporter, RunReport,
 };
 
+use super::upload_path::relative_upload_path;
 use crate::error::{AppError, AppResult};
 use crate::state::{random_token, AppState};
 
@@ -118,7 +119,8 @@ pub(crate) struct NameParam {
 }
 
 /// `POST /api/folders/{id}/files?name=`: one file (raw body) into an
-/// uploaded folder. Only plain file names are accepted.
+/// uploaded folder, at its relative path there (checked by
+/// [`relative_upload_path`]), so subfolders are kept as `import -r` sees them.
 pub(crate) async fn put_file(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -129,17 +131,23 @@ pub(crate) async fn put_file(
         StatusCode::PAYLOAD_TOO_LARGE => AppError::too_large(state.options().max_upload_bytes),
         _ => AppError::bad_request("the file could not be read from the request; try again"),
     })?;
-    let name = q.name.trim();
-    let plain = !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', ':', '\0'])
-        && name.len() <= 255;
-    if !plain {
+    let name = q.name.as_str();
+    let relative = relative_upload_path(name).map_err(AppError::bad_request)?;
+    let path = upload_folder(&state, &id)?.join(relative);
+    if let Some(parent) = path.parent() {
+        // A fresh temporary folder the server made: nothing in it but what
+        // was uploaded, so no link can lead outside it.
+        tokio::fs::create_dir_all(parent).await.map_err(|_| {
+            AppError::bad_request(format!(
+                "{name:?} cannot be placed: a file of the upload already has the name of one of its folders"
+            ))
+        })?;
+    }
+    if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
         return Err(AppError::bad_request(format!(
-            "{name:?} is not a plain file name; only the files of one folder can be uploaded"
+            "{name:?} cannot be placed: a folder of the upload already has that name"
         )));
     }
-    let path = upload_folder(&state, &id)?.join(name);
     tokio::fs::write(&path, &body)
         .await
         .map_err(AppError::internal)?;
@@ -181,7 +189,12 @@ pub(crate) async fn plan(
         )));
     }
     let mut options = ImportOptions::new(folder);
-    options.recursive = body.recursive;
+    // An uploaded folder came with its subfolders (the browser sends them
+    // all): plan it as `import -r` would.
+    options.recursive = body.recursive || body.upload.is_some();
+    // A person reviews this plan before running it: show now who has no
+    // mailbox and what each target holds, as `import --dry-run` does.
+    options.read_current = true;
     let targets: Vec<_> = state
         .targets()
         .iter()

@@ -19,6 +19,7 @@
 pub(crate) mod imports;
 pub(crate) mod photos;
 pub(crate) mod session;
+pub(crate) mod upload_path;
 pub(crate) mod users;
 
 use serde_json::{json, Value};

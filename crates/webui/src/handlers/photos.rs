@@ -39,7 +39,7 @@ pub(crate) async fn upload(
     let work = Arc::clone(&bytes);
     let (info, prepared) = tokio::task::spawn_blocking(move || {
         let info = userphoto_imaging::probe(&work, &Limits::default())?;
-        let prepared = userphoto_imaging::prepare(&work, &preview_options(CropMode::Auto))?;
+        let prepared = userphoto_imaging::prepare(&work, &preview_options(CropMode::default()))?;
         Ok::<_, userphoto_imaging::ImagingError>((info, prepared))
     })
     .await
@@ -187,7 +187,7 @@ pub(crate) async fn import(
     // The page sends the square it shows (the pipeline's framing, maybe
     // nudged); without one, the same framing the preview used.
     let options = SetOptions {
-        crop: body.crop.map_or(CropMode::Auto, CropMode::Box),
+        crop: body.crop.map_or(CropMode::default(), CropMode::Box),
         ..SetOptions::default()
     };
     write(&state, source, &user, &targets, &bytes, &options).await
