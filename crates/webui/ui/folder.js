@@ -145,7 +145,13 @@ async function plan(request) {
   const body = h('tbody');
   for (const r of job.rows) {
     const tr = h('tr', { 'data-action': r.action });
-    tr.append(h('td', { text: r.file }));
+    // A path may break after each slash, never inside a name.
+    const file = h('td');
+    r.file.split('/').forEach((part, i, all) => {
+      file.append(part + (i < all.length - 1 ? '/' : ''));
+      if (i < all.length - 1) file.append(h('wbr'));
+    });
+    tr.append(file);
     tr.append(h('td', { text: r.display_name ? `${r.display_name} (${r.user})` : (r.user || '—') }));
     const t = r.target ? ctx.targetOf(r.target) : null;
     tr.append(h('td', { text: t ? t.label : (r.target || '—') }));

@@ -24,7 +24,11 @@ pub(crate) async fn run(args: &GetArgs, config: &Config, out: &Output) -> anyhow
 
     let mut bytes: Option<Vec<u8>> = lookup.photo().map(|p| p.bytes().to_vec());
     if let (Some(size), Some(original)) = (args.size, &bytes) {
-        let options = PrepareOptions::sizes(&[size]);
+        // A stored photo is already framed: resize it, never re-frame it.
+        let options = PrepareOptions {
+            crop: userphoto_imaging::CropMode::Centre,
+            ..PrepareOptions::sizes(&[size])
+        };
         let prepared = userphoto_imaging::prepare(original, &options).map_err(|e| {
             anyhow!(
                 "the photo of {name} at {} cannot be resized: {e}",
