@@ -332,3 +332,162 @@ test('HYBRID: switching the listing source to Microsoft 365 changes the list', a
   await shot('h08-hybrid-user-from-m365');
   await page.getByLabel('List users from').selectOption('ad');
 });
+
+// ------------------------------------------------------------ remove and folder import (user2464–user2466)
+
+/** Picks `sam` from the AD listing and waits until both panes have loaded. */
+async function pickUser(sam) {
+  await page.getByLabel('List users from').selectOption('ad');
+  const found = await search(sam);
+  assert.ok(found.some((t) => t.includes(sam)), `AD lists ${sam}: ${found}`);
+  await page.getByRole('option', { name: new RegExp(`${sam}$`) }).first().click();
+  await page.waitForFunction((u) => document.querySelector('#user-summary').textContent.includes(u), sam);
+  await page.waitForFunction(() => ![...document.querySelectorAll('.pane .info')].some((p) => p.textContent.includes('Loading')));
+}
+
+/** The manifest lines of the configured backup folder. */
+function backupRecords() {
+  const file = path.join(WORK, 'hybrid-backups', 'manifest.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** Asserts the backup folder keeps `bytes` for `target`, kept before a remove. */
+function assertBackedUp(target, bytes, what) {
+  const sha = sha256(bytes);
+  const rec = backupRecords().find((r) => r.target === target && r.sha256 === sha && r.reason === 'before-remove');
+  assert.ok(rec, `the backup manifest lists the removed ${what} (sha ${sha.slice(0, 12)}): ${JSON.stringify(backupRecords())}`);
+  const kept = fs.readFileSync(path.join(WORK, 'hybrid-backups', rec.path));
+  assert.ok(kept.equals(bytes), `the backup file ${rec.path} holds the old ${what} bytes`);
+}
+
+const REMOVE_USER = 'user2464';
+
+test('HYBRID: Remove AD and Remove HD (confirmed) empty AD (ldapsearch) and the emulator, each with a backup of the old bytes', async () => {
+  await pickUser(REMOVE_USER);
+  // Give the user fresh photos in both (a colour no run has written before).
+  const rgb = [0, 1, 2].map(() => crypto.randomInt(0, 200));
+  await page.locator('#file').setInputFiles({ name: 'remove-me.png', mimeType: 'image/png', buffer: png(700, 900, rgb) });
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('700×900'));
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await page.locator('.toast.ok', { hasText: /written/ }).first().waitFor({ timeout: 60000 });
+  await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96')
+    && document.querySelector('#pane-m365-info').textContent.includes('648×648'), null, { timeout: 60000 });
+  const oldThumb = thumbnailPhoto(ad, REMOVE_USER);
+  assert.ok(oldThumb, `${REMOVE_USER} has a thumbnailPhoto before the remove`);
+  const upn = `${REMOVE_USER}@corp.example.test`;
+  const oldHd = await emulatorPhoto(upn);
+  assert.ok(oldHd, `${REMOVE_USER} has an HD photo in the emulator before the remove`);
+
+  // Remove AD: the dialog asks first; Cancel changes nothing.
+  const dialog = page.getByRole('dialog', { name: 'Remove photo?' });
+  await page.getByRole('button', { name: 'Remove AD' }).click();
+  await dialog.waitFor();
+  assert.match(await dialog.textContent(), /Remove the AD photo \(96×96\)/);
+  await shot('h09-hybrid-confirm-remove-ad');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.ok(thumbnailPhoto(ad, REMOVE_USER).equals(oldThumb), 'Cancel leaves AD as it was');
+
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  await page.getByRole('button', { name: 'Remove AD' }).click();
+  await dialog.getByRole('button', { name: 'Remove' }).click();
+  await page.locator('.toast.ok', { hasText: /AD photo removed \(backed up\)/ }).first().waitFor({ timeout: 60000 });
+  await page.locator('#pane-ad .state-no-photo').waitFor({ timeout: 30000 });
+  assert.equal(thumbnailPhoto(ad, REMOVE_USER), null, 'ldapsearch finds no thumbnailPhoto');
+  assertBackedUp('ad', oldThumb, 'AD thumbnail');
+  assert.ok((await emulatorPhoto(upn)).equals(oldHd), 'removing AD leaves the HD photo alone');
+  await shot('h10-hybrid-removed-ad');
+
+  // Remove HD.
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  await page.getByRole('button', { name: 'Remove HD' }).click();
+  await dialog.waitFor();
+  assert.match(await dialog.textContent(), /Remove the HD photo \(648×648\)/);
+  await dialog.getByRole('button', { name: 'Remove' }).click();
+  await page.locator('.toast.ok', { hasText: /HD photo removed \(backed up\)/ }).first().waitFor({ timeout: 60000 });
+  await page.locator('#pane-m365 .state-no-photo').waitFor({ timeout: 30000 });
+  assert.equal(await emulatorPhoto(upn), null, 'the emulator holds no photo for the user');
+  assertBackedUp('m365', oldHd, 'HD photo');
+  assert.equal(thumbnailPhoto(ad, REMOVE_USER), null);
+  await shot('h11-hybrid-removed-hd');
+});
+
+test('HYBRID: folder import — plan, import all, report; ldapsearch and the emulator hold exactly the planned photos', async () => {
+  const BIG = 'user2465';
+  const SMALL = 'user2466';
+  const folder = path.join(WORK, 'hybrid-folder');
+  fs.rmSync(folder, { recursive: true, force: true });
+  fs.mkdirSync(folder);
+  const colour = () => [0, 1, 2].map(() => crypto.randomInt(0, 200));
+  fs.writeFileSync(path.join(folder, `${BIG}.png`), png(700, 900, colour()));
+  fs.writeFileSync(path.join(folder, `${SMALL} from HR.png`), png(80, 80, colour()));
+  fs.writeFileSync(path.join(folder, 'Nobody.Here.png'), png(300, 300, colour()));
+
+  // What the servers hold before, for every user of the range.
+  const upn = (u) => `${u}@corp.example.test`;
+  const beforeAd = Object.fromEntries(RANGE.map((u) => [u, thumbnailPhoto(ad, u)]));
+  const beforeHd = {};
+  for (const u of RANGE) beforeHd[u] = await emulatorPhoto(upn(u));
+
+  await pickUser(USER);
+  await page.getByLabel('Folder on this computer').fill(folder);
+  await page.getByRole('button', { name: 'Show plan' }).click();
+  await page.locator('#plan-table').waitFor({ timeout: 60000 });
+  const counts = await page.locator('#plan-counts').textContent();
+  assert.match(counts, /^3 files · 3 to write · 0 unchanged · 1 skipped · 1 unmatched · 0 duplicates · 0 errors$/, counts);
+  const row = (file, target) => page.locator('#plan-table tbody tr', { hasText: file }).filter({ hasText: target });
+  assert.equal(await row(`${BIG}.png`, 'AD').getAttribute('data-action'), 'set');
+  assert.equal(await row(`${BIG}.png`, 'HD').getAttribute('data-action'), 'set');
+  assert.equal(await row(`${SMALL} from HR.png`, 'AD').getAttribute('data-action'), 'set');
+  assert.equal(await row(`${SMALL} from HR.png`, 'HD').getAttribute('data-action'), 'skipped');
+  assert.equal(await page.locator('#plan-table tbody tr', { hasText: 'Nobody.Here.png' }).getAttribute('data-action'), 'unmatched');
+  await shot('h12-hybrid-folder-plan');
+
+  // Confirm each: the first step shows; Import all does the rest.
+  assert.equal(await page.getByLabel('Confirm each').isChecked(), true);
+  await page.locator('#folder-run').click();
+  const step = page.locator('.confirm-step');
+  await step.waitFor({ timeout: 60000 });
+  await shot('h13-hybrid-folder-confirm');
+  await step.getByRole('button', { name: 'Import all' }).click();
+  await page.locator('#folder-report').waitFor({ timeout: 120000 });
+  const status = await page.locator('#folder-status').textContent();
+  assert.equal(status, 'Done: 3 written, 0 unchanged, 1 skipped, 0 failed, 0 not done.');
+  await shot('h14-hybrid-folder-done');
+
+  // The report downloads (a real download in Chromium) and says the same.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#folder-report').click()]);
+  assert.equal(download.suggestedFilename(), 'userphoto-import-report.json');
+  const report = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  assert.equal(report.summary.written, 3);
+  assert.equal(report.summary.failed, 0);
+  assert.equal(report.summary.unmatched, 1);
+  const outcome = (file, target) => report.items.find((i) => i.file === file && (target === undefined || i.target === target))?.outcome;
+  assert.equal(outcome(`${BIG}.png`, 'ad'), 'written');
+  assert.equal(outcome(`${BIG}.png`, 'm365'), 'written');
+  assert.equal(outcome(`${SMALL} from HR.png`, 'ad'), 'written');
+  assert.equal(outcome('Nobody.Here.png'), 'unmatched');
+
+  // On the servers: exactly those users got photos, of the right sizes.
+  const bigThumb = thumbnailPhoto(ad, BIG);
+  assert.ok(bigThumb && !bigThumb.equals(beforeAd[BIG] || Buffer.alloc(0)), `${BIG} has a new thumbnailPhoto`);
+  assert.deepEqual(jpegSize(bigThumb), [96, 96]);
+  const bigHd = await emulatorPhoto(upn(BIG));
+  assert.ok(bigHd && !bigHd.equals(beforeHd[BIG] || Buffer.alloc(0)), `${BIG} has a new HD photo in the emulator`);
+  assert.deepEqual(jpegSize(bigHd), [648, 648]);
+  const smallThumb = thumbnailPhoto(ad, SMALL);
+  assert.ok(smallThumb && !smallThumb.equals(beforeAd[SMALL] || Buffer.alloc(0)), `${SMALL} has a new thumbnailPhoto`);
+  assert.deepEqual(jpegSize(smallThumb), [80, 80], 'a small photo is never upscaled');
+  for (const u of RANGE) {
+    if (u !== BIG && u !== SMALL) {
+      const now = thumbnailPhoto(ad, u);
+      assert.ok(now === beforeAd[u] || (now && beforeAd[u] && now.equals(beforeAd[u])), `${u} untouched in AD`);
+    }
+    if (u !== BIG) {
+      const now = await emulatorPhoto(upn(u));
+      assert.ok(now === beforeHd[u] || (now && beforeHd[u] && now.equals(beforeHd[u])), `${u} untouched in the emulator`);
+    }
+  }
+});
