@@ -197,6 +197,19 @@ pub fn jpeg(img: &Rgb, options: &JpegOptions) -> Vec<u8> {
     started.finish().unwrap()
 }
 
+/// A progressive JPEG (quality 85, 4:2:0) of seeded noise: every scan
+/// carries data, so scan handling is really exercised.
+pub fn progressive_noise_jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    jpeg(
+        &noise(width, height, seed),
+        &JpegOptions {
+            quality: 85,
+            progressive: true,
+            ..JpegOptions::default()
+        },
+    )
+}
+
 /// A JPEG of `img` recorded sideways with EXIF `orientation`, so that a
 /// correct reader shows `img`.
 pub fn jpeg_with_orientation(img: &Rgb, orientation: u8) -> Vec<u8> {

@@ -144,15 +144,7 @@ mod tests {
     use userphoto_testkit::fixtures::{self, JpegOptions};
 
     fn progressive(width: u32, height: u32) -> Vec<u8> {
-        let img = fixtures::noise(width, height, 7);
-        fixtures::jpeg(
-            &img,
-            &JpegOptions {
-                quality: 90,
-                progressive: true,
-                ..JpegOptions::default()
-            },
-        )
+        fixtures::progressive_noise_jpeg(width, height, 7)
     }
 
     #[test]

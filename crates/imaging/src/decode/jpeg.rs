@@ -202,20 +202,12 @@ fn decode_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use userphoto_testkit::fixtures::{self, JpegOptions};
+    use userphoto_testkit::fixtures;
 
     #[test]
     fn skipping_ac_scans_at_one_eighth_gives_the_same_pixels() {
         for (w, h, seed) in [(1024, 768, 1), (999, 601, 2), (64, 40, 3)] {
-            let img = fixtures::noise(w, h, seed);
-            let bytes = fixtures::jpeg(
-                &img,
-                &JpegOptions {
-                    quality: 85,
-                    progressive: true,
-                    ..JpegOptions::default()
-                },
-            );
+            let bytes = fixtures::progressive_noise_jpeg(w, h, seed);
             let limits = Limits::default();
             let eighth: ScaleChooser<'_> = &|_| Ok(1);
             let fast = decode_with(&bytes, &limits, eighth, true).unwrap();
@@ -229,15 +221,7 @@ mod tests {
 
     #[test]
     fn larger_scales_read_every_scan() {
-        let img = fixtures::noise(800, 600, 4);
-        let bytes = fixtures::jpeg(
-            &img,
-            &JpegOptions {
-                quality: 85,
-                progressive: true,
-                ..JpegOptions::default()
-            },
-        );
+        let bytes = fixtures::progressive_noise_jpeg(800, 600, 4);
         let quarter: ScaleChooser<'_> = &|_| Ok(2);
         let d = decode(&bytes, &Limits::default(), quarter).unwrap();
         assert!(!d.notes.iter().any(|n| n.contains("AC scans skipped")));
