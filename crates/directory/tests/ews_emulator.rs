@@ -513,6 +513,13 @@ async fn the_emulator_validates_the_soap_it_receives() {
             "<s:Envelope xmlns:s=\"x\"><unclosed>".to_owned(),
             "well-formed",
         ),
+        (
+            format!(
+                "<!DOCTYPE s:Envelope [<!ENTITY a \"aaaaaaaaaa\">]>{}",
+                envelope(soap, types, messages).replace("<m:Email>", "<m:Email>&a;")
+            ),
+            "DTD",
+        ),
     ] {
         let r = post(body).await.expect("send");
         assert_eq!(r.status(), 500, "{why}");

@@ -409,8 +409,9 @@ impl fmt::Display for EwsDirectory {
 /// One EWS answer, classified.
 #[derive(Debug)]
 enum Reply {
-    /// `NoError` (with the whole document, to read more from).
-    Ok(xml::Element),
+    /// `NoError`, with the `PictureData` when the answer has one (the
+    /// SOAP `GetUserPhoto`'s).
+    Ok { picture_data: Option<String> },
     /// An EWS error code (from a response message or a SOAP fault) and its text.
     Code {
         code: String,
@@ -606,7 +607,7 @@ impl EwsDirectory {
             xml::escape(mail)
         );
         match self.soap(&body, "GetUserPhoto").await? {
-            Reply::Ok(doc) => match doc.text_of("PictureData").filter(|d| !d.is_empty()) {
+            Reply::Ok { picture_data } => match picture_data.filter(|d| !d.is_empty()) {
                 None => Ok(PhotoLookup::NoPhoto),
                 Some(data) => {
                     let bytes = base64::engine::general_purpose::STANDARD
@@ -701,13 +702,13 @@ fn is_version_error(code: &str) -> bool {
 
 fn parse_server_info(text: &str) -> Option<ServerInfo> {
     let doc = xml::parse(text).ok()?;
-    let e = doc.find("ServerVersionInfo")?;
-    let num = |name: &str| e.attr(name).and_then(|v| v.trim().parse().ok());
+    let e = xml::find(doc.root_element(), "ServerVersionInfo")?;
+    let num = |name: &str| e.attribute(name).and_then(|v| v.trim().parse().ok());
     Some(ServerInfo {
         major: num("MajorVersion")?,
         minor: num("MinorVersion").unwrap_or(0),
         build: num("MajorBuildNumber").unwrap_or(0),
-        version: e.attr("Version").unwrap_or_default().to_owned(),
+        version: e.attribute("Version").unwrap_or_default().to_owned(),
     })
 }
 
@@ -724,24 +725,22 @@ fn classify(text: &str) -> Reply {
             }
         }
     };
-    let backoff = doc.find("MessageXml").and_then(|m| {
-        m.find_all("Value")
-            .find(|v| v.attr("Name") == Some("BackOffMilliseconds"))
-            .and_then(|v| v.text().parse::<u64>().ok())
+    let doc = doc.root_element();
+    let backoff = xml::find(doc, "MessageXml").and_then(|m| {
+        m.descendants()
+            .find(|v| v.has_tag_name("Value") && v.attribute("Name") == Some("BackOffMilliseconds"))
+            .and_then(|v| xml::text(v).parse::<u64>().ok())
             .map(Duration::from_millis)
     });
-    if let Some(fault) = doc.find("Fault") {
-        let code = fault
-            .text_of("ResponseCode")
+    if let Some(fault) = xml::find(doc, "Fault") {
+        let code = xml::text_of(fault, "ResponseCode")
             .or_else(|| {
-                fault
-                    .text_of("faultcode")
+                xml::text_of(fault, "faultcode")
                     .map(|c| c.rsplit(':').next().unwrap_or(&c).to_owned())
             })
             .unwrap_or_else(|| "SoapFault".into());
-        let message = fault
-            .text_of("Message")
-            .or_else(|| fault.text_of("faultstring"))
+        let message = xml::text_of(fault, "Message")
+            .or_else(|| xml::text_of(fault, "faultstring"))
             .unwrap_or_default();
         return Reply::Code {
             code,
@@ -749,11 +748,13 @@ fn classify(text: &str) -> Reply {
             backoff,
         };
     }
-    match doc.text_of("ResponseCode") {
-        Some(code) if code == "NoError" => Reply::Ok(doc),
+    match xml::text_of(doc, "ResponseCode") {
+        Some(code) if code == "NoError" => Reply::Ok {
+            picture_data: xml::text_of(doc, "PictureData"),
+        },
         Some(code) => Reply::Code {
             code,
-            text: doc.text_of("MessageText").unwrap_or_default(),
+            text: xml::text_of(doc, "MessageText").unwrap_or_default(),
             backoff,
         },
         None => Reply::Code {
@@ -836,7 +837,7 @@ impl Directory for EwsDirectory {
             base64::engine::general_purpose::STANDARD.encode(photo.bytes())
         );
         match self.soap(&body, "SetUserPhoto").await? {
-            Reply::Ok(_) => Ok(()),
+            Reply::Ok { .. } => Ok(()),
             Reply::Code { code, text, .. } => Err(match code.as_str() {
                 c if is_no_mailbox(c) => Error::Precondition {
                     message: format!(
@@ -893,7 +894,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let fault_only = r#"<s:Envelope><s:Body><s:Fault><faultcode>a:ErrorInvalidServerVersion</faultcode>
+        let fault_only = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>a:ErrorInvalidServerVersion</faultcode>
             <faultstring>The specified server version is invalid.</faultstring></s:Fault></s:Body></s:Envelope>"#;
         match classify(fault_only) {
             Reply::Code { code, text, .. } => {
@@ -903,8 +904,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let ok = r#"<s:Envelope><s:Body><m:SetUserPhotoResponse ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode></m:SetUserPhotoResponse></s:Body></s:Envelope>"#;
-        assert!(matches!(classify(ok), Reply::Ok(_)));
+        let ok = r#"<s:Envelope xmlns:s="s" xmlns:m="m"><s:Body><m:SetUserPhotoResponse ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode></m:SetUserPhotoResponse></s:Body></s:Envelope>"#;
+        assert!(matches!(classify(ok), Reply::Ok { picture_data: None }));
+        let photo = r#"<s:Envelope xmlns:s="s"><s:Body><GetUserPhotoResponse ResponseClass="Success" xmlns="m"><ResponseCode>NoError</ResponseCode>
+            <HasChanged>true</HasChanged><PictureData> /9j/
+            4AA= </PictureData></GetUserPhotoResponse></s:Body></s:Envelope>"#;
+        assert!(
+            matches!(classify(photo), Reply::Ok { picture_data: Some(d) } if d == "/9j/\n            4AA=")
+        );
         assert!(
             matches!(classify("<html>oops</html>"), Reply::Code { code, .. } if code == "NoResponseCode")
         );
@@ -922,7 +929,7 @@ mod tests {
         assert!(v(15, 1).supports_set_user_photo());
         assert!(v(15, 2).supports_set_user_photo());
         assert!(v(15, 0).product().starts_with("Exchange 2013"));
-        let text = r#"<s:Header><h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11" xmlns:h="x"/></s:Header>"#;
+        let text = r#"<s:Header xmlns:s="s"><h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11" xmlns:h="x"/></s:Header>"#;
         let info = parse_server_info(text).expect("info");
         assert_eq!((info.major, info.minor, info.build), (15, 1, 2507));
         assert_eq!(info.version, "V2017_07_11");

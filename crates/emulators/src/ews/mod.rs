@@ -643,24 +643,25 @@ async fn soap(
             .into_response();
     }
     let schema = |msg: &str| fault(is2013, "ErrorSchemaValidation", msg, "");
-    let env = match xml::parse(&body) {
-        Ok(env) => env,
+    let doc = match xml::parse(&body) {
+        Ok(doc) => doc,
         Err(why) => return schema(&format!("The request is not well-formed XML: {why}.")),
     };
-    if env.name != "Envelope" {
+    let env = doc.root_element();
+    if env.tag_name().name() != "Envelope" {
         return schema("The request is not a SOAP envelope.");
     }
-    if env.namespace.as_deref() != Some(SOAP_NS) {
+    if env.tag_name().namespace() != Some(SOAP_NS) {
         return schema("The envelope is not in the SOAP 1.1 namespace.");
     }
-    let in_soap = |name: &str| {
-        env.child(name)
-            .filter(|e| e.namespace.as_deref() == Some(SOAP_NS))
+    // The first child of that local name, then its namespace checked: an
+    // element in another namespace is an error, not skipped.
+    let in_ns = |parent, name: &str, ns: &str| {
+        xml::child(parent, name).filter(|e| e.tag_name().namespace() == Some(ns))
     };
-    let Some(version) = in_soap("Header")
-        .and_then(|h| h.child("RequestServerVersion"))
-        .filter(|e| e.namespace.as_deref() == Some(TYPES_NS))
-        .and_then(|e| e.attr("Version"))
+    let Some(version) = in_ns(env, "Header", SOAP_NS)
+        .and_then(|h| in_ns(h, "RequestServerVersion", TYPES_NS))
+        .and_then(|e| e.attribute("Version"))
         .map(str::to_owned)
     else {
         return schema("The RequestServerVersion header (in the types namespace) is required by this emulator.");
@@ -674,25 +675,26 @@ async fn soap(
             "",
         );
     }
-    let Some(soap_body) = in_soap("Body") else {
+    let Some(soap_body) = in_ns(env, "Body", SOAP_NS) else {
         return schema("The envelope has no Body.");
     };
-    let op = match soap_body.children() {
-        [op] if op.namespace.as_deref() == Some(MESSAGES_NS) => op,
+    let ops: Vec<_> = soap_body
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .collect();
+    let op = match ops[..] {
+        [op] if op.tag_name().namespace() == Some(MESSAGES_NS) => op,
         [op] => {
             return schema(&format!(
                 "The element 'Body' has invalid child element '{}': operations are in the namespace '{MESSAGES_NS}'.",
-                op.name
+                op.tag_name().name()
             ))
         }
         _ => return schema("The Body must hold exactly one operation."),
     };
+    let op_name = op.tag_name().name();
     // An operation's parameters: its children in the messages namespace.
-    let param = |name: &str| {
-        op.child(name)
-            .filter(|e| e.namespace.as_deref() == Some(MESSAGES_NS))
-            .map(|e| e.text().to_owned())
-    };
+    let param = |name: &str| in_ns(op, name, MESSAGES_NS).map(xml::text);
     if inner.busy_left > 0 {
         inner.busy_left -= 1;
         inner.stats.busy_faults += 1;
@@ -706,7 +708,7 @@ async fn soap(
             ),
         );
     }
-    if op.name == "GetServerTimeZones" {
+    if op_name == "GetServerTimeZones" {
         return message(
             is2013,
             "GetServerTimeZones",
@@ -715,7 +717,7 @@ async fn soap(
             "<TimeZoneDefinitions/>",
         );
     }
-    if op.name == "GetUserPhoto" {
+    if op_name == "GetUserPhoto" {
         let (Some(email), Some(size)) = (param("Email"), param("SizeRequested")) else {
             return schema("GetUserPhoto needs Email and SizeRequested.");
         };
@@ -741,7 +743,7 @@ async fn soap(
         };
         return message(is2013, "GetUserPhoto", "NoError", "", &extra);
     }
-    if op.name == "SetUserPhoto" {
+    if op_name == "SetUserPhoto" {
         if is2013 {
             return schema("The element 'Body' in namespace 'http://schemas.xmlsoap.org/soap/envelope/' has invalid child element 'SetUserPhoto' in namespace 'http://schemas.microsoft.com/exchange/services/2006/messages'.");
         }

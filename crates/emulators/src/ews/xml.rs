@@ -1,142 +1,47 @@
-//! Reading the SOAP requests the emulator receives with `quick-xml`: the
-//! document becomes a small tree of elements (local names, the namespace
-//! each is bound to, decoded attributes and text), so the emulator can
-//! check each element's namespace and place as EWS does.
+//! Reading the SOAP requests the emulator receives with `roxmltree` (a
+//! read-only, namespace-aware DOM), so the emulator can check each
+//! element's namespace and place as EWS does; writing is `format!` with
+//! [`escape`].
 //!
-//! The client has a module like this one; the emulator keeps its own copy
-//! because it must not depend on the code it tests. Text comes from a
-//! client: a document that is not well-formed XML, or nests deeper than
-//! [`MAX_DEPTH`], is an error, never a panic.
+//! The client reads with `roxmltree` too, but through its own few lines:
+//! the emulator must not depend on the code it tests. Text comes from a
+//! client: a request that is not well-formed XML (undeclared namespace
+//! prefixes included), has a DTD (refused by `roxmltree`'s default) or more
+//! than [`NODES_LIMIT`] nodes is an error, never a panic; `roxmltree` does
+//! not recurse, so deep nesting is bounded by the node limit alone.
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use roxmltree::{Document, Node, ParsingOptions};
 
-/// The deepest nesting accepted (SOAP answers are a dozen levels deep).
-const MAX_DEPTH: usize = 64;
+/// The most nodes a request may have: the emulator's operations have a
+/// dozen (a photo's `Content` is one text node).
+const NODES_LIMIT: u32 = 10_000;
 
-/// One element.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Element {
-    /// Local name (prefix dropped).
-    pub(crate) name: String,
-    /// The namespace the name is bound to.
-    pub(crate) namespace: Option<String>,
-    attributes: Vec<(String, String)>,
-    text: String,
-    children: Vec<Element>,
+/// Parses a whole request.
+pub(crate) fn parse(xml: &str) -> Result<Document<'_>, roxmltree::Error> {
+    Document::parse_with_options(
+        xml,
+        ParsingOptions {
+            nodes_limit: NODES_LIMIT,
+            ..ParsingOptions::default()
+        },
+    )
 }
 
-impl Element {
-    /// The decoded value of attribute `name` (local name).
-    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The element's own text, decoded and trimmed.
-    pub(crate) fn text(&self) -> &str {
-        self.text.trim()
-    }
-
-    /// The child elements.
-    pub(crate) fn children(&self) -> &[Element] {
-        &self.children
-    }
-
-    /// The first child element named `name`.
-    pub(crate) fn child(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
-    }
+/// The first child element of `parent` with local name `name`, whatever
+/// its namespace (the caller checks that, as EWS's schema validation does).
+pub(crate) fn child<'a, 'i>(parent: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    parent.children().find(|c| c.has_tag_name(name))
 }
 
-/// Parses a whole document into its root element.
-pub(crate) fn parse(xml: &str) -> Result<Element, String> {
-    let mut reader = NsReader::from_str(xml);
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root = None;
-    loop {
-        let at = reader.buffer_position();
-        let (namespace, event) = reader
-            .read_resolved_event()
-            .map_err(|e| format!("not well-formed XML after byte {at}: {e}"))?;
-        let namespace = match namespace {
-            ResolveResult::Bound(ns) => Some(ns.0.to_owned()),
-            _ => None,
-        };
-        match event {
-            Event::Start(start) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(format!("nested deeper than {MAX_DEPTH} elements"));
-                }
-                stack.push(element(&start, namespace)?);
-            }
-            Event::Empty(start) => {
-                let e = element(&start, namespace)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(e),
-                    None => root = root.or(Some(e)),
-                }
-            }
-            Event::End(_) => {
-                let Some(e) = stack.pop() else {
-                    return Err("an end tag without its start".into());
-                };
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(e),
-                    None => root = root.or(Some(e)),
-                }
-            }
-            Event::Text(t) => {
-                if let Some(e) = stack.last_mut() {
-                    e.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::CData(t) => {
-                if let Some(e) = stack.last_mut() {
-                    e.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) => {
-                let decoded = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => quick_xml::escape::resolve_predefined_entity(&r)
-                        .ok_or_else(|| format!("unknown entity &{};", &*r))?
-                        .to_owned(),
-                    Err(e) => return Err(format!("bad character reference: {e}")),
-                };
-                if let Some(e) = stack.last_mut() {
-                    e.text.push_str(&decoded);
-                }
-            }
-            Event::Eof => break,
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
-        }
-    }
-    if !stack.is_empty() {
-        return Err("the document ends inside an element".into());
-    }
-    root.ok_or_else(|| "the document has no element".into())
-}
-
-fn element(start: &BytesStart<'_>, namespace: Option<String>) -> Result<Element, String> {
-    let mut attributes = Vec::new();
-    for a in start.attributes() {
-        let a = a.map_err(|e| format!("bad attribute: {e}"))?;
-        let value = a
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| format!("bad attribute value: {e}"))?;
-        attributes.push((a.key.local_name().as_ref().to_owned(), value.into_owned()));
-    }
-    Ok(Element {
-        name: start.local_name().as_ref().to_owned(),
-        namespace,
-        attributes,
-        text: String::new(),
-        children: Vec::new(),
-    })
+/// The element's own text (text and CDATA children joined, comments
+/// left out), trimmed.
+pub(crate) fn text(element: Node<'_, '_>) -> String {
+    let joined = element
+        .children()
+        .filter(Node::is_text)
+        .filter_map(|c| c.text())
+        .collect::<String>();
+    joined.trim().to_owned()
 }
 
 /// Escapes text for an element or a double-quoted attribute.
@@ -152,45 +57,60 @@ mod tests {
     fn elements_keep_their_namespace_attributes_and_text() {
         let xml = r#"<?xml version="1.0"?><s:Envelope xmlns:s="x" xmlns:m="m"><s:Header>
             <t:RequestServerVersion xmlns:t="t" Version="Exchange2016"/></s:Header>
-            <s:Body><m:SetUserPhoto><m:Email>a&amp;b@example.test</m:Email><Content>&#65;</Content></m:SetUserPhoto></s:Body></s:Envelope>"#;
-        let env = parse(xml).expect("parse");
+            <s:Body><m:SetUserPhoto><m:Email>a&amp;b@<![CDATA[example]]><!-- no -->.test</m:Email><Content>&#65;</Content></m:SetUserPhoto></s:Body></s:Envelope>"#;
+        let doc = parse(xml).expect("parse");
+        let env = doc.root_element();
         assert_eq!(
-            (env.name.as_str(), env.namespace.as_deref()),
+            (env.tag_name().name(), env.tag_name().namespace()),
             ("Envelope", Some("x"))
         );
-        let v = env
-            .child("Header")
-            .and_then(|h| h.child("RequestServerVersion"))
+        let v = child(env, "Header")
+            .and_then(|h| child(h, "RequestServerVersion"))
             .expect("version");
-        assert_eq!(v.namespace.as_deref(), Some("t"));
-        assert_eq!(v.attr("Version"), Some("Exchange2016"));
-        let op = &env.child("Body").expect("body").children()[0];
+        assert_eq!(v.tag_name().namespace(), Some("t"));
+        assert_eq!(v.attribute("Version"), Some("Exchange2016"));
+        let body = child(env, "Body").expect("body");
+        let ops: Vec<_> = body.children().filter(Node::is_element).collect();
+        assert_eq!(ops.len(), 1, "whitespace is no operation");
         assert_eq!(
-            (op.name.as_str(), op.namespace.as_deref()),
+            (ops[0].tag_name().name(), ops[0].tag_name().namespace()),
             ("SetUserPhoto", Some("m"))
         );
-        let email = op.child("Email").expect("email");
-        assert_eq!(email.text(), "a&b@example.test");
-        let content = op.child("Content").expect("content");
-        assert_eq!((content.text(), content.namespace.as_deref()), ("A", None));
+        let email = child(ops[0], "Email").expect("email");
+        assert_eq!(text(email), "a&b@example.test");
+        let content = child(ops[0], "Content").expect("content");
+        assert_eq!(
+            (text(content).as_str(), content.tag_name().namespace()),
+            ("A", None)
+        );
+        assert!(
+            child(env, "Email").is_none(),
+            "children only, not descendants"
+        );
     }
 
     #[test]
-    fn broken_input_is_an_error_not_a_panic() {
+    fn broken_or_hostile_input_is_an_error_not_a_panic() {
+        // What a broken or hostile client may send: no document, an
+        // undeclared prefix, an envelope left open or closed wrongly, an
+        // entity that does not exist, a DTD (entity expansion).
         for xml in [
             "",
-            "<",
-            "<a",
-            "<a x=>",
-            "<a>unclosed",
-            "&",
-            "<a>&bogus;</a>",
-            "</a>",
-            "<a></b>",
+            "<s:Envelope/>",
+            "<s:Envelope xmlns:s=\"x\"><s:Body>",
+            "<s:Envelope xmlns:s=\"x\"></s:Body>",
+            "<m:Email xmlns:m=\"m\">&nbsp;</m:Email>",
+            r#"<!DOCTYPE a [<!ENTITY e "ee">]><a>&e;</a>"#,
         ] {
             assert!(parse(xml).is_err(), "{xml:?}");
         }
-        assert!(parse(&"<a>".repeat(MAX_DEPTH + 1)).is_err());
+        let n = usize::try_from(NODES_LIMIT).expect("u32 fits");
+        let deep = format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
+        let wide = format!("<a>{}</a>", "<b/>".repeat(n));
+        for xml in [deep, wide] {
+            let e = parse(&xml).expect_err("over the node limit");
+            assert!(e.to_string().contains("nodes limit"), "{e}");
+        }
         assert_eq!(escape("<&>"), "&lt;&amp;&gt;");
     }
 }
