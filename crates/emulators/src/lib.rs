@@ -22,3 +22,6 @@
 
 pub mod ews;
 pub mod graph;
+mod loopback;
+
+pub use loopback::serve_on_loopback;

@@ -13,11 +13,11 @@
 
 use std::net::SocketAddr;
 
-use anyhow::{bail, Context as _};
 use clap::Parser;
 use userphoto_emulators::ews::{
     EmulatedAuth, EwsEmulator, EwsKnobs, DEFAULT_PASSWORD, DEFAULT_USERNAME,
 };
+use userphoto_emulators::serve_on_loopback;
 
 /// The Exchange EWS emulator (test double; loopback only).
 #[derive(Debug, Parser)]
@@ -52,18 +52,7 @@ struct Args {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let args = Args::parse();
-    if !args.listen.ip().is_loopback() {
-        bail!(
-            "ews-emulator listens on loopback addresses only; use e.g. --listen 127.0.0.1:{}",
-            args.listen.port()
-        );
-    }
     // The password is the emulator's fixed throwaway value, so it is never
     // read from the command line (where `ps` would show it).
     let knobs = EwsKnobs::default()
@@ -74,10 +63,23 @@ async fn main() -> anyhow::Result<()> {
         .with_denied(args.denied.iter().cloned())
         .exchange_2013(args.exchange_2013)
         .with_busy(args.busy, args.busy_backoff_ms);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("ews emulator: cannot listen on {}", args.listen))?;
-    let emulator = EwsEmulator::serve(listener, knobs).await?;
+    let emulator = serve_on_loopback(
+        "ews-emulator",
+        args.listen,
+        |listener| EwsEmulator::serve(listener, knobs),
+        |emulator| announce(emulator, &args),
+    )
+    .await?;
+    let stats = emulator.stats();
+    println!(
+        "ews emulator: stopping after {} SOAP and {} REST requests ({} photos set, {} NTLM sign-ins)",
+        stats.soap_requests, stats.rest_requests, stats.photos_set, stats.ntlm_sign_ins
+    );
+    Ok(())
+}
+
+/// Prints the URL and the `[exchange]` section to paste.
+fn announce(emulator: &EwsEmulator, args: &Args) {
     let auth = match args.auth {
         EmulatedAuth::Basic => "basic",
         _ => "ntlm",
@@ -94,32 +96,5 @@ async fn main() -> anyhow::Result<()> {
     println!("allow_insecure = true  # the emulator speaks plain http on loopback");
     if args.mailboxes.is_empty() && args.denied.is_empty() {
         println!("# no --mailbox given: every address answers ErrorNonExistentMailbox");
-    }
-    wait_for_stop().await?;
-    let stats = emulator.stats();
-    println!(
-        "ews emulator: stopping after {} SOAP and {} REST requests ({} photos set, {} NTLM sign-ins)",
-        stats.soap_requests, stats.rest_requests, stats.photos_set, stats.ntlm_sign_ins
-    );
-    Ok(())
-}
-
-/// Waits for Ctrl-C, or SIGTERM (how scripts stop it) on Unix.
-async fn wait_for_stop() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("ews emulator: cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("ews emulator: waiting for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
-        Ok(())
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("ews emulator: waiting for Ctrl-C")
     }
 }

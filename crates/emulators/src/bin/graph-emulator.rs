@@ -12,9 +12,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::Parser;
 use userphoto_emulators::graph::{EmulatedUser, GraphEmulator, Knobs, DEFAULT_CLIENT_SECRET};
+use userphoto_emulators::serve_on_loopback;
 
 /// The Microsoft Graph emulator (test double; loopback only).
 #[derive(Debug, Parser)]
@@ -60,18 +61,7 @@ struct Args {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let args = Args::parse();
-    if !args.listen.ip().is_loopback() {
-        bail!(
-            "graph-emulator listens on loopback addresses only; use e.g. --listen 127.0.0.1:{}",
-            args.listen.port()
-        );
-    }
     let mut knobs = Knobs::default()
         .with_users(args.users)
         .with_page_size(args.page_size)
@@ -103,19 +93,13 @@ async fn main() -> anyhow::Result<()> {
                 .with_mail(Some(upn.clone())),
         );
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("graph emulator: cannot listen on {}", args.listen))?;
-    let emulator = GraphEmulator::serve(listener, knobs).await?;
-    println!("graph emulator: listening on {}", emulator.graph_url());
-    println!("# userphoto.toml (export USERPHOTO_M365_SECRET={DEFAULT_CLIENT_SECRET})");
-    println!("[m365]");
-    println!("tenant_id = \"{}\"", emulator.tenant_id());
-    println!("client_id = \"{}\"", emulator.client_id());
-    println!("client_secret_env = \"USERPHOTO_M365_SECRET\"");
-    println!("graph_url = \"{}\"", emulator.graph_url());
-    println!("login_url = \"{}\"", emulator.login_url());
-    wait_for_stop().await?;
+    let emulator = serve_on_loopback(
+        "graph-emulator",
+        args.listen,
+        |listener| GraphEmulator::serve(listener, knobs),
+        announce,
+    )
+    .await?;
     let stats = emulator.stats();
     println!(
         "graph emulator: stopping after {} requests ({} throttled, {} writes)",
@@ -125,22 +109,15 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for Ctrl-C, or SIGTERM (how scripts stop it) on Unix.
-async fn wait_for_stop() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("graph emulator: cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("graph emulator: waiting for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
-        Ok(())
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("graph emulator: waiting for Ctrl-C")
-    }
+/// Prints the URL and the `[m365]` section to paste (`e2e/run hybrid`
+/// reads its fields).
+fn announce(emulator: &GraphEmulator) {
+    println!("graph emulator: listening on {}", emulator.graph_url());
+    println!("# userphoto.toml (export USERPHOTO_M365_SECRET={DEFAULT_CLIENT_SECRET})");
+    println!("[m365]");
+    println!("tenant_id = \"{}\"", emulator.tenant_id());
+    println!("client_id = \"{}\"", emulator.client_id());
+    println!("client_secret_env = \"USERPHOTO_M365_SECRET\"");
+    println!("graph_url = \"{}\"", emulator.graph_url());
+    println!("login_url = \"{}\"", emulator.login_url());
 }
