@@ -13,6 +13,8 @@
 //!
 //! * [`import`] matches a folder of photos to users, plans, executes with
 //!   backups, a journal to resume from, and a report.
+//! * [`wording`] words messages for the front end that shows them: the
+//!   command line's flags and section names, or neither (the web UI).
 
 pub mod audit;
 pub mod backup;
@@ -21,3 +23,4 @@ mod durable_append;
 pub mod import;
 pub mod ops;
 pub mod scan;
+pub mod wording;

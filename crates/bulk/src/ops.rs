@@ -172,6 +172,29 @@ pub enum OpsError {
 }
 
 impl OpsError {
+    /// The message for a front end without command-line flags (the web
+    /// UI): the same sentence as `Display`, with a remedy that names no
+    /// flag (and never suggests writing without a backup); targets by
+    /// their section name. `Display` is the command line's wording;
+    /// [`Wording::ops_error`](crate::wording::Wording::ops_error) names
+    /// targets as a front end does.
+    pub fn plain_message(&self) -> String {
+        crate::wording::Wording::plain().ops_error(self)
+    }
+
+    /// The target the error is about (none for an unusable image).
+    pub fn target(&self) -> Option<TargetKind> {
+        match self {
+            OpsError::Image(_) => None,
+            OpsError::Directory { target, .. }
+            | OpsError::Backup { target, .. }
+            | OpsError::NoMailbox { target, .. }
+            | OpsError::CannotBackUp { target, .. }
+            | OpsError::BackupRead { target, .. }
+            | OpsError::Audit { target, .. } => Some(*target),
+        }
+    }
+
     fn dir(target: &Target) -> impl FnOnce(DirError) -> OpsError + '_ {
         move |source| OpsError::Directory {
             target: target.kind,
@@ -930,7 +953,7 @@ impl Detection {
             DirError::Unavailable { .. } | DirError::Timeout { .. } => (Some(false), None, None),
             DirError::Unauthenticated { .. } => (Some(true), Some(false), None),
             DirError::PermissionDenied { .. } => (Some(true), Some(true), Some(false)),
-            DirError::InvalidConfig { .. } => (None, None, None),
+            e if e.is_config() => (None, None, None),
             _ => (Some(false), None, None),
         };
         Detection {

@@ -140,6 +140,27 @@ pub enum Error {
         message: String,
     },
 
+    /// The configuration file cannot be read.
+    #[error("cannot read the configuration file {} ({reason}); check the path given with --config", path.display())]
+    ConfigUnreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why, as the operating system said.
+        reason: String,
+    },
+
+    /// A target was asked for that the configuration has no section for.
+    #[error("the {kind} target is not configured ({configured}); add an [{kind}] section to {file} or pass --config")]
+    NotConfigured {
+        /// The target asked for.
+        kind: crate::config::TargetKind,
+        /// What is configured: `configured: ad, m365`, or `no target is
+        /// configured`.
+        configured: String,
+        /// The configuration file.
+        file: String,
+    },
+
     /// Anything else; the source says what.
     #[error("{backend}: {source}")]
     Other {
@@ -166,6 +187,38 @@ fn throttled_message(retry_after: Option<Duration>) -> String {
 }
 
 impl Error {
+    /// The message for a front end without command-line flags (the web
+    /// UI): the same sentence as `Display`, with a remedy that names no
+    /// flag. `Display` is the command line's wording.
+    pub fn plain_message(&self) -> String {
+        match self {
+            Error::ConfigUnreadable { path, reason } => format!(
+                "cannot read the configuration file {} ({reason}); check that it exists and can be read",
+                path.display()
+            ),
+            Error::NotConfigured {
+                kind,
+                configured,
+                file,
+            } => format!(
+                "the {kind} target is not configured ({configured}); add an [{kind}] section to {file}"
+            ),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the configuration is wrong (rather than a directory): the
+    /// [`Error::InvalidConfig`], [`Error::ConfigUnreadable`] and
+    /// [`Error::NotConfigured`] variants.
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidConfig { .. }
+                | Error::ConfigUnreadable { .. }
+                | Error::NotConfigured { .. }
+        )
+    }
+
     /// Whether trying the same operation again later may succeed
     /// (throttling, an unavailable server, a timeout).
     pub fn is_transient(&self) -> bool {
@@ -213,6 +266,37 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_errors_keep_the_flag_on_the_command_line_only() {
+        let unreadable = Error::ConfigUnreadable {
+            path: "elsewhere.toml".into(),
+            reason: "No such file or directory (os error 2)".into(),
+        };
+        let missing = Error::NotConfigured {
+            kind: crate::config::TargetKind::Ad,
+            configured: "configured: folder".into(),
+            file: "userphoto.toml".into(),
+        };
+        assert_eq!(
+            unreadable.to_string(),
+            "cannot read the configuration file elsewhere.toml (No such file or directory (os error 2)); check the path given with --config"
+        );
+        assert_eq!(
+            missing.to_string(),
+            "the ad target is not configured (configured: folder); add an [ad] section to userphoto.toml or pass --config"
+        );
+        for e in [unreadable, missing] {
+            assert!(e.is_config());
+            let plain = e.plain_message();
+            assert!(!plain.contains("--"), "{plain}");
+            let problem = e.to_string();
+            assert!(plain.starts_with(problem.split("; ").next().unwrap_or_default()));
+        }
+        let other = Error::NotFound { what: "x".into() };
+        assert_eq!(other.plain_message(), other.to_string());
+        assert!(!other.is_config());
+    }
 
     #[test]
     fn transient_variants() {

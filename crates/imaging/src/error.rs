@@ -73,6 +73,22 @@ pub enum ImagingError {
 }
 
 impl ImagingError {
+    /// The message for a front end without command-line flags (the web
+    /// UI): the same sentence as `Display`, with a remedy that names no
+    /// flag. `Display` is the command line's wording.
+    pub fn plain_message(&self) -> String {
+        match self {
+            Self::InputTooLarge { bytes, limit } => format!(
+                "the file is {bytes} bytes, over the {limit}-byte input limit; use a smaller file (the same photo saved at a lower resolution or quality)"
+            ),
+            Self::QualityCheckFailed { findings, .. } => format!(
+                "the photo failed quality checks: {}; check it, or choose a photo without these findings (strict checking is on)",
+                findings.join("; ")
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// A short machine-readable code for reports and `--json` output.
     pub fn code(&self) -> &'static str {
         match self {
@@ -86,5 +102,71 @@ impl ImagingError {
             Self::Encode(_) => "encode_failed",
             Self::QualityCheckFailed { .. } => "quality_check_failed",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_variant() -> Vec<ImagingError> {
+        vec![
+            ImagingError::Empty,
+            ImagingError::InputTooLarge {
+                bytes: 60,
+                limit: 50,
+            },
+            ImagingError::TooManyPixels {
+                width: 9,
+                height: 9,
+                limit: 8,
+            },
+            ImagingError::UnsupportedFormat {
+                detail: "text".into(),
+            },
+            ImagingError::Corrupt {
+                format: "JPEG",
+                detail: "truncated".into(),
+            },
+            ImagingError::BudgetUnreachable {
+                size: 96,
+                max_bytes: 10,
+                floor_quality: 40,
+                smallest: 20,
+            },
+            ImagingError::InvalidOptions("no outputs".into()),
+            ImagingError::Encode("x".into()),
+            ImagingError::QualityCheckFailed {
+                findings: vec!["no face was found".into()],
+                codes: vec![crate::QualityIssue::NoFace],
+            },
+        ]
+    }
+
+    #[test]
+    fn plain_messages_name_no_flag_and_keep_the_problem() {
+        for e in every_variant() {
+            let plain = e.plain_message();
+            assert!(!plain.contains("--"), "{plain}");
+            // The part before the remedy is the command line's sentence.
+            let problem = e.to_string();
+            let problem = problem.split("; ").next().unwrap_or_default();
+            assert!(plain.starts_with(problem), "{plain} / {problem}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_keeps_its_flags() {
+        let too_large = ImagingError::InputTooLarge {
+            bytes: 60,
+            limit: 50,
+        };
+        assert!(too_large.to_string().contains("raise --max-input-bytes"));
+        let strict = ImagingError::QualityCheckFailed {
+            findings: vec!["no face was found".into()],
+            codes: vec![crate::QualityIssue::NoFace],
+        };
+        assert!(strict.to_string().contains("without --strict"));
+        assert!(strict.plain_message().contains("no face was found"));
     }
 }

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! with a matching status. Messages of 4xx errors come from the library
-//! crates, whose messages say what to do and never contain a secret. A 5xx
+//! crates, whose messages say what to do and never contain a secret —
+//! worded for the page ([`Wording::plain`]): no command-line flag, targets
+//! by the page's names (AD, HD). A 5xx
 //! error's detail is logged and the client gets a generic sentence: no
 //! source chain, no path, no stack trace.
 
@@ -16,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use userphoto_bulk::ops::OpsError;
+use userphoto_bulk::wording::Wording;
 use userphoto_directory::Error as DirError;
 use userphoto_imaging::ImagingError;
 
@@ -86,6 +89,36 @@ impl AppError {
         )
     }
 
+    /// An operation's error, its message worded by `wording` (the page's
+    /// names for targets, no command-line flag).
+    pub fn ops(error: &OpsError, wording: &Wording) -> Self {
+        let (status, code) = match error {
+            OpsError::Image(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-image"),
+            OpsError::Directory { source, .. } => match directory_status(source) {
+                Some(status_code) => status_code,
+                None => return AppError::internal(error),
+            },
+            OpsError::NoMailbox { .. } => (StatusCode::CONFLICT, "no-mailbox"),
+            // Nothing was changed; the sentence says what to fix.
+            OpsError::CannotBackUp { .. } => (StatusCode::CONFLICT, "cannot-back-up"),
+            OpsError::Backup { .. } => (StatusCode::CONFLICT, "backup-failed"),
+            _ => return AppError::internal(error),
+        };
+        let message = match error {
+            OpsError::Image(e) => format!(
+                "this file cannot be used as a photo: {}",
+                wording.imaging_error(e)
+            ),
+            _ => wording.ops_error(error),
+        };
+        AppError::new(status, code, message)
+    }
+
+    /// Whether this is the generic 500 (its detail only in the log).
+    pub fn is_internal(&self) -> bool {
+        self.code == "internal"
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -109,25 +142,33 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The status and code of a directory error the page may see; `None`:
+/// an unexpected one (a generic 500).
+fn directory_status(e: &DirError) -> Option<(StatusCode, &'static str)> {
+    Some(match e {
+        DirError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
+        DirError::Ambiguous { .. } => (StatusCode::CONFLICT, "ambiguous"),
+        DirError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "not-permitted"),
+        DirError::Unauthenticated { .. } => (StatusCode::BAD_GATEWAY, "unauthenticated"),
+        DirError::PhotoRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "photo-rejected"),
+        DirError::Throttled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "throttled"),
+        DirError::Unavailable { .. } | DirError::Timeout { .. } => {
+            (StatusCode::BAD_GATEWAY, "unavailable")
+        }
+        DirError::Precondition { .. } => (StatusCode::CONFLICT, "precondition"),
+        DirError::NotVerified { .. } => (StatusCode::BAD_GATEWAY, "not-verified"),
+        DirError::NotSupported { .. } => (StatusCode::CONFLICT, "not-supported"),
+        e if e.is_config() => (StatusCode::CONFLICT, "config"),
+        _ => return None,
+    })
+}
+
 impl From<DirError> for AppError {
     fn from(e: DirError) -> Self {
-        let (status, code) = match &e {
-            DirError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
-            DirError::Ambiguous { .. } => (StatusCode::CONFLICT, "ambiguous"),
-            DirError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "not-permitted"),
-            DirError::Unauthenticated { .. } => (StatusCode::BAD_GATEWAY, "unauthenticated"),
-            DirError::PhotoRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "photo-rejected"),
-            DirError::Throttled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "throttled"),
-            DirError::Unavailable { .. } | DirError::Timeout { .. } => {
-                (StatusCode::BAD_GATEWAY, "unavailable")
-            }
-            DirError::Precondition { .. } => (StatusCode::CONFLICT, "precondition"),
-            DirError::NotVerified { .. } => (StatusCode::BAD_GATEWAY, "not-verified"),
-            DirError::NotSupported { .. } => (StatusCode::CONFLICT, "not-supported"),
-            DirError::InvalidConfig { .. } => (StatusCode::CONFLICT, "config"),
-            _ => return AppError::internal(e),
-        };
-        AppError::new(status, code, e.to_string())
+        match directory_status(&e) {
+            Some((status, code)) => AppError::new(status, code, e.plain_message()),
+            None => AppError::internal(e),
+        }
     }
 }
 
@@ -136,34 +177,16 @@ impl From<ImagingError> for AppError {
         AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad-image",
-            format!("this file cannot be used as a photo: {e}"),
+            format!("this file cannot be used as a photo: {}", e.plain_message()),
         )
     }
 }
 
 impl From<OpsError> for AppError {
+    /// Worded without flags, targets by their section name; handlers that
+    /// know the page's names use [`AppError::ops`].
     fn from(e: OpsError) -> Self {
-        match e {
-            OpsError::Image(e) => e.into(),
-            OpsError::Directory { target, source } => {
-                let inner = AppError::from(source);
-                if inner.status.is_server_error() && inner.code == "internal" {
-                    return inner;
-                }
-                AppError::new(
-                    inner.status,
-                    inner.code,
-                    format!("{target}: {}", inner.message),
-                )
-            }
-            OpsError::NoMailbox { .. } => {
-                AppError::new(StatusCode::CONFLICT, "no-mailbox", e.to_string())
-            }
-            OpsError::CannotBackUp { .. } => {
-                AppError::new(StatusCode::CONFLICT, "cannot-back-up", e.to_string())
-            }
-            other => AppError::internal(other),
-        }
+        AppError::ops(&e, &Wording::plain())
     }
 }
 
@@ -180,6 +203,46 @@ mod tests {
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.message().contains("hunter2"));
         assert!(!e.message().contains(".rs"));
+    }
+
+    #[test]
+    fn the_page_is_told_no_command_line_flag() {
+        use userphoto_directory::config::TargetKind;
+        let config = AppError::from(DirError::NotConfigured {
+            kind: TargetKind::Ad,
+            configured: "configured: folder".into(),
+            file: "userphoto.toml".into(),
+        });
+        assert_eq!(config.code(), "config");
+        let unreadable = AppError::from(DirError::ConfigUnreadable {
+            path: "elsewhere.toml".into(),
+            reason: "not found".into(),
+        });
+        let strict = AppError::from(ImagingError::QualityCheckFailed {
+            findings: vec!["no face was found".into()],
+            codes: vec![userphoto_imaging::QualityIssue::NoFace],
+        });
+        let too_large = AppError::from(OpsError::Image(ImagingError::InputTooLarge {
+            bytes: 60,
+            limit: 50,
+        }));
+        let wording = Wording::plain().with_target_name(TargetKind::M365, "HD");
+        let cannot_back_up = AppError::ops(
+            &OpsError::CannotBackUp {
+                target: TargetKind::M365,
+                user: "jane".into(),
+                reason: "the server answered 500".into(),
+            },
+            &wording,
+        );
+        assert_eq!(cannot_back_up.status(), StatusCode::CONFLICT);
+        assert!(cannot_back_up
+            .message()
+            .starts_with("HD: the current photo of jane"));
+        for e in [config, unreadable, strict, too_large, cannot_back_up] {
+            assert!(!e.message().contains("--"), "{}", e.message());
+            assert!(e.status().is_client_error(), "{e:?}");
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@ use super::plan::{no_mailbox_reason, with_pool, Action, Entry, Plan, Step};
 use super::report::{ItemResult, Outcome, RunReport, Summary};
 use super::reporter::{Event, NoReporter, Reporter};
 use crate::ops::{ChangeStatus, Ops, OpsError, WriteOptions};
+use crate::wording::Wording;
 
 /// Asks a person to stop the run; clones share the state.
 #[derive(Clone, Debug)]
@@ -607,6 +608,21 @@ pub fn prepare_file(
     specs: Vec<OutputSpec>,
     mode: PrepareMode,
 ) -> Result<PreparedFile, String> {
+    prepare_file_worded(pipeline, path, specs, mode, &Wording::command_line())
+}
+
+/// [`prepare_file`], its sentences worded by `wording` (a plan made for
+/// the web UI names no command-line flag).
+///
+/// # Errors
+/// As [`prepare_file`].
+pub fn prepare_file_worded(
+    pipeline: &mut Pipeline,
+    path: &Path,
+    specs: Vec<OutputSpec>,
+    mode: PrepareMode,
+    wording: &Wording,
+) -> Result<PreparedFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let options = PrepareOptions {
         outputs: specs.clone(),
@@ -617,7 +633,7 @@ pub fn prepare_file(
     };
     let prepared = pipeline
         .prepare(&bytes, &options)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| wording.imaging_error(&e))?;
     let (width, height) = (prepared.report.width, prepared.report.height);
     let warnings = prepared.report.warnings.clone();
     let checks = prepared
@@ -628,7 +644,7 @@ pub fn prepare_file(
         .collect();
     let mut outputs = Vec::new();
     for (spec, p) in specs.into_iter().zip(prepared.photos) {
-        let photo = Photo::new(p.jpeg).map_err(|e| e.to_string())?;
+        let photo = Photo::new(p.jpeg).map_err(|e| wording.directory_error(&e))?;
         outputs.push(PreparedOutput { spec, photo });
     }
     Ok(PreparedFile {

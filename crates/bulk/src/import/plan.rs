@@ -32,6 +32,7 @@ use super::reporter::{Event, Reporter};
 use super::ImportError;
 use crate::ops::plan_targets;
 use crate::scan::{has_image_extension, scan};
+use crate::wording::Wording;
 
 /// The plan format's version, written into every plan.
 pub const PLAN_VERSION: u32 = 1;
@@ -368,6 +369,10 @@ pub struct ImportOptions {
     /// the other targets (`[m365] match_order`; empty: UPN, then mail,
     /// then logon name).
     pub match_order: Vec<UserKey>,
+    /// How the plan's reasons are worded: the command line's (flags,
+    /// section names; the default) or another front end's
+    /// ([`Wording::plain`] with its names for the targets).
+    pub wording: Wording,
 }
 
 impl ImportOptions {
@@ -387,6 +392,7 @@ impl ImportOptions {
             read_current: false,
             threads: None,
             match_order: Vec::new(),
+            wording: Wording::command_line(),
         }
     }
 }
@@ -414,6 +420,7 @@ pub async fn build_plan(
     reporter: &dyn Reporter,
 ) -> Result<Plan, ImportError> {
     let primary = primary_target(targets).ok_or(ImportError::NoTargets)?;
+    let wording = &options.wording;
     let key = options
         .match_by
         .unwrap_or(primary.directory.capabilities().listing_key);
@@ -514,11 +521,7 @@ pub async fn build_plan(
             entry.reason = Some(format!(
                 "no user has {key} {:?} in {}; name the file after the user's {key} (the name ends at the first space), or map it to a user with a mapping file",
                 uf.name,
-                targets
-                    .iter()
-                    .map(|t| t.kind.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                wording.targets(targets.iter().map(|t| t.kind))
             ));
             entries.push(entry);
             continue;
@@ -557,13 +560,13 @@ pub async fn build_plan(
                 FindResult::NotFound => {
                     step.action = Action::Skipped;
                     step.reason = Some(if std::ptr::eq(*t, primary) {
-                        format!("{} has no such user", t.kind)
+                        format!("{} has no such user", wording.target(t.kind))
                     } else {
                         format!(
                             "{} has no such user (looked for by the {} of the user in {}, and by {key})",
-                            t.kind,
+                            wording.target(t.kind),
                             match_order_text(&options.match_order),
-                            primary.kind
+                            wording.target(primary.kind)
                         )
                     });
                 }
@@ -572,7 +575,7 @@ pub async fn build_plan(
                     step.reason = Some(format!(
                         "{} users match in {}: {}; name the file by a key that is unique, or map it to one user with a mapping file",
                         users.len(),
-                        t.kind,
+                        wording.target(t.kind),
                         users
                             .iter()
                             .map(ToString::to_string)
@@ -596,6 +599,7 @@ pub async fn build_plan(
         &mut matched_entries,
         targets,
         options.prepare_all || options.read_current,
+        wording,
     )
     .await;
 
@@ -767,11 +771,12 @@ async fn size_and_order(
         .map(|((i, p, _), _)| (*i, p.clone()))
         .collect();
     let threads = options.threads;
+    let wording = options.wording.clone();
     let probed: Vec<Probed> = tokio::task::spawn_blocking(move || {
         with_pool(threads, || {
             to_probe
                 .into_par_iter()
-                .map(|(i, path)| (i, probe_file(&path, &limits)))
+                .map(|(i, path)| (i, probe_file(&path, &limits, &wording)))
                 .collect()
         })
     })
@@ -809,18 +814,19 @@ async fn size_and_order(
         }
         entry.width = Some(width);
         entry.height = Some(height);
-        let candidates: Vec<(TargetKind, PhotoSlot)> = entry
+        let candidates: Vec<(Named<'_>, PhotoSlot)> = entry
             .steps
             .iter()
             .filter_map(|s| targets.iter().find(|t| t.kind == s.target))
-            .map(|t| (t.kind, t.slot()))
+            .map(|t| (Named::new(t.kind, &options.wording), t.slot()))
             .collect();
         let rule = plan_targets(width, height, &candidates, options.explicit_targets);
         let mut ordered = Vec::new();
-        for kind in &rule.order {
-            if let Some(pos) = entry.steps.iter().position(|s| s.target == *kind) {
+        for named in &rule.order {
+            let kind = named.kind;
+            if let Some(pos) = entry.steps.iter().position(|s| s.target == kind) {
                 let mut step = entry.steps.remove(pos);
-                if let Some((_, w)) = rule.warnings.iter().find(|(k, _)| k == kind) {
+                if let Some((_, w)) = rule.warnings.iter().find(|(k, _)| k.kind == kind) {
                     if step.action == Action::Set {
                         step.reason = Some(w.clone());
                     }
@@ -829,7 +835,7 @@ async fn size_and_order(
             }
         }
         for mut step in std::mem::take(&mut entry.steps) {
-            if let Some((_, why)) = rule.skipped.iter().find(|(k, _)| *k == step.target) {
+            if let Some((_, why)) = rule.skipped.iter().find(|(k, _)| k.kind == step.target) {
                 if step.action == Action::Set {
                     step.action = Action::Skipped;
                     step.reason = Some(why.clone());
@@ -841,15 +847,48 @@ async fn size_and_order(
     }
 }
 
+/// A target as the plan's reasons name it (see [`Wording::target`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Named<'a> {
+    kind: TargetKind,
+    name: &'a str,
+}
+
+impl<'a> Named<'a> {
+    fn new(kind: TargetKind, wording: &'a Wording) -> Self {
+        Named {
+            kind,
+            name: wording.target(kind),
+        }
+    }
+}
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
 /// An entry's index and its upright size, or why it has none.
 type Probed = (usize, Result<(u32, u32), String>);
 
-/// Reads enough of `path` to know its format and upright size.
-fn probe_file(path: &Path, limits: &Limits) -> Result<(u32, u32), String> {
+/// Reads enough of `path` to know its format and upright size. A file
+/// over the input limit is refused here, from its length, as preparing it
+/// would be: the plan says so before anything runs.
+fn probe_file(path: &Path, limits: &Limits, wording: &Wording) -> Result<(u32, u32), String> {
     use std::io::Read as _;
     const HEAD: u64 = 256 * 1024;
     let mut head = Vec::new();
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    if len > limits.max_input_bytes as u64 {
+        return Err(
+            wording.imaging_error(&userphoto_imaging::ImagingError::InputTooLarge {
+                bytes: usize::try_from(len).unwrap_or(usize::MAX),
+                limit: limits.max_input_bytes,
+            }),
+        );
+    }
     file.take(HEAD)
         .read_to_end(&mut head)
         .map_err(|e| format!("cannot read the file: {e}"))?;
@@ -859,7 +898,7 @@ fn probe_file(path: &Path, limits: &Limits) -> Result<(u32, u32), String> {
     let all = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
     userphoto_imaging::probe(&all, limits)
         .map(|i| (i.width, i.height))
-        .map_err(|e| format!("{e}"))
+        .map_err(|e| wording.imaging_error(&e))
 }
 
 /// Fills `new_sha256` of each step to write from the cache.
@@ -927,12 +966,15 @@ async fn prepare_uncached(entries: &mut [Entry], options: &ImportOptions, cache:
         })
         .collect();
     let threads = options.threads;
+    let wording = options.wording.clone();
     let results: Vec<(usize, Result<super::execute::PreparedFile, String>)> =
         tokio::task::spawn_blocking(move || {
             with_pool(threads, || {
                 jobs.into_par_iter()
                     .map_init(Pipeline::new, |p, (i, path, specs)| {
-                        (i, super::execute::prepare_file(p, &path, specs, mode))
+                        let prepared =
+                            super::execute::prepare_file_worded(p, &path, specs, mode, &wording);
+                        (i, prepared)
                     })
                     .collect()
             })
@@ -977,7 +1019,7 @@ async fn prepare_uncached(entries: &mut [Entry], options: &ImportOptions, cache:
 /// Reads the current photo of every step to write whose new digest is
 /// known (or of every step, when `all`), concurrently within each target's
 /// suggested concurrency, and marks equal ones `unchanged`.
-async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool) {
+async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool, wording: &Wording) {
     let mut jobs = Vec::new();
     for (ei, e) in entries.iter().enumerate() {
         for (si, s) in e.steps.iter().enumerate() {
@@ -1020,19 +1062,24 @@ async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool) {
             Ok(PhotoLookup::NoPhoto) => step.current_bytes = Some(0),
             Ok(PhotoLookup::NoMailbox) => {
                 step.action = Action::Skipped;
-                step.reason = Some(no_mailbox_reason(step.target));
+                step.reason = Some(no_mailbox_reason(wording.target(step.target)));
             }
             Ok(PhotoLookup::NotAccessible { reason }) => {
                 step.reason = Some(format!("the current photo cannot be read: {reason}"));
             }
-            Err(e) => step.reason = Some(format!("the current photo cannot be read: {e}")),
+            Err(e) => {
+                step.reason = Some(format!(
+                    "the current photo cannot be read: {}",
+                    wording.directory_error(&e)
+                ));
+            }
         }
     }
 }
 
 /// Why a step is skipped for a user without a mailbox: the same words
 /// whether the plan or the write found it.
-pub(crate) fn no_mailbox_reason(target: TargetKind) -> String {
+pub(crate) fn no_mailbox_reason(target: impl std::fmt::Display) -> String {
     format!("no mailbox in {target}, so the user cannot hold a photo there")
 }
 

@@ -431,3 +431,55 @@ async fn use_existing_hd_makes_the_thumbnail_from_the_hd_photo_or_says_why_not()
         .expect_err("John has no mail");
     assert!(matches!(err, ExistingHdError::NotFound { .. }), "{err}");
 }
+
+#[test]
+fn plain_messages_name_no_flag_and_the_command_line_keeps_its_own() {
+    let backup = OpsError::Backup {
+        target: TargetKind::Ad,
+        user: "John.Smith".into(),
+        source: BackupError::Io {
+            action: "create",
+            path: "/backups/2026".into(),
+            source: std::io::Error::other("read-only file system"),
+        },
+    };
+    let unreadable = OpsError::CannotBackUp {
+        target: TargetKind::M365,
+        user: "John.Smith".into(),
+        reason: "the server answered 500".into(),
+    };
+    let image = OpsError::Image(userphoto_imaging::ImagingError::InputTooLarge {
+        bytes: 60,
+        limit: 50,
+    });
+    let config = OpsError::Directory {
+        target: TargetKind::Ad,
+        source: DirError::NotConfigured {
+            kind: TargetKind::Ad,
+            configured: "no target is configured".into(),
+            file: "userphoto.toml".into(),
+        },
+    };
+    for (e, flag) in [
+        (&backup, "--no-backup"),
+        (&unreadable, "--no-backup"),
+        (&image, "--max-input-bytes"),
+        (&config, "--config"),
+    ] {
+        assert!(e.to_string().contains(flag), "{e}");
+        let plain = e.plain_message();
+        assert!(!plain.contains("--"), "{plain}");
+        // The problem is the same sentence; only the remedy differs.
+        let cli = e.to_string();
+        let problem = cli.split("; ").next().unwrap_or_default();
+        assert!(plain.starts_with(problem), "{plain} / {problem}");
+    }
+    assert!(backup
+        .plain_message()
+        .contains("check that the folder exists and is writable"));
+    let other = OpsError::NoMailbox {
+        target: TargetKind::M365,
+        user: "jane".into(),
+    };
+    assert_eq!(other.plain_message(), other.to_string());
+}

@@ -29,7 +29,8 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
                 );
                 unavailable.push(Unavailable {
                     kind,
-                    reason: e.to_string(),
+                    // Shown on the page: worded without command-line flags.
+                    reason: e.plain_message(),
                 });
             }
         }

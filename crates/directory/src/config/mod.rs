@@ -230,11 +230,9 @@ impl Config {
     /// [`Error::InvalidConfig`] naming the file (and the line, section and
     /// key where there is one) and what to write instead.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::InvalidConfig {
-            message: format!(
-                "cannot read the configuration file {} ({e}); check the path given with --config",
-                path.display()
-            ),
+        let text = std::fs::read_to_string(path).map_err(|e| Error::ConfigUnreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
         })?;
         Config::parse(&text, path)
     }

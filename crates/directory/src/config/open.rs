@@ -153,15 +153,15 @@ impl Config {
             |p| p.display().to_string(),
         );
         let configured: Vec<&str> = self.configured().iter().map(|k| k.as_str()).collect();
-        let have = if configured.is_empty() {
+        let configured = if configured.is_empty() {
             "no target is configured".to_owned()
         } else {
             format!("configured: {}", configured.join(", "))
         };
-        Error::InvalidConfig {
-            message: format!(
-                "the {kind} target is not configured ({have}); add an [{kind}] section to {file} or pass --config"
-            ),
+        Error::NotConfigured {
+            kind,
+            configured,
+            file,
         }
     }
 }

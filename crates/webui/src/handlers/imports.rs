@@ -195,6 +195,9 @@ pub(crate) async fn plan(
     // A person reviews this plan before running it: show now who has no
     // mailbox and what each target holds, as `import --dry-run` does.
     options.read_current = true;
+    // Reasons in the page's words: its names for targets, no flags.
+    let wording = super::wording(&state);
+    options.wording = wording.clone();
     let targets: Vec<_> = state
         .targets()
         .iter()
@@ -212,7 +215,7 @@ pub(crate) async fn plan(
     })
     .await
     .map_err(AppError::internal)?
-    .map_err(|e| AppError::new(StatusCode::CONFLICT, "import", e.to_string()))?;
+    .map_err(|e| AppError::new(StatusCode::CONFLICT, "import", wording.import_error(&e)))?;
     let id = random_token();
     let rows = plan.rows();
     let counts = plan.counts();

@@ -23,7 +23,8 @@ pub(crate) mod upload_path;
 pub(crate) mod users;
 
 use serde_json::{json, Value};
-use userphoto_bulk::ops::{self, Change};
+use userphoto_bulk::ops::{self, Change, OpsError};
+use userphoto_bulk::wording::Wording;
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::{PhotoSlot, User, UserKey};
 
@@ -120,6 +121,15 @@ pub(crate) fn slot_label(slot: PhotoSlot) -> &'static str {
     }
 }
 
+/// How the library words what the page shows: no command-line flag, and
+/// each open target by the short name its pane and checkbox use (`AD`,
+/// `HD`).
+pub(crate) fn wording(state: &AppState) -> Wording {
+    state.targets().iter().fold(Wording::plain(), |w, t| {
+        w.with_target_name(t.kind, slot_label(t.slot()))
+    })
+}
+
 /// The long name of a kind of target.
 pub(crate) fn kind_title(kind: TargetKind) -> &'static str {
     match kind {
@@ -157,12 +167,20 @@ pub(crate) fn change_json(change: &Change) -> Value {
     })
 }
 
-/// A failed change as the page shows it (the message is the library's).
-pub(crate) fn failure_json(kind: TargetKind, error: AppError) -> Value {
+/// A failed change at target `kind` as the page shows it: the library's
+/// sentence, worded for the page, without the target's name in front (the
+/// page shows it beside the message).
+pub(crate) fn failure_json(kind: TargetKind, error: &OpsError, wording: &Wording) -> Value {
+    let answer = AppError::ops(error, wording);
+    let message = if answer.is_internal() {
+        answer.message().to_owned()
+    } else {
+        wording.ops_error_detail(error)
+    };
     json!({
         "target": kind.as_str(),
         "status": "failed",
-        "code": error.code(),
-        "message": error.message(),
+        "code": answer.code(),
+        "message": message,
     })
 }

@@ -14,7 +14,7 @@ use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::{PhotoSlot, User};
 use userphoto_imaging::{CropBox, CropMode, Limits, OutputSpec, PrepareOptions, QualityIssue};
 
-use super::{change_json, common_key, failure_json, resolve};
+use super::{change_json, common_key, failure_json, resolve, wording};
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, Upload};
 
@@ -214,7 +214,8 @@ pub(crate) async fn remove(
     let change = state
         .ops()
         .remove_photo(target, &value, Some(key), &WriteOptions::default())
-        .await?;
+        .await
+        .map_err(|e| AppError::ops(&e, &wording(&state)))?;
     Ok(Json(
         json!({"user": user.label(), "results": [change_json(&change)]}),
     ))
@@ -265,7 +266,9 @@ pub(crate) async fn use_existing_hd(
             .await
         {
             Ok(done) => results.push(change_json(&done.change)),
-            Err(ExistingHdError::Ops(e)) => results.push(failure_json(thumb.kind, e.into())),
+            Err(ExistingHdError::Ops(e)) => {
+                results.push(failure_json(thumb.kind, &e, &wording(&state)));
+            }
             // No usable HD photo: the same for every target.
             Err(e) => {
                 return Err(AppError::new(
@@ -307,16 +310,18 @@ async fn write(
 ) -> AppResult<Json<Value>> {
     let (key, value) = common_key(user, source, targets)?;
     let owned: Vec<Target> = targets.iter().map(|t| (*t).clone()).collect();
+    let wording = wording(state);
     let run = state
         .ops()
         .set_photo_many(&owned, true, &value, Some(key), image, options)
-        .await?;
+        .await
+        .map_err(|e| AppError::ops(&e, &wording))?;
     let results: Vec<Value> = run
         .results
         .into_iter()
         .map(|(kind, result)| match result {
             Ok(change) => change_json(&change),
-            Err(e) => failure_json(kind, AppError::from(e)),
+            Err(e) => failure_json(kind, &e, &wording),
         })
         .collect();
     let ok = results.iter().all(|r| r["status"] != "failed");
