@@ -39,9 +39,9 @@ async function pickUser(text, option) {
   await page.waitForTimeout(150);
 }
 
-async function photoFile(name, w, h) {
+async function photoFile(name, w, h, colour) {
   const file = path.join(WORK, name);
-  fs.writeFileSync(file, png(w, h));
+  fs.writeFileSync(file, png(w, h, colour));
   return file;
 }
 
@@ -198,6 +198,90 @@ test('dark theme', async () => {
   await page.emulateMedia({ colorScheme: 'light' });
 });
 
+// ------------------------------------------------------------ toasts, input reset
+
+/** The toasts on screen (not folded away). */
+const shownToasts = () => page.locator('#toasts .toast:visible');
+
+test('the warnings of one import come in one toast; the next action clears the last one\'s toasts', async () => {
+  await pickUser('hedy', 'Hedy Lamarr');
+  // A flat, nearly black square: no face, very dark — warnings for AD and HD alike.
+  await page.locator('#file').setInputFiles(await photoFile('dark.png', 700, 700, [6, 6, 6]));
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('700×700'));
+  const checks = await page.locator('#input-checks li').allTextContents();
+  assert.ok(checks.length >= 2, `several quality warnings: ${checks}`);
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await toastText(/Hedy.*written/);
+  const warn = page.locator('.toast.warn');
+  await warn.first().waitFor();
+  assert.equal(await warn.count(), 1, 'the warnings are one toast');
+  const lines = await warn.locator('li').allTextContents();
+  assert.ok(lines.length >= 2, `several warnings, listed in the one toast: ${lines}`);
+  assert.equal(new Set(lines).size, lines.length, `each warning once: ${lines}`);
+  for (const l of lines) assert.match(l, /^HD, AD: /, `each says the targets it is about: ${l}`);
+  assert.ok(await shownToasts().count() <= 3);
+  await shot('21-toasts-import');
+
+  // A new action: the last one's toasts go, its own come.
+  await page.getByRole('button', { name: 'Remove AD' }).click();
+  await page.getByRole('dialog', { name: 'Remove photo?' }).getByRole('button', { name: 'Remove' }).click();
+  await toastText(/removed/);
+  assert.deepEqual(await page.locator('#toasts .toast').allTextContents().then((t) => t.map((x) => x.replace('×', '').trim())),
+    ['Hedy Lamarr: AD photo removed (backed up).']);
+});
+
+test('toasts: at most three on screen, the rest folded into "+N more" (errors first), all one click away', async () => {
+  // Many at once, through the page's own toast module.
+  await page.evaluate(async () => {
+    const m = await import('/assets/toasts.js');
+    m.clearToasts();
+    for (let i = 1; i <= 5; i++) m.toast(`Warning number ${i}`, 'warn');
+    m.toast('Error one', 'error');
+    m.toast('All done.', 'ok');
+    for (const n of ['two', 'three', 'four']) m.toast(`Error ${n}`, 'error');
+  });
+  assert.equal(await shownToasts().count(), 4, 'three toasts and the "+N more" one');
+  const shown = await page.locator('#toasts .toast.error:not(.more)[role=alert]:visible').allTextContents();
+  assert.equal(shown.length, 3, `errors come first: ${shown}`);
+  const more = page.locator('#toasts .toast.more');
+  assert.match(await more.textContent(), /\+7 more messages \(1 error\)/);
+  assert.equal(await more.getAttribute('role'), 'alert', 'a folded error is still announced');
+  const box = await page.locator('#toasts').boundingBox();
+  assert.ok(box.height < 900 / 2, `the stack stays in the corner: ${box.height}px`);
+  await shot('22-toasts-folded');
+  await more.getByRole('button', { name: 'Show all' }).click();
+  assert.equal(await shownToasts().count(), 11, 'all ten and the summary');
+  assert.match(await more.textContent(), /10 messages/);
+  await shot('23-toasts-all');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('24-toasts-all-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await more.getByRole('button', { name: 'Show fewer' }).click();
+  assert.equal(await shownToasts().count(), 4);
+  await more.getByRole('button', { name: 'Dismiss all messages' }).click();
+  assert.equal(await page.locator('#toasts .toast').count(), 0);
+});
+
+test('picking another user clears the photo dropped for the last one', async () => {
+  await pickUser('shafi', 'Shafi Goldwasser');
+  await page.locator('#file').setInputFiles(await photoFile('shafi.png', 700, 900));
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('700×900'));
+  await page.locator('#crop:not([hidden])').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Import', exact: true }).isEnabled(), true);
+  await pickUser('edsger', 'Edsger Dijkstra');
+  assert.equal(await page.locator('#input-preview').isHidden(), true, 'no preview');
+  assert.equal(await page.locator('#input-preview').getAttribute('src'), null);
+  assert.equal(await page.locator('#drop-empty').isVisible(), true, 'the drop box asks for a photo again');
+  assert.equal(await page.locator('#crop').isHidden(), true, 'no crop editor');
+  assert.equal(await page.locator('#input-checks').isHidden(), true, 'no warnings of the old photo');
+  assert.match(await page.locator('#input-info').textContent(), /any size/);
+  assert.equal(await page.getByLabel('Replace 96×96 (AD)').isChecked(), false);
+  assert.equal(await page.getByLabel('Replace 648×648 (HD)').isChecked(), false);
+  assert.equal(await page.getByRole('button', { name: 'Import', exact: true }).isDisabled(), true);
+  assert.match(await page.locator('#import-help').textContent(), /Now drop or choose a photo/);
+  await shot('25-user-changed');
+});
+
 // ------------------------------------------------------------ crop nudge
 
 /** Mean [r, g, b] of an image (a URL of this origin, or a data: URL), drawn on a canvas. */
@@ -264,8 +348,8 @@ test('the crop: the pipeline\'s square on the photo, quality warnings, nudge, im
   assert.ok(redLeft < red0 - 40, `the preview follows the square: ${redLeft} vs ${red0}`);
   await shot('17-crop-nudged');
 
-  // Import the nudged square: the written photo moved left with it.
-  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  // Import the nudged square: the written photo moved left with it (the
+  // page clears the last import's toasts itself).
   await page.getByRole('button', { name: 'Import', exact: true }).click();
   await toastText(/Radia.*written/);
   const [hdRedLeft] = await meanColour(written('hd', 'u12'));
@@ -323,6 +407,61 @@ test('the crop of a real portrait is framed on the face, shown on the photo (cor
     `the face ${[fx, fy, fw, fh]} lies inside the square ${JSON.stringify(c)}`);
   await previewLoaded(/preview\.jpg$/);
   await shot('20-crop-face');
+});
+
+// ------------------------------------------------------------ no command-line flags on the page
+
+test('the page names no command-line flag: a backup that cannot be kept, a file over the input limit, an upload over the limit', async () => {
+  // The backup folder cannot be made: a file has its name.
+  const backups = path.join(SANDBOX, 'backups');
+  const kept = path.join(WORK, 'backups-kept');
+  fs.renameSync(backups, kept);
+  fs.writeFileSync(backups, 'not a folder');
+  try {
+    await pickUser('tim', 'Tim Berners-Lee');
+    await page.locator('#file').setInputFiles(await photoFile('tim.png', 700, 700, [200, 60, 60]));
+    await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('700×700'));
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    const errors = page.locator('#toasts .toast.error[role=alert]');
+    await errors.first().waitFor({ timeout: 20000 });
+    await page.waitForFunction(() => document.body.getAttribute('aria-busy') !== 'true');
+    const texts = await errors.allTextContents();
+    assert.equal(texts.length, 2, `one error per target: ${texts}`);
+    for (const t of texts) {
+      assert.match(t, /^(HD|AD): the current photo of Tim Berners-Lee \(u13\) could not be backed up, so nothing was changed: .*; check that the folder exists and is writable/);
+      assert.doesNotMatch(t, /--[a-z]/);
+    }
+    await shot('26-backup-failed');
+    // Errors stay until read: dismiss them (they sit over the folder box).
+    while (await errors.count()) await errors.first().getByRole('button', { name: 'Dismiss' }).click();
+  } finally {
+    fs.rmSync(backups, { force: true });
+    fs.renameSync(kept, backups);
+  }
+
+  // A file over the pipeline's 50 MiB input limit (sparse: no disk used)
+  // is an error in the plan, before anything runs.
+  const dir = path.join(WORK, 'too-large');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(SANDBOX, 'incoming', 'Ken.Thompson.jpg'), path.join(dir, 'Ken.Thompson.jpg'));
+  const fd = fs.openSync(path.join(dir, 'Hedy.Lamarr huge.jpg'), 'w');
+  fs.ftruncateSync(fd, 50 * 1024 * 1024 + 1);
+  fs.closeSync(fd);
+  await page.getByLabel('Folder on this computer').fill(dir);
+  await page.getByRole('button', { name: 'Show plan' }).click();
+  await page.waitForFunction(() => document.querySelector('#plan-counts')?.textContent.startsWith('2 files'), null, { timeout: 30000 });
+  const row = page.locator('#plan-table tr', { hasText: 'Hedy.Lamarr huge.jpg' });
+  assert.equal(await row.getAttribute('data-action'), 'error');
+  assert.match(await row.textContent(), /over the 52428800-byte input limit; use a smaller file/);
+  await shot('27-plan-too-large');
+
+  // An upload over the server's limit is refused by the page itself.
+  fs.writeFileSync(path.join(WORK, 'huge.png'), Buffer.alloc(3 * 1024 * 1024, 1));
+  await page.locator('#file').setInputFiles(path.join(WORK, 'huge.png'));
+  const tooBig = await toastText(/larger than/);
+  assert.match(tooBig, /huge\.png is larger than 2\.1 MB; use a smaller photo/);
+  assert.doesNotMatch(await page.locator('body').innerText(), /--[a-z]/, 'no flag anywhere on the page');
 });
 
 // ------------------------------------------------------------ security over real HTTP
@@ -418,6 +557,19 @@ test('folder import: the plan, then confirm each with the current photos beside 
   assert.doesNotMatch(planText, /--[a-z]/, 'no CLI flag in the plan');
   const kiosk = page.locator('#plan-table tr', { hasText: 'Kiosk.Account.jpg' }).filter({ hasText: 'no mailbox' });
   assert.equal(await kiosk.getAttribute('data-action'), 'skipped');
+  // Targets are named as the page names them (AD, HD), not by their
+  // configuration section (ad, folder).
+  assert.match(await kiosk.locator('td').nth(3).textContent(), /no mailbox in HD\b/);
+  assert.doesNotMatch(planText, /\bin (ad|folder)\b/, 'no section names in the reasons');
+  // The file that matches nobody: no user in the User column, its name in File.
+  const nobody = page.locator('#plan-table tr[data-action=unmatched]');
+  assert.equal(await nobody.count(), 1);
+  const cells = await nobody.locator('td').allTextContents();
+  assert.equal(cells[0], 'Nobody.Here.jpg');
+  assert.equal(cells[1], '— no match');
+  assert.match(cells[3], /matches nobody: no user has .*"Nobody\.Here" in AD, HD;/);
+  const users = await page.locator('#plan-table tbody td:nth-child(2)').allTextContents();
+  assert.ok(!users.some((u) => u.includes('Nobody')), `no user named after the file: ${users}`);
   await shot('12-folder-plan');
   assert.equal(await page.getByLabel('Confirm each').isChecked(), true);
   await page.locator('#folder-run').click();

@@ -26,6 +26,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/crop.js"),
     ),
     (
+        "toasts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/toasts.js"),
+    ),
+    (
         "folder.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../ui/folder.js"),

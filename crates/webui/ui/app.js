@@ -3,6 +3,7 @@
 
 import { get, post, session, ApiError } from '/assets/api.js';
 import { createCropEditor } from '/assets/crop.js';
+import { toast, clearToasts } from '/assets/toasts.js';
 
 const $ = (id) => document.getElementById(id);
 const h = (tag, attrs = {}, ...children) => {
@@ -27,16 +28,6 @@ const state = {
 };
 
 // ---------------------------------------------------------------- toasts
-
-function toast(text, kind = 'ok') {
-  const t = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' });
-  t.append(h('span', { text }));
-  const close = h('button', { type: 'button', class: 'ghost', 'aria-label': 'Dismiss', text: '×' });
-  close.addEventListener('click', () => t.remove());
-  t.append(close);
-  $('toasts').append(t);
-  setTimeout(() => t.remove(), kind === 'error' ? 12000 : 6000);
-}
 
 function failed(e) {
   toast(e instanceof ApiError ? e.message : `Something went wrong: ${e.message}`, 'error');
@@ -245,6 +236,9 @@ async function search(q) {
 }
 
 async function selectUser(u) {
+  // Another person: what was shown and dropped for the last one goes.
+  clearToasts();
+  if (!state.user || state.user.id !== u.id) clearInput();
   state.user = u;
   closeList();
   $('user-search').value = u.display_name || u.name;
@@ -300,14 +294,41 @@ function showChecks(warnings) {
   list.hidden = !warnings.length;
 }
 
+/**
+ * Forgets the input photo: its preview, crop, quality warnings and ticks
+ * (another user was picked; their photo is a new choice).
+ */
+function clearInput() {
+  uploadSeq += 1;   // an upload still on its way is dropped when it lands
+  state.upload = null;
+  const img = $('input-preview');
+  img.hidden = true;
+  img.removeAttribute('src');
+  $('drop-empty').hidden = false;
+  $('input-info').textContent = INPUT_HELP;
+  showChecks([]);
+  if (cropEditor) cropEditor.hide();
+  for (const t of writable()) {
+    const box = $(`tick-${t.kind}`);
+    if (box) box.checked = false;
+  }
+  updateButtons();
+}
+
+let uploadSeq = 0;
+const INPUT_HELP = 'JPEG, PNG, GIF, BMP, TIFF or WebP, any size.';
+
 async function useFile(f) {
+  clearToasts();
   if (f.size > state.session.max_upload_bytes) {
     toast(`${f.name} is larger than ${formatBytes(state.session.max_upload_bytes)}; use a smaller photo.`, 'error');
     return;
   }
   $('input-info').textContent = `Preparing ${f.name}…`;
+  const seq = ++uploadSeq;
   try {
     const up = await post('/api/uploads', f);
+    if (seq !== uploadSeq) return;   // another user or photo since
     state.upload = { ...up, name: f.name };
     const img = $('input-preview');
     img.src = up.preview;
@@ -323,6 +344,7 @@ async function useFile(f) {
     showChecks(up.warnings || []);
     cropEditor.show(f, up);
   } catch (e) {
+    if (seq !== uploadSeq) return;
     state.upload = null;
     $('input-info').textContent = 'That file cannot be used.';
     showChecks([]);
@@ -369,6 +391,7 @@ function updateButtons() {
 }
 
 async function busy(work) {
+  clearToasts();
   state.busy = true;
   updateButtons();
   document.body.setAttribute('aria-busy', 'true');
@@ -379,22 +402,33 @@ async function busy(work) {
   }
 }
 
+const labelOf = (kind) => (targetOf(kind) ? targetOf(kind).label : kind);
+
+/**
+ * Toasts for a write: one per failed target (an error each), one saying
+ * what was done, and the warnings and skips in one more — each warning
+ * once, with the targets it is about.
+ */
 function report(run, verb) {
   const done = [];
   const expect = {};
+  const notes = new Map();   // sentence -> target labels
+  const note = (label, text) => notes.set(text, [...(notes.get(text) || []), label]);
   for (const r of run.results) {
-    const t = targetOf(r.target);
-    const label = t ? t.label : r.target;
+    const label = labelOf(r.target);
     if (r.status === 'failed') toast(`${label}: ${r.message}`, 'error');
     else if (r.status === 'unchanged') done.push(`${label} already had it`);
     else {
       done.push(`${label} ${verb}` + (r.size ? ` (${r.size}×${r.size}, ${formatBytes(r.bytes)})` : ''));
       if (r.status === 'done') expect[r.target] = r.sha256 || null;
     }
-    for (const w of r.warnings || []) toast(`${label}: ${w}`, 'warn');
+    for (const w of r.warnings || []) note(label, w);
   }
-  for (const s of run.skipped || []) toast(`${targetOf(s.target) ? targetOf(s.target).label : s.target} skipped: ${s.reason}`, 'warn');
+  for (const s of run.skipped || []) note(labelOf(s.target), `skipped: ${s.reason}`);
   if (done.length) toast(`${run.user}: ${done.join('; ')}.`, 'ok');
+  const lines = [...notes].map(([text, labels]) => `${labels.join(', ')}: ${text}`);
+  if (lines.length === 1) toast(lines[0], 'warn');
+  else if (lines.length) toast(`${lines.length} things to know about this photo:`, 'warn', lines);
   return expect;
 }
 
@@ -472,6 +506,8 @@ async function start() {
     sel.addEventListener('change', () => {
       state.source = sel.value;
       state.user = null;
+      clearToasts();
+      clearInput();
       $('user-search').value = '';
       $('user-summary').textContent = 'No user selected.';
       $('user-list').replaceChildren();
@@ -497,7 +533,7 @@ async function start() {
   $('use-hd').addEventListener('click', useExistingHd);
   if (s.folder_import) {
     const mod = await import('/assets/folder.js');
-    mod.init({ state, toast, failed, targetOf, refresh: () => loadUser().catch(failed) });
+    mod.init({ state, toast, clearToasts, failed, targetOf, refresh: () => loadUser().catch(failed) });
     $('folder').hidden = false;
   }
   updateButtons();

@@ -170,7 +170,15 @@ export function createCropEditor({ onChange }) {
       photo = null;
       crop = null;
       clearTimeout(timer);
+      if (blobUrl) URL.revokeObjectURL(blobUrl);
+      blobUrl = null;
+      source.onload = null;
+      source.onerror = null;
+      source.removeAttribute('src');
+      stage.hidden = true;
       root.hidden = true;
+      delete root.dataset.nudged;
+      info.textContent = '';
     },
     /** The square to send with the import (the pipeline's own, or nudged). */
     value() { return crop ? { x: crop.x, y: crop.y, side: crop.side } : null; },

@@ -107,6 +107,7 @@ async function walk(entry, prefix, out, root) {
  * path), then plans it as `import -r` would.
  */
 async function upload(files) {
+  ctx.clearToasts();
   const out = $('folder-out');
   const photos = files.filter((f) => f.path && !f.path.split('/').some((p) => p.startsWith('.')));
   const status = h('p', { class: 'muted', role: 'status', text: `Uploading ${photos.length} files…` });
@@ -123,12 +124,26 @@ async function upload(files) {
   } catch (e) { out.replaceChildren(); ctx.failed(e); }
 }
 
+/**
+ * The User column: the user the file was matched to. A file that matches
+ * nobody has no user — the name it carries is in the File column and the
+ * reason says why — so the cell says so rather than repeat that name.
+ */
+function userCell(r) {
+  if (r.action === 'unmatched') {
+    return h('td', { class: 'no-user' }, h('span', { 'aria-hidden': 'true', text: '— ' }), 'no match');
+  }
+  if (!r.user) return h('td', { class: 'no-user', text: '—' });
+  return h('td', { text: r.display_name ? `${r.display_name} (${r.user})` : r.user });
+}
+
 const ACTION_TEXT = {
   set: 'will be written', unchanged: 'already in place', skipped: 'skipped',
   unmatched: 'matches nobody', duplicate: 'duplicate', error: 'cannot be used',
 };
 
 async function plan(request) {
+  ctx.clearToasts();
   const out = $('folder-out');
   out.replaceChildren(h('p', { class: 'muted', text: 'Matching files to users…' }));
   try {
@@ -152,7 +167,7 @@ async function plan(request) {
       if (i < all.length - 1) file.append(h('wbr'));
     });
     tr.append(file);
-    tr.append(h('td', { text: r.display_name ? `${r.display_name} (${r.user})` : (r.user || '—') }));
+    tr.append(userCell(r));
     const t = r.target ? ctx.targetOf(r.target) : null;
     tr.append(h('td', { text: t ? t.label : (r.target || '—') }));
     tr.append(h('td', { text: ACTION_TEXT[r.action] + (r.reason ? `: ${r.reason}` : '') }));
@@ -165,6 +180,7 @@ async function plan(request) {
 }
 
 async function start() {
+  ctx.clearToasts();
   const confirm = $('confirm-each').checked;
   $('folder-run').disabled = true;
   source = ctx.state.source;
