@@ -571,6 +571,9 @@ test('folder import: the plan, then confirm each with the current photos beside 
   const users = await page.locator('#plan-table tbody td:nth-child(2)').allTextContents();
   assert.ok(!users.some((u) => u.includes('Nobody')), `no user named after the file: ${users}`);
   await shot('12-folder-plan');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot('12-folder-plan-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
   assert.equal(await page.getByLabel('Confirm each').isChecked(), true);
   await page.locator('#folder-run').click();
   const step = page.locator('.confirm-step');
