@@ -7,10 +7,12 @@
 //! `use-existing-hd` from the cloud HD photo to AD's thumbnailPhoto, for one
 //! user and with `--all` (user2470…2475, reserved for it).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::{ad_section, Cli, Facts, AD_PASSWORD_VAR};
 use serde_json::Value;
 use userphoto_emulators::graph::{EmulatedUser, GraphEmulator, Knobs, DEFAULT_CLIENT_SECRET};
 
@@ -49,74 +51,10 @@ impl Emulator {
     }
 }
 
-struct Env {
-    dir: tempfile::TempDir,
-    secret: String,
-}
-
-impl Env {
-    fn new(config: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config =
-            format!("{config}\n[backup]\ndir = \"backups\"\n\n[audit]\npath = \"audit.jsonl\"\n");
-        std::fs::write(dir.path().join("userphoto.toml"), config).expect("config");
-        Env {
-            dir,
-            secret: DEFAULT_CLIENT_SECRET.to_owned(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn output(&self, args: &[&str], extra_env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_userphoto"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env_remove("USERPHOTO_CONFIG")
-            .env(SECRET_VAR, &self.secret);
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("run userphoto");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    #[track_caller]
-    fn run(&self, code: i32, args: &[&str]) -> String {
-        let (got, stdout, stderr) = self.output(args, &[]);
-        assert_eq!(
-            got,
-            Some(code),
-            "userphoto {args:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-        );
-        stdout
-    }
-
-    #[track_caller]
-    fn json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        self.run(0, &all)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-
-    fn image(&self, name: &str, seed: u8) -> String {
-        let img = image::RgbImage::from_fn(700, 700, |x, y| {
-            image::Rgb([(x % 256) as u8, (y % 256) as u8, seed])
-        });
-        let path = self.path(name);
-        img.save_with_format(&path, image::ImageFormat::Png)
-            .expect("png");
-        path.to_string_lossy().into_owned()
-    }
+/// A working folder whose configuration is `config`, with the emulator's
+/// client secret.
+fn cli(config: &str) -> Cli {
+    Cli::new(config, &[(SECRET_VAR, DEFAULT_CLIENT_SECRET)])
 }
 
 fn jpeg_size(path: &Path) -> (u32, u32) {
@@ -135,7 +73,7 @@ fn users_set_get_remove_and_detect_against_the_emulator() {
                     .without_mailbox(),
             ),
     );
-    let env = Env::new(&emu.section());
+    let env = cli(&emu.section());
 
     let users: Vec<Value> = env
         .json(&["users", "--source", "m365"])
@@ -149,7 +87,7 @@ fn users_set_get_remove_and_detect_against_the_emulator() {
     let found = env.json(&["users", "--source", "m365", "--search", "EMU0119"]);
     assert_eq!(found.iter().filter(|u| u["type"] == "user").count(), 10);
 
-    let image = env.image("big.png", 7);
+    let image = env.image("big.png", 700, 700, 7);
     let set = env.json(&["set", "emu00042", &image, "--target", "m365"]);
     assert_eq!(set[0]["status"], "done", "{set:?}");
     assert_eq!(set[0]["size"], 648);
@@ -207,8 +145,8 @@ fn users_set_get_remove_and_detect_against_the_emulator() {
 #[test]
 fn a_wrong_secret_is_explained_and_never_printed() {
     let emu = Emulator::start(Knobs::default());
-    let mut env = Env::new(&emu.section());
-    env.secret = "sEcReT-that-is-wrong".to_owned();
+    let mut env = cli(&emu.section());
+    env.set_env(SECRET_VAR, "sEcReT-that-is-wrong");
     let (code, stdout, stderr) = env.output(&["users", "--source", "m365"], &[]);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("AADSTS7000215"), "{stderr}");
@@ -224,32 +162,13 @@ fn a_wrong_secret_is_explained_and_never_printed() {
     assert!(!stdout.contains("sEcReT"), "{stdout}");
 }
 
-/// The Samba facts from `scripts/test-servers` (see tests/ad.rs).
-fn samba() -> HashMap<String, String> {
-    const HINT: &str = "start it with `scripts/test-servers up` (see docs/TESTING.md)";
-    userphoto_testkit::servers::facts("samba", "AD")
-        .unwrap_or_else(|e| panic!("Samba AD test server: {e}; {HINT}"))
-}
-
 /// A HYBRID configuration: the Samba AD DC (bound as svc-photos, its
 /// password in `USERPHOTO_CLI_TEST_AD_PASSWORD`) and `emu`; with that
 /// password.
 fn hybrid_config(emu: &Emulator) -> (String, String) {
-    let ad = samba();
-    let get = |k: &str| {
-        ad.get(&format!("USERPHOTO_TEST_AD_{k}"))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let config = format!(
-        "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_env = \"USERPHOTO_CLI_TEST_AD_PASSWORD\"\nca_file = {:?}\n\n{}",
-        get("URL"),
-        get("TEST_OU"),
-        get("SVC_UPN"),
-        get("CA_FILE"),
-        emu.section()
-    );
-    (config, get("SVC_PASSWORD"))
+    let ad = Facts::samba();
+    let config = format!("{}\n{}", ad_section(&ad), emu.section());
+    (config, ad.get("SVC_PASSWORD").to_owned())
 }
 
 #[test]
@@ -263,8 +182,8 @@ fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
         ),
     );
     let (config, password) = hybrid_config(&emu);
-    let env = Env::new(&config);
-    let with_ad = [("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str())];
+    let env = cli(&config);
+    let with_ad = [(AD_PASSWORD_VAR, password.as_str())];
     let run = |code: i32, args: &[&str]| {
         let (got, stdout, stderr) = env.output(args, &with_ad);
         assert_eq!(got, Some(code), "userphoto {args:?}\n{stdout}\n{stderr}");
@@ -279,7 +198,7 @@ fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
     assert_eq!(mode["mode"], "HYBRID", "{detect:?}");
 
     // The HD photo exists only in the cloud; the thumbnail is made from it.
-    let image = env.image("hd.png", 42);
+    let image = env.image("hd.png", 700, 700, 42);
     run(0, &["set", "user2411", &image, "--target", "m365"]);
     let out = run(0, &["--json", "use-existing-hd", "user2411"]);
     let change: Value = serde_json::from_str(out.lines().next().unwrap_or("{}")).expect("json");
@@ -321,7 +240,7 @@ fn login_with_a_device_code_then_use_the_saved_sign_in() {
         emu.emulator.graph_url(),
         emu.emulator.login_url()
     );
-    let env = Env::new(&section);
+    let env = cli(&section);
     let (code, _, stderr) = env.output(&["users", "--source", "m365"], &[]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("userphoto login m365"), "{stderr}");
@@ -351,7 +270,7 @@ fn import_through_random_429s_and_503s_lands_every_photo_exactly_once() {
             .with_faults(0.10, 0.05, std::time::Duration::ZERO)
             .with_seed(2026),
     );
-    let env = Env::new(&emu.section());
+    let env = cli(&emu.section());
     let hr = env.path("hr");
     std::fs::create_dir_all(&hr).expect("mkdir");
     let users = emu.emulator.users();
@@ -441,9 +360,9 @@ fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
     }
     let emu = Emulator::start(knobs);
     let (config, password) = hybrid_config(&emu);
-    let env = Env::new(&config);
+    let env = cli(&config);
     let extra = [
-        ("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str()),
+        (AD_PASSWORD_VAR, password.as_str()),
         ("USERPHOTO_STATE_DIR", "state"),
     ];
     let run = |code: i32, args: &[&str]| {
@@ -462,13 +381,13 @@ fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
     // an old thumbnail for user2470 and none for the others.
     std::fs::create_dir_all(env.path("hr")).expect("mkdir");
     for (i, n) in (2470..=2474).enumerate() {
-        env.image(&format!("hr/user{n}.png"), 10 + i as u8);
+        env.image(&format!("hr/user{n}.png"), 700, 700, 10 + i as u8);
     }
     run(0, &["import", "hr", "--target", "m365"]);
     for n in 2471..=2475 {
         run(0, &["remove", &format!("user{n}"), "--target", "ad"]);
     }
-    let old = env.image("old.png", 99);
+    let old = env.image("old.png", 700, 700, 99);
     run(0, &["set", "user2470", &old, "--target", "ad"]);
 
     // Dry run: says what it would do, changes nothing.
@@ -570,9 +489,9 @@ fn hybrid_set_and_import_find_cloud_users_by_mail_and_logon_name() {
             ),
     );
     let (config, password) = hybrid_config(&emu);
-    let env = Env::new(&config);
+    let env = cli(&config);
     let extra = [
-        ("USERPHOTO_CLI_TEST_AD_PASSWORD", password.as_str()),
+        (AD_PASSWORD_VAR, password.as_str()),
         ("USERPHOTO_STATE_DIR", "state"),
     ];
     let run = |code: i32, args: &[&str]| {
@@ -592,7 +511,7 @@ fn hybrid_set_and_import_find_cloud_users_by_mail_and_logon_name() {
     }
 
     // set: named as in AD, written to both; the cloud user found by mail.
-    let image = env.image("big.png", 3);
+    let image = env.image("big.png", 700, 700, 3);
     let set = lines(run(0, &["--json", "set", "user2476", &image]));
     let by_target = |rows: &[Value], t: &str| {
         rows.iter()
@@ -622,7 +541,7 @@ fn hybrid_set_and_import_find_cloud_users_by_mail_and_logon_name() {
     // import: every file named as in AD.
     std::fs::create_dir_all(env.path("hr")).expect("mkdir");
     for (i, n) in (2476..=2479).enumerate() {
-        env.image(&format!("hr/user{n}.png"), 40 + i as u8);
+        env.image(&format!("hr/user{n}.png"), 700, 700, 40 + i as u8);
     }
     let plan = lines(run(0, &["--json", "import", "hr", "--dry-run"]));
     let step = |user: &str, target: &str| {

@@ -36,3 +36,51 @@ pub fn facts(server: &str, prefix: &str) -> Result<HashMap<String, String>, Stri
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect())
 }
+
+/// Who [`samba_ldapsearch`] binds as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SambaAccount {
+    /// The domain administrator (`ADMIN_DN`, `ADMIN_PASSWORD`).
+    Admin,
+    /// The least-privilege photo account (`SVC_UPN`, `SVC_PASSWORD`).
+    PhotoService,
+}
+
+/// Searches the Samba AD DC of `facts` (the `USERPHOTO_TEST_AD_*` map of
+/// [`facts`]) with OpenLDAP's `ldapsearch`, under `TEST_OU`, trusting
+/// `CA_FILE`, bound as `account`; returns the LDIF (lines unwrapped). Tests
+/// use it to check the server independently of our LDAP code.
+///
+/// # Panics
+/// When a fact is missing, `ldapsearch` cannot run (install `ldap-utils`)
+/// or fails (its stderr is in the message): this is a test helper.
+pub fn samba_ldapsearch(
+    facts: &HashMap<String, String>,
+    account: SambaAccount,
+    filter: &str,
+    attributes: &[&str],
+) -> String {
+    let fact = |key: &str| -> &str {
+        facts
+            .get(&format!("USERPHOTO_TEST_AD_{key}"))
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("USERPHOTO_TEST_AD_{key} is missing"))
+    };
+    let (dn, password) = match account {
+        SambaAccount::Admin => (fact("ADMIN_DN"), fact("ADMIN_PASSWORD")),
+        SambaAccount::PhotoService => (fact("SVC_UPN"), fact("SVC_PASSWORD")),
+    };
+    let out = std::process::Command::new("ldapsearch")
+        .env("LDAPTLS_CACERT", fact("CA_FILE"))
+        .args(["-x", "-LLL", "-o", "ldif-wrap=no", "-H", fact("URL")])
+        .args(["-D", dn, "-w", password, "-b", fact("TEST_OU"), filter])
+        .args(attributes)
+        .output()
+        .unwrap_or_else(|e| panic!("ldapsearch cannot run ({e}); install ldap-utils"));
+    assert!(
+        out.status.success(),
+        "ldapsearch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

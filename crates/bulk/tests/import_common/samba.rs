@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use userphoto_directory::config::{Config, Target, TargetKind};
 use userphoto_directory::{DirectoryExt as _, UserKey};
+use userphoto_testkit::servers::{samba_ldapsearch, SambaAccount};
 
 use super::Counting;
 
@@ -62,33 +62,12 @@ pub fn usn_changed(vars: &HashMap<String, String>, users: &[String]) -> HashMap<
             .map(|u| format!("(sAMAccountName={u})"))
             .collect::<String>()
     );
-    let out = Command::new("ldapsearch")
-        .env("LDAPTLS_CACERT", var(vars, "CA_FILE"))
-        .args([
-            "-x",
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-H",
-            var(vars, "URL"),
-            "-D",
-            var(vars, "ADMIN_DN"),
-            "-w",
-            var(vars, "ADMIN_PASSWORD"),
-            "-b",
-            var(vars, "TEST_OU"),
-            &filter,
-            "sAMAccountName",
-            "uSNChanged",
-        ])
-        .output()
-        .expect("ldapsearch (apt-get install ldap-utils)");
-    assert!(
-        out.status.success(),
-        "ldapsearch: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = samba_ldapsearch(
+        vars,
+        SambaAccount::Admin,
+        &filter,
+        &["sAMAccountName", "uSNChanged"],
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let mut map = HashMap::new();
     for block in text.split("\n\n") {
         let get = |k: &str| {
