@@ -20,12 +20,9 @@ mod import_common;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use import_common::ops;
-use import_common::photo;
 use import_common::samba::{ad_target, ad_vars, clear, usn_changed};
-use userphoto_bulk::import::{
-    build_plan, Action, Executor, ImportOptions, NoReporter, PreparedCache, RunState,
-};
+use import_common::{ops, photo, plan_cached, resume, run_journalled, write_photos};
+use userphoto_bulk::import::{Action, Executor, PreparedCache, RunState};
 use userphoto_directory::config::TargetKind;
 use userphoto_directory::{DirectoryExt as _, Photo, PhotoLookup, UserKey};
 
@@ -64,14 +61,7 @@ async fn import_into_samba_then_a_second_run_writes_nothing() {
 
     let cache = Arc::new(PreparedCache::in_memory());
     count.finds.store(0, Ordering::SeqCst);
-    let plan = build_plan(
-        &ImportOptions::new(&folder),
-        std::slice::from_ref(&ad),
-        &cache,
-        &NoReporter,
-    )
-    .await
-    .expect("plan");
+    let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
     let c = plan.counts();
     assert_eq!((c.set, c.unmatched), (30, 1), "{:#?}", plan.rows());
     assert_eq!(count.finds.load(Ordering::SeqCst), 1, "one batched lookup");
@@ -114,14 +104,7 @@ async fn import_into_samba_then_a_second_run_writes_nothing() {
     let before = usn_changed(&vars, &names);
     assert_eq!(before.len(), 30, "ldapsearch saw every user");
     let sets = count.sets();
-    let plan = build_plan(
-        &ImportOptions::new(&folder),
-        std::slice::from_ref(&ad),
-        &cache,
-        &NoReporter,
-    )
-    .await
-    .expect("plan");
+    let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
     assert_eq!(plan.counts().set, 0, "{:#?}", plan.rows());
     assert_eq!(plan.counts().unchanged, 30);
     let report = Executor::new(vec![ad.clone()], ops(root.path()))
@@ -144,35 +127,26 @@ async fn a_run_cut_short_by_a_dead_server_resumes_without_double_writes() {
     let names: Vec<String> = (2050..=2069).map(|i| format!("user{i}")).collect();
     clear(&ad, &names).await;
     let folder = root.path().join("hr");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    let seed = std::process::id().wrapping_mul(7);
-    for (i, n) in names.iter().enumerate() {
-        std::fs::write(
-            folder.join(format!("{n}.jpg")),
-            photo(200, 200, seed + i as u32),
-        )
-        .expect("photo");
-    }
+    write_photos(
+        &folder,
+        &names,
+        200,
+        200,
+        std::process::id().wrapping_mul(7),
+    );
     let state = RunState::for_run(&root.path().join("state"), &folder, &[TargetKind::Ad]);
     let cache = Arc::new(PreparedCache::in_memory());
-    let plan = build_plan(
-        &ImportOptions::new(&folder),
-        std::slice::from_ref(&ad),
-        &cache,
-        &NoReporter,
-    )
-    .await
-    .expect("plan");
+    let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
     assert_eq!(plan.counts().set, 20);
     state.save_plan(&plan).expect("save plan");
 
     count.fail_after.store(8, Ordering::SeqCst);
-    let journal = Arc::new(state.start_journal().expect("journal"));
-    let first = Executor::new(vec![ad.clone()], ops(root.path()))
-        .with_journal(Arc::clone(&journal), Default::default())
-        .run(&plan)
-        .await;
-    journal.close(first.summary.is_success()).expect("close");
+    let first = run_journalled(
+        &state,
+        Executor::new(vec![ad.clone()], ops(root.path())),
+        &plan,
+    )
+    .await;
     let written = first.summary.written;
     assert!((8..20).contains(&written), "{:?}", first.summary);
     assert_eq!(written + first.summary.failed, 20);
@@ -181,14 +155,9 @@ async fn a_run_cut_short_by_a_dead_server_resumes_without_double_writes() {
     count.fail_after.store(usize::MAX, Ordering::SeqCst);
     let before = count.sets();
 
-    let (plan, done, journal) = state.resume().expect("resume");
-    assert_eq!(done.len(), written);
-    let journal = Arc::new(journal);
-    let second = Executor::new(vec![ad.clone()], ops(root.path()))
-        .with_journal(Arc::clone(&journal), done)
-        .run(&plan)
-        .await;
-    journal.close(second.summary.is_success()).expect("close");
+    let (plan, done, second) =
+        resume(&state, Executor::new(vec![ad.clone()], ops(root.path()))).await;
+    assert_eq!(done, written);
     assert!(second.summary.is_success(), "{second:#?}");
     assert_eq!(count.sets() - before, 20 - written, "only what was left");
     let mut ids = count.written();

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use import_common::{ops, photo, reopen, target, Scratch};
+use import_common::{ops, photo, reopen, resume, run_journalled, target, Scratch};
 use userphoto_bulk::audit::AuditLog;
 use userphoto_bulk::import::{
     build_plan, Action, CancelToken, CollectingReporter, ConfirmRequest, Confirmer, Decision,
@@ -238,12 +238,7 @@ async fn a_run_cut_short_resumes_without_writing_anything_twice() {
     // The "server" dies after 7 HD writes and 5 AD writes.
     hd_count.fail_after.store(7, Ordering::SeqCst);
     ad_count.fail_after.store(5, Ordering::SeqCst);
-    let journal = Arc::new(state.start_journal().expect("journal"));
-    let report = Executor::new(targets.clone(), ops(root))
-        .with_journal(Arc::clone(&journal), Default::default())
-        .run(&plan)
-        .await;
-    journal.close(false).expect("close");
+    let report = run_journalled(&state, Executor::new(targets.clone(), ops(root)), &plan).await;
     let first = report.summary.written;
     assert!((12..24).contains(&first), "{:?}", report.summary);
     assert_eq!(first + report.summary.failed, 24);
@@ -253,14 +248,8 @@ async fn a_run_cut_short_resumes_without_writing_anything_twice() {
     // fresh "process" that does not look the users up again.
     let (hd, hd_count2) = reopen(root, TargetKind::Folder).await;
     let (ad, ad_count2) = reopen(root, TargetKind::Ad).await;
-    let (plan, done, journal) = state.resume().expect("resume");
-    assert_eq!(done.len(), first);
-    let journal = Arc::new(journal);
-    let report = Executor::new(vec![hd, ad], ops(root))
-        .with_journal(Arc::clone(&journal), done)
-        .run(&plan)
-        .await;
-    journal.close(report.summary.is_success()).expect("close");
+    let (_, done, report) = resume(&state, Executor::new(vec![hd, ad], ops(root))).await;
+    assert_eq!(done, first);
     assert!(report.summary.is_success(), "{report:#?}");
     assert_eq!(
         hd_count2.sets() + ad_count2.sets(),

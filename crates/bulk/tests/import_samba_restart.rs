@@ -25,14 +25,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use import_common::ops;
-use import_common::photo;
 use import_common::samba::{ad_target, ad_vars, START_HINT};
+use import_common::{ops, photo, plan_cached, resume, run_journalled, write_photos};
 use userphoto_bulk::backup::BackupSet;
 use userphoto_bulk::import::execute::prepare_file;
 use userphoto_bulk::import::{
-    build_plan, Event, Executor, ImportOptions, NoReporter, Outcome, PrepareMode, PreparedCache,
-    Reporter, RunState,
+    Event, Executor, Outcome, PrepareMode, PreparedCache, Reporter, RunState,
 };
 use userphoto_directory::config::TargetKind;
 use userphoto_directory::{DirectoryExt as _, Photo, PhotoLookup, User, UserKey};
@@ -200,24 +198,10 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
 
     // New photos, camera-ish in size so preparing takes a moment.
     let folder = root.path().join("hr");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    for (i, n) in names.iter().enumerate() {
-        std::fs::write(
-            folder.join(format!("{n}.jpg")),
-            photo(640, 480, seed + 1000 + i as u32),
-        )
-        .expect("photo");
-    }
+    write_photos(&folder, &names, 640, 480, seed + 1000);
     let state = RunState::for_run(&root.path().join("state"), &folder, &[TargetKind::Ad]);
     let cache = Arc::new(PreparedCache::in_memory());
-    let plan = build_plan(
-        &ImportOptions::new(&folder),
-        std::slice::from_ref(&ad),
-        &cache,
-        &NoReporter,
-    )
-    .await
-    .expect("plan");
+    let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
     assert_eq!(plan.counts().set, USERS as usize, "{:#?}", plan.rows());
     state.save_plan(&plan).expect("save plan");
     // The digest each user's new photo will have (preparing is
@@ -251,14 +235,10 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
         killed: AtomicBool::new(false),
         after_kill: Mutex::new(Vec::new()),
     });
-    let journal = Arc::new(state.start_journal().expect("journal"));
-    let first = Executor::new(vec![ad.clone()], ops(root.path()))
+    let executor = Executor::new(vec![ad.clone()], ops(root.path()))
         .with_cache(Arc::clone(&cache))
-        .with_reporter(killer.clone())
-        .with_journal(Arc::clone(&journal), HashMap::new())
-        .run(&plan)
-        .await;
-    journal.close(first.summary.is_success()).expect("close");
+        .with_reporter(killer.clone());
+    let first = run_journalled(&state, executor, &plan).await;
     assert!(killer.killed.load(Ordering::SeqCst), "Samba was killed");
     assert!(!alive(pid), "Samba (pid {pid}) is dead");
     let s = &first.summary;
@@ -324,15 +304,9 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
 
     // --resume: the saved plan, only what the journal does not have.
     assert!(state.is_interrupted());
-    let (plan, done, journal) = state.resume().expect("resume");
-    assert_eq!(done.len(), first.summary.written + first.summary.unchanged);
-    let journal = Arc::new(journal);
     let before = count.written().len();
-    let second = Executor::new(vec![ad.clone()], ops(root.path()))
-        .with_journal(Arc::clone(&journal), done)
-        .run(&plan)
-        .await;
-    journal.close(second.summary.is_success()).expect("close");
+    let (_, done, second) = resume(&state, Executor::new(vec![ad.clone()], ops(root.path()))).await;
+    assert_eq!(done, first.summary.written + first.summary.unchanged);
     assert!(second.summary.is_success(), "{second:#?}");
     assert_eq!(
         count.written().len() - before,

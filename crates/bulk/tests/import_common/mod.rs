@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,11 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use userphoto_bulk::audit::AuditLog;
 use userphoto_bulk::backup::BackupStore;
-use userphoto_bulk::import::{build_plan, ImportOptions, NoReporter, Plan, PreparedCache};
+use userphoto_bulk::import::journal::{DoneKey, JournalRecord};
+use userphoto_bulk::import::{
+    build_plan, Executor, ImportOptions, Journal, NoReporter, Plan, PreparedCache, RunReport,
+    RunState,
+};
 use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
@@ -79,10 +84,62 @@ pub fn ops(root: &Path) -> Ops {
 /// The plan for `folder` into `targets`: default options, a cache of its
 /// own.
 pub async fn plan(folder: &Path, targets: &[Target]) -> Plan {
-    let cache = PreparedCache::in_memory();
-    build_plan(&ImportOptions::new(folder), targets, &cache, &NoReporter)
+    plan_cached(folder, targets, &PreparedCache::in_memory()).await
+}
+
+/// The plan for `folder` into `targets` with default options, recording
+/// what it prepares in `cache`.
+pub async fn plan_cached(folder: &Path, targets: &[Target], cache: &PreparedCache) -> Plan {
+    build_plan(&ImportOptions::new(folder), targets, cache, &NoReporter)
         .await
         .expect("plan")
+}
+
+/// Creates `folder` and writes `{name}.jpg` into it for each of `names`:
+/// `w`×`h` noise seeded by `seed + i`.
+pub fn write_photos(folder: &Path, names: &[String], w: u32, h: u32, seed: u32) {
+    std::fs::create_dir_all(folder).expect("mkdir");
+    for (i, n) in names.iter().enumerate() {
+        let i = u32::try_from(i).expect("few names");
+        std::fs::write(
+            folder.join(format!("{n}.jpg")),
+            photo(w, h, seed.wrapping_add(i)),
+        )
+        .expect("photo");
+    }
+}
+
+/// Runs `plan` with `executor`, journalled into a fresh journal of
+/// `state`, and closes the journal: ended when the run succeeded, else
+/// interrupted (as a run cut short leaves it).
+pub async fn run_journalled(state: &RunState, executor: Executor, plan: &Plan) -> RunReport {
+    let journal = state.start_journal().expect("journal");
+    journalled(executor, journal, HashMap::new(), plan).await
+}
+
+/// What `--resume` does: the plan `state` saved, run with `executor`
+/// without the items its journal has done, the journal closed after. The
+/// plan, how many items were done before, and the report.
+pub async fn resume(state: &RunState, executor: Executor) -> (Plan, usize, RunReport) {
+    let (plan, done, journal) = state.resume().expect("resume");
+    let done_before = done.len();
+    let report = journalled(executor, journal, done, &plan).await;
+    (plan, done_before, report)
+}
+
+async fn journalled(
+    executor: Executor,
+    journal: Journal,
+    done: HashMap<DoneKey, JournalRecord>,
+    plan: &Plan,
+) -> RunReport {
+    let journal = Arc::new(journal);
+    let report = executor
+        .with_journal(Arc::clone(&journal), done)
+        .run(plan)
+        .await;
+    journal.close(report.summary.is_success()).expect("close");
+    report
 }
 
 /// A JPEG of `w`×`h` noise (content differs by `seed`).
