@@ -12,8 +12,9 @@ use std::sync::Arc;
 use import_common::{ops, photo, reopen, resume, run_journalled, target, Scratch};
 use userphoto_bulk::audit::AuditLog;
 use userphoto_bulk::import::{
-    build_plan, Action, CancelToken, CollectingReporter, ConfirmRequest, Confirmer, Decision,
-    Event, Executor, ImportOptions, Outcome, PreparedCache, Reporter, RunState,
+    build_plan, build_plan_preparing, Action, CancelToken, CollectingReporter, ConfirmRequest,
+    Confirmer, Decision, Event, Executor, ImportOptions, Outcome, PreparedCache, Reporter,
+    RunState,
 };
 use userphoto_directory::config::TargetKind;
 use userphoto_directory::{Directory as _, DirectoryExt as _, Photo, PhotoLookup, UserKey};
@@ -599,4 +600,99 @@ async fn a_user_without_a_mailbox_is_skipped_at_hd_not_failed() {
     // Nothing tried at HD for kiosk; AD still gets kiosk's photo.
     assert_eq!(hd_count.sets(), 1, "user01 only");
     assert_eq!(ad_count.sets(), 2, "user01 and kiosk");
+}
+
+/// One import of `hr/` into `ad` (everyone) and an HD folder that does not
+/// know user03, with or without preparing while planning. Returns the
+/// summary and what each target holds afterwards.
+async fn import_world(
+    root: &Path,
+    ahead: bool,
+    strict: bool,
+) -> (
+    userphoto_bulk::import::Summary,
+    Vec<(String, String, Option<String>)>,
+) {
+    let folder = hr_folder(root);
+    let (ad, _) = target(root, TargetKind::Ad).await;
+    let everyone_but_03 = import_common::users()
+        .into_iter()
+        .filter(|u| u.user.id != "id03")
+        .collect::<Vec<_>>();
+    let hd_dir = userphoto_directory::folder::FolderDirectory::create_with(
+        root.join("hd"),
+        everyone_but_03,
+        userphoto_directory::folder::FolderOptions::new()
+            .with_slot(userphoto_directory::PhotoSlot::Hd),
+    )
+    .await
+    .expect("hd folder");
+    let hd = userphoto_directory::config::Target::new(
+        TargetKind::Folder,
+        Arc::new(hd_dir),
+        "local user tester",
+    );
+    let targets = vec![ad.clone(), hd.clone()];
+    let cache = Arc::new(PreparedCache::in_memory());
+    let mut options = ImportOptions::new(&folder);
+    options.crop = userphoto_imaging::CropMode::Centre;
+    options.strict = strict;
+    let reporter = &userphoto_bulk::import::NoReporter;
+    let mut executor = Executor::new(targets.clone(), ops(root)).with_cache(Arc::clone(&cache));
+    let plan = if ahead {
+        let (plan, preparer) = build_plan_preparing(&options, &targets, &cache, reporter)
+            .await
+            .expect("plan");
+        executor = executor.with_preparer(preparer);
+        plan
+    } else {
+        build_plan(&options, &targets, &cache, reporter)
+            .await
+            .expect("plan")
+    };
+    let report = executor.run(&plan).await;
+    let mut held = Vec::new();
+    for t in &targets {
+        for u in import_common::users() {
+            let user = u.user;
+            let digest = match t.directory.get_photo(&user).await {
+                Ok(PhotoLookup::Photo(p)) => Some(p.digest().to_owned()),
+                _ => None,
+            };
+            held.push((t.kind.as_str().to_owned(), user.id.clone(), digest));
+        }
+    }
+    (report.summary, held)
+}
+
+/// Preparing while the users are looked up changes nothing about the
+/// outcome: a file made ahead for outputs the plan does not need (user03
+/// has no HD account, so only its AD photo is wanted) is prepared again,
+/// so `--strict`'s "source too small for HD" does not fail its AD photo.
+#[tokio::test]
+async fn preparing_while_planning_writes_what_planning_first_writes() {
+    for strict in [false, true] {
+        let first = tempfile::tempdir().expect("tempdir");
+        let ahead = tempfile::tempdir().expect("tempdir");
+        let (s1, held1) = import_world(first.path(), false, strict).await;
+        let (s2, held2) = import_world(ahead.path(), true, strict).await;
+        assert_eq!(
+            (s1.written, s1.failed, s1.skipped, s1.unchanged),
+            (s2.written, s2.failed, s2.skipped, s2.unchanged),
+            "strict {strict}: {s1:?} vs {s2:?}"
+        );
+        assert_eq!(held1, held2, "strict {strict}: the same photos");
+        let user03_ad = held2
+            .iter()
+            .find(|(t, id, _)| t == "ad" && id == "id03")
+            .and_then(|(_, _, d)| d.clone());
+        assert!(user03_ad.is_some(), "strict {strict}: user03's AD photo");
+        if strict {
+            // The 320×240 sources are too small for 648×648 HD: strict
+            // refuses those files for users with an HD account.
+            assert!(s2.failed > 1, "{s2:?}");
+        } else {
+            assert_eq!(s2.failed, 1, "only the corrupt file: {s2:?}");
+        }
+    }
 }

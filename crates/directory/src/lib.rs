@@ -46,6 +46,7 @@ mod ext;
 pub mod folder;
 pub mod graph;
 pub mod ldap;
+pub mod limited;
 pub mod photo;
 pub mod user;
 
@@ -53,5 +54,6 @@ pub use crate::capabilities::{Capabilities, PhotoSlot};
 pub use crate::directory::Directory;
 pub use crate::error::{Error, Result};
 pub use crate::ext::DirectoryExt;
+pub use crate::limited::Limited;
 pub use crate::photo::{sha256_hex, Photo, PhotoFormat, PhotoLookup};
 pub use crate::user::{keys_equal, normalize_key, FindResult, User, UserKey, UserQuery};

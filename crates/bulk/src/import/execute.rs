@@ -8,10 +8,12 @@
 //! * a CPU pool (rayon, one [`Pipeline`] per worker) prepares each file's
 //!   photos — one decode for every target — and hands them over through a
 //!   bounded channel (memory stays flat for 10,000 files);
-//! * the dispatcher starts one task per user, at most the sum of the
+//! * the dispatcher starts one task per user, a few times the sum of the
 //!   targets' suggested concurrency at once; each task writes the user's
-//!   targets in plan order (HD first, Active Directory last) and holds a
-//!   per-target permit only while talking to that target;
+//!   targets in plan order (HD first, Active Directory last). Each target's
+//!   directory is wrapped in [`Limited`], so only its suggested concurrency
+//!   of calls reach it, while the disk work of a write (backup, audit,
+//!   journal) runs outside that limit;
 //! * every write goes through [`Ops::set_prepared_photo`]: read the current
 //!   photo, skip if identical, back up, write, audit — the same sequence as
 //!   `userphoto set`;
@@ -22,24 +24,30 @@
 //!
 //! Retries are the backends' job (their transport); the engine adds none.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use userphoto_directory::config::{Target, TargetKind};
-use userphoto_directory::{Photo, User};
+use userphoto_directory::{Limited, Photo, User};
 use userphoto_imaging::{CropMode, Limits, OutputSpec, Pipeline, PrepareOptions};
 
 use super::cache::{CachedOutput, PreparedCache};
 use super::journal::{DoneKey, Journal, JournalRecord};
-use super::plan::{no_mailbox_reason, with_pool, Action, Entry, Plan, Step};
+use super::plan::{no_mailbox_reason, Action, Entry, Plan, Step};
+use super::preparer::{same_outputs, Outputs, Preparer};
 use super::report::{ItemResult, Outcome, RunReport, Summary};
 use super::reporter::{Event, NoReporter, Reporter};
 use crate::ops::{ChangeStatus, Ops, OpsError, WriteOptions};
 use crate::wording::Wording;
+
+/// Users written at once per directory slot (see [`Limited`]): a user
+/// task also waits on the disk (backup, audit log, journal), during which
+/// another can use the slot.
+const USERS_PER_SLOT: usize = 4;
 
 /// Asks a person to stop the run; clones share the state.
 #[derive(Clone, Debug)]
@@ -135,6 +143,7 @@ pub struct Executor {
     cache: Arc<PreparedCache>,
     cancel: CancelToken,
     confirmer: Option<Arc<dyn Confirmer>>,
+    ahead: std::sync::Mutex<Option<Preparer>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -161,6 +170,7 @@ impl Executor {
             cache: Arc::new(PreparedCache::in_memory()),
             cancel: CancelToken::new(),
             confirmer: None,
+            ahead: std::sync::Mutex::new(None),
         }
     }
 
@@ -201,6 +211,16 @@ impl Executor {
         self
     }
 
+    /// Takes over `preparer`, which has been preparing files while the plan
+    /// was built ([`build_plan_preparing`](super::plan::build_plan_preparing)).
+    /// Its results are used where they are exactly what the plan needs.
+    pub fn with_preparer(self, preparer: Preparer) -> Self {
+        if let Ok(mut ahead) = self.ahead.lock() {
+            *ahead = Some(preparer);
+        }
+        self
+    }
+
     /// Asks `confirmer` before each user's writes.
     pub fn with_confirmer(mut self, confirmer: Arc<dyn Confirmer>) -> Self {
         self.confirmer = Some(confirmer);
@@ -222,60 +242,103 @@ impl Executor {
             self.reporter.event(&Event::Item(item.clone()));
         }
 
-        let (tx, mut rx) = mpsc::channel::<(usize, Result<PreparedFile, String>)>(
-            self.options
-                .threads
-                .unwrap_or_else(rayon::current_num_threads)
-                * 2
-                + 2,
-        );
-        let specs: Vec<(usize, std::path::PathBuf, Vec<OutputSpec>)> = jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (i, j.file.clone(), j.specs()))
-            .collect();
         let mode = PrepareMode {
             crop: plan.crop,
             limits: plan.limits,
             strict: plan.strict,
         };
-        let threads = self.options.threads;
-        let cancel = self.cancel.clone();
-        let producer = std::thread::Builder::new()
-            .name("userphoto-prepare".into())
-            .spawn(move || produce(specs, mode, threads, tx, cancel));
-
+        let ahead = self.ahead.lock().ok().and_then(|mut a| a.take());
+        let mut preparer = ahead.unwrap_or_else(|| Preparer::start(mode, self.options.threads));
+        preparer.want_only(jobs.iter().map(|j| j.file.clone()).collect());
+        // Files by path (a mapping file may name one file for two users).
+        let mut waiting: HashMap<std::path::PathBuf, Vec<usize>> = HashMap::new();
+        // Made ahead, not yet arrived: checked against the plan on arrival.
+        let mut from_ahead: HashSet<std::path::PathBuf> = HashSet::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let first = !waiting.contains_key(&job.file);
+            waiting.entry(job.file.clone()).or_default().push(i);
+            if !first {
+                continue;
+            }
+            if preparer.was_submitted(&job.file) {
+                from_ahead.insert(job.file.clone());
+            } else {
+                preparer.submit(job.file.clone(), Outputs::Fixed(job.specs()));
+            }
+        }
+        if from_ahead.is_empty() {
+            preparer.close();
+        }
         let concurrency = |t: &Target| {
             self.options
                 .concurrency
                 .unwrap_or(t.directory.capabilities().suggested_concurrency)
                 .max(1)
         };
-        let per_target: Arc<HashMap<TargetKind, (Target, Arc<Semaphore>)>> = Arc::new(
+        // Each target's directory is wrapped so that at most its concurrency
+        // of calls reach it; the disk work around a write (backup, audit,
+        // journal fsyncs) happens outside that limit.
+        let per_target: Arc<HashMap<TargetKind, Target>> = Arc::new(
             self.targets
                 .iter()
                 .map(|t| {
-                    (
-                        t.kind,
-                        (t.clone(), Arc::new(Semaphore::new(concurrency(t)))),
-                    )
+                    let mut limited = t.clone();
+                    limited.directory =
+                        Arc::new(Limited::new(Arc::clone(&t.directory), concurrency(t)));
+                    (t.kind, limited)
                 })
                 .collect(),
         );
-        let users_at_once: usize = self.targets.iter().map(concurrency).sum::<usize>().max(1);
+        // More users in flight than directory slots, so that writers
+        // waiting on the disk do not leave the directory idle.
+        let users_at_once: usize =
+            self.targets.iter().map(concurrency).sum::<usize>().max(1) * USERS_PER_SLOT;
         let users = Arc::new(Semaphore::new(users_at_once));
         let mut tasks: JoinSet<Vec<ItemResult>> = JoinSet::new();
         let mut dispatched = vec![false; jobs.len()];
         let mut ask = self.confirmer.clone();
         let mut stopped = false;
 
+        let mut ready: Vec<(usize, Result<PreparedFile, String>)> = Vec::new();
         loop {
-            let next = tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => None,
-                n = rx.recv() => n,
+            if ready.is_empty() {
+                let next = tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => None,
+                    n = preparer.next() => n,
+                };
+                let Some(done) = next else { break };
+                let Some(indices) = waiting.get(&done.path) else {
+                    continue;
+                };
+                if from_ahead.remove(&done.path) {
+                    let needed = indices
+                        .first()
+                        .and_then(|&i| jobs.get(i))
+                        .map(Job::specs)
+                        .unwrap_or_default();
+                    // Made for other targets than the plan has: again.
+                    let again = !same_outputs(&done.specs, &needed);
+                    if again {
+                        preparer.submit(done.path.clone(), Outputs::Fixed(needed));
+                    }
+                    if from_ahead.is_empty() {
+                        preparer.close();
+                    }
+                    if again {
+                        continue;
+                    }
+                }
+                for &i in indices.iter().rev() {
+                    ready.push((i, done.result.clone()));
+                }
+            }
+            let Some((index, prepared)) = ready.pop() else {
+                continue;
             };
-            let Some((index, prepared)) = next else { break };
+            if self.cancel.is_cancelled() {
+                break;
+            }
             let Some(job) = jobs.get(index) else { continue };
             dispatched[index] = true;
             self.reporter.event(&Event::Prepared {
@@ -345,7 +408,7 @@ impl Executor {
             stopped = true;
             self.reporter.event(&Event::Stopping);
         }
-        drop(rx);
+        preparer.stop();
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok(r) => items.extend(r),
@@ -361,9 +424,7 @@ impl Executor {
                 }),
             }
         }
-        if let Ok(handle) = producer {
-            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
-        }
+        preparer.finish().await;
         for (job, _) in jobs.iter().zip(&dispatched).filter(|(_, d)| !**d) {
             for step in &job.steps {
                 let item = job.item(
@@ -624,6 +685,20 @@ pub fn prepare_file_worded(
     wording: &Wording,
 ) -> Result<PreparedFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    prepare_bytes(pipeline, &bytes, specs, mode, wording)
+}
+
+/// Prepares one file's `bytes` for `specs`.
+///
+/// # Errors
+/// As [`prepare_file`], but for reading.
+pub fn prepare_bytes(
+    pipeline: &mut Pipeline,
+    bytes: &[u8],
+    specs: Vec<OutputSpec>,
+    mode: PrepareMode,
+    wording: &Wording,
+) -> Result<PreparedFile, String> {
     let options = PrepareOptions {
         outputs: specs.clone(),
         crop: mode.crop,
@@ -632,7 +707,7 @@ pub fn prepare_file_worded(
         ..PrepareOptions::default()
     };
     let prepared = pipeline
-        .prepare(&bytes, &options)
+        .prepare(bytes, &options)
         .map_err(|e| wording.imaging_error(&e))?;
     let (width, height) = (prepared.report.width, prepared.report.height);
     let warnings = prepared.report.warnings.clone();
@@ -654,29 +729,6 @@ pub fn prepare_file_worded(
         warnings,
         checks,
     })
-}
-
-/// The CPU side: prepares every job on the pool and sends it on, blocking
-/// while the writers are behind (bounded memory).
-fn produce(
-    specs: Vec<(usize, std::path::PathBuf, Vec<OutputSpec>)>,
-    mode: PrepareMode,
-    threads: Option<usize>,
-    tx: mpsc::Sender<(usize, Result<PreparedFile, String>)>,
-    cancel: CancelToken,
-) {
-    use rayon::prelude::*;
-    with_pool(threads, || {
-        specs
-            .into_par_iter()
-            .for_each_init(Pipeline::new, |pipeline, (i, path, specs)| {
-                if cancel.is_cancelled() || tx.is_closed() {
-                    return;
-                }
-                let result = prepare_file(pipeline, &path, specs, mode);
-                let _ = tx.blocking_send((i, result));
-            });
-    });
 }
 
 /// Asks the confirmer on a blocking thread.
@@ -720,7 +772,7 @@ async fn confirm(
 struct UserTask {
     job: Job,
     prepared: PreparedFile,
-    targets: Arc<HashMap<TargetKind, (Target, Arc<Semaphore>)>>,
+    targets: Arc<HashMap<TargetKind, Target>>,
     ops: Ops,
     write: WriteOptions,
     reporter: Arc<dyn Reporter>,
@@ -754,15 +806,11 @@ impl UserTask {
 
     async fn write_one(&self, step: &Step) -> ItemResult {
         let fail = |message: String| self.job.item(step, Outcome::Failed, None, Some(message));
-        let (Some((target, limit)), Some(user)) = (self.targets.get(&step.target), &step.user)
-        else {
+        let (Some(target), Some(user)) = (self.targets.get(&step.target), &step.user) else {
             return fail(format!("{} is not open in this run", step.target));
         };
         let Some(photo) = self.prepared.photo_for(step.size, step.budget) else {
             return fail("no photo was prepared for this target".into());
-        };
-        let Ok(_permit) = limit.acquire().await else {
-            return fail("the run is closing".into());
         };
         write_step(&self.ops, target, user, photo, &self.write, &self.job, step).await
     }

@@ -43,6 +43,7 @@ pub mod existing_hd;
 pub mod journal;
 pub mod matching;
 pub mod plan;
+pub mod preparer;
 pub mod report;
 pub mod reporter;
 
@@ -57,7 +58,10 @@ pub use self::execute::{
 pub use self::existing_hd::use_existing_hd;
 pub use self::journal::{Journal, RunState};
 pub use self::matching::{name_from_file, Mapping};
-pub use self::plan::{build_plan, Action, Entry, ImportOptions, Plan, PlanCounts, PlanRow, Step};
+pub use self::plan::{
+    build_plan, build_plan_preparing, Action, Entry, ImportOptions, Plan, PlanCounts, PlanRow, Step,
+};
+pub use self::preparer::Preparer;
 pub use self::report::{ItemResult, Outcome, RunReport, Summary};
 pub use self::reporter::{CollectingReporter, Event, NoReporter, Reporter};
 

@@ -28,6 +28,7 @@ use userphoto_imaging::{CropMode, Limits, OutputSpec, Pipeline};
 
 use super::cache::{CachedOutput, FileStamp, PreparedCache};
 use super::matching::{match_files, FileCandidate, Mapping};
+use super::preparer::{Outputs, Preparer};
 use super::reporter::{Event, Reporter};
 use super::ImportError;
 use crate::ops::plan_targets;
@@ -419,6 +420,40 @@ pub async fn build_plan(
     cache: &PreparedCache,
     reporter: &dyn Reporter,
 ) -> Result<Plan, ImportError> {
+    plan_with(options, targets, cache, reporter, None).await
+}
+
+/// [`build_plan`], and meanwhile the files the cache does not know are
+/// prepared on every core, for the outputs the size rule gives if every
+/// target knows the user: looking users up leaves the cores idle. Give
+/// the [`Preparer`] to [`Executor::with_preparer`](super::execute::Executor::with_preparer);
+/// dropping it stops the work.
+///
+/// # Errors
+/// As [`build_plan`].
+pub async fn build_plan_preparing(
+    options: &ImportOptions,
+    targets: &[Target],
+    cache: &PreparedCache,
+    reporter: &dyn Reporter,
+) -> Result<(Plan, Preparer), ImportError> {
+    let mode = super::execute::PrepareMode {
+        crop: options.crop,
+        limits: options.limits,
+        strict: options.strict,
+    };
+    let mut preparer = Preparer::start(mode, options.threads);
+    let plan = plan_with(options, targets, cache, reporter, Some(&mut preparer)).await?;
+    Ok((plan, preparer))
+}
+
+async fn plan_with(
+    options: &ImportOptions,
+    targets: &[Target],
+    cache: &PreparedCache,
+    reporter: &dyn Reporter,
+    ahead: Option<&mut Preparer>,
+) -> Result<Plan, ImportError> {
     let primary = primary_target(targets).ok_or(ImportError::NoTargets)?;
     let wording = &options.wording;
     let key = options
@@ -467,6 +502,33 @@ pub async fn build_plan(
         images.push(candidate);
     }
     let matched = match_files(images, options.mapping.as_ref());
+    if let Some(preparer) = ahead {
+        let candidates: Vec<(OutputSpec, PhotoSlot)> = targets
+            .iter()
+            .map(|t| {
+                let spec = OutputSpec {
+                    size: t.photo_size,
+                    max_bytes: t.budget_bytes,
+                };
+                (spec, t.slot())
+            })
+            .collect();
+        for uf in &matched.users {
+            let path = &uf.chosen.path;
+            let known = FileStamp::of(path)
+                .ok()
+                .and_then(|s| cache.get(&PreparedCache::key(path, &s, &options.crop)));
+            if known.is_none() {
+                preparer.submit(
+                    path.clone(),
+                    Outputs::BySize {
+                        candidates: candidates.clone(),
+                        explicit: options.explicit_targets,
+                    },
+                );
+            }
+        }
+    }
     for f in &matched.nameless {
         entries.push(Entry::file_only(
             f,

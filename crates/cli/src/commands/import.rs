@@ -9,8 +9,9 @@ use anyhow::{anyhow, bail};
 use indicatif::ProgressBar;
 use serde_json::json;
 use userphoto_bulk::import::{
-    build_plan, CancelToken, ConfirmRequest, Confirmer, Decision, Event, ExecuteOptions, Executor,
-    ImportOptions, Mapping, Outcome, Plan, PreparedCache, Reporter, RunReport, RunState,
+    build_plan, build_plan_preparing, CancelToken, ConfirmRequest, Confirmer, Decision, Event,
+    ExecuteOptions, Executor, ImportOptions, Mapping, Outcome, Plan, PreparedCache, Reporter,
+    RunReport, RunState,
 };
 use userphoto_directory::config::{Config, Target, TargetKind};
 
@@ -59,6 +60,7 @@ pub(crate) async fn run(
     let state = RunState::for_run(&state_dir, &args.folder, &opened);
     let cache = Arc::new(PreparedCache::open(state_dir.join("prepared-cache.jsonl")));
 
+    let mut ahead = None;
     let (plan, done, journal) = if args.resume {
         let (plan, done, journal) = state.resume().map_err(|e| anyhow!("{e}"))?;
         (plan, done, journal)
@@ -86,15 +88,11 @@ pub(crate) async fn run(
                 "note: an earlier import of this folder was interrupted; this run starts afresh (use --resume to continue it instead)",
             );
         }
-        let plan = build_plan(
-            &options,
-            &targets,
-            &cache,
-            &userphoto_bulk::import::NoReporter,
-        )
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+        let reporter = &userphoto_bulk::import::NoReporter;
         if args.write.dry_run {
+            let plan = build_plan(&options, &targets, &cache, reporter)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
             print_plan(out, &plan);
             let _ = cache.save();
             return Ok(if failed_targets == 0 {
@@ -103,6 +101,11 @@ pub(crate) async fn run(
                 Status::PartialFailure
             });
         }
+        // Photos are prepared while the users are looked up.
+        let (plan, preparer) = build_plan_preparing(&options, &targets, &cache, reporter)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        ahead = Some(preparer);
         state.save_plan(&plan).map_err(|e| anyhow!("{e}"))?;
         let journal = state.start_journal().map_err(|e| anyhow!("{e}"))?;
         (plan, Default::default(), journal)
@@ -139,6 +142,9 @@ pub(crate) async fn run(
         .with_journal(Arc::clone(&journal), done)
         .with_cache(Arc::clone(&cache))
         .with_cancel(cancel);
+    if let Some(preparer) = ahead {
+        executor = executor.with_preparer(preparer);
+    }
     if args.confirm {
         executor = executor.with_confirmer(Arc::new(TtyConfirmer {
             bar: Arc::clone(&bar),
