@@ -104,7 +104,15 @@ pub(crate) enum HttpError {
     NtlmNotOffered { offered: String },
     /// The NTLM messages could not be made or read.
     Ntlm(String),
+    /// The answer is larger than [`MAX_ANSWER_BYTES`]; it was not read.
+    TooLarge,
 }
+
+/// The most of one answer we read. The largest EWS answer we ask for is a
+/// photo (a few MB at most) as base64; anything far larger is not an EWS
+/// answer, and reading it whole would let a wrong URL or a hostile server
+/// fill our memory.
+pub(crate) const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
 /// Basic through `reqwest`, or NTLM sessions.
 #[derive(Debug)]
@@ -143,11 +151,24 @@ impl Transport {
                         .map_err(|e| reqwest_error(&e))?;
                     let status = response.status().as_u16();
                     let retry_after = retry_after(response.headers());
-                    let body = response.bytes().await.map_err(|e| reqwest_error(&e))?;
+                    let mut response = response;
+                    if response
+                        .content_length()
+                        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+                    {
+                        return Err(HttpError::TooLarge);
+                    }
+                    let mut body = Vec::new();
+                    while let Some(chunk) = response.chunk().await.map_err(|e| reqwest_error(&e))? {
+                        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                            return Err(HttpError::TooLarge);
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
                     Ok(Incoming {
                         status,
                         retry_after,
-                        body: body.to_vec(),
+                        body,
                     })
                 };
                 tokio::time::timeout(*timeout, send)
@@ -448,7 +469,17 @@ impl NtlmTransport {
             .map_err(|e| HttpError::Transport(format!("cannot build the request: {e}")))?;
         let response = conn.send_request(request).await.map_err(broken)?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(broken)?.to_bytes();
+        let body = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    HttpError::TooLarge
+                } else {
+                    HttpError::Transport(format!("request failed: {e}"))
+                }
+            })?
+            .to_bytes();
         Ok((
             Incoming {
                 status: parts.status.as_u16(),

@@ -511,6 +511,14 @@ impl EwsDirectory {
                 },
             },
             HttpError::Ntlm(why) => Error::other(self.to_string(), why),
+            HttpError::TooLarge => Error::other(
+                self.to_string(),
+                format!(
+                    "the answer from {} is larger than {} MiB, so it was not read; check that ews_url points at Exchange Web Services (…/EWS/Exchange.asmx)",
+                    self.url,
+                    http::MAX_ANSWER_BYTES / (1024 * 1024)
+                ),
+            ),
         })
     }
 
