@@ -619,19 +619,7 @@ async fn import_world(
         .into_iter()
         .filter(|u| u.user.id != "id03")
         .collect::<Vec<_>>();
-    let hd_dir = userphoto_directory::folder::FolderDirectory::create_with(
-        root.join("hd"),
-        everyone_but_03,
-        userphoto_directory::folder::FolderOptions::new()
-            .with_slot(userphoto_directory::PhotoSlot::Hd),
-    )
-    .await
-    .expect("hd folder");
-    let hd = userphoto_directory::config::Target::new(
-        TargetKind::Folder,
-        Arc::new(hd_dir),
-        "local user tester",
-    );
+    let (hd, _) = import_common::target_with(root, TargetKind::Folder, everyone_but_03).await;
     let targets = vec![ad.clone(), hd.clone()];
     let cache = Arc::new(PreparedCache::in_memory());
     let mut options = ImportOptions::new(&folder);

@@ -49,9 +49,12 @@ impl Limited {
 
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
         // The semaphore is never closed; the error is only for completeness.
-        self.permits.acquire().await.map_err(|_| Error::NotFound {
-            what: format!("a free slot to talk to {}", self.inner),
-        })
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Unavailable {
+                message: format!("{} is closing; no more calls are made to it", self.inner),
+            })
     }
 }
 

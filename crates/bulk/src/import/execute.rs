@@ -658,6 +658,17 @@ pub struct PrepareMode {
     pub strict: bool,
 }
 
+impl PrepareMode {
+    /// The mode `options` ask for.
+    pub fn of(options: &super::plan::ImportOptions) -> Self {
+        PrepareMode {
+            crop: options.crop,
+            limits: options.limits,
+            strict: options.strict,
+        }
+    }
+}
+
 /// Reads and prepares one file for `specs`: one decode for all of them.
 ///
 /// # Errors

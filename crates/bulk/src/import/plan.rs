@@ -437,11 +437,7 @@ pub async fn build_plan_preparing(
     cache: &PreparedCache,
     reporter: &dyn Reporter,
 ) -> Result<(Plan, Preparer), ImportError> {
-    let mode = super::execute::PrepareMode {
-        crop: options.crop,
-        limits: options.limits,
-        strict: options.strict,
-    };
+    let mode = super::execute::PrepareMode::of(options);
     let mut preparer = Preparer::start(mode, options.threads);
     let plan = plan_with(options, targets, cache, reporter, Some(&mut preparer)).await?;
     Ok((plan, preparer))
@@ -998,11 +994,7 @@ fn fill_known_digests(entries: &mut [Entry], options: &ImportOptions, cache: &Pr
 /// pool, and records them in the cache.
 async fn prepare_uncached(entries: &mut [Entry], options: &ImportOptions, cache: &PreparedCache) {
     let crop = options.crop;
-    let mode = super::execute::PrepareMode {
-        crop,
-        limits: options.limits,
-        strict: options.strict,
-    };
+    let mode = super::execute::PrepareMode::of(options);
     let jobs: Vec<(usize, PathBuf, Vec<OutputSpec>)> = entries
         .iter()
         .enumerate()

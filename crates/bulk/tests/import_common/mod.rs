@@ -176,6 +176,15 @@ pub fn users() -> Vec<FolderUser> {
 /// A folder directory standing for `kind` (slot: thumbnail for `ad`, HD
 /// otherwise), wrapped so its writes are counted.
 pub async fn target(root: &Path, kind: TargetKind) -> (Target, Arc<Counting>) {
+    target_with(root, kind, users()).await
+}
+
+/// [`target`] holding only `users`.
+pub async fn target_with(
+    root: &Path,
+    kind: TargetKind,
+    users: Vec<FolderUser>,
+) -> (Target, Arc<Counting>) {
     let slot = if kind == TargetKind::Ad {
         PhotoSlot::Thumbnail
     } else {
@@ -183,7 +192,7 @@ pub async fn target(root: &Path, kind: TargetKind) -> (Target, Arc<Counting>) {
     };
     let dir = FolderDirectory::create_with(
         root.join(kind.as_str()),
-        users(),
+        users,
         FolderOptions::new().with_slot(slot),
     )
     .await

@@ -144,14 +144,13 @@ impl Transport {
                     None => http.get(out.url.clone()),
                 };
                 let send = async {
-                    let response = request
+                    let mut response = request
                         .basic_auth(username, Some(password.expose_secret()))
                         .send()
                         .await
                         .map_err(|e| reqwest_error(&e))?;
                     let status = response.status().as_u16();
                     let retry_after = retry_after(response.headers());
-                    let mut response = response;
                     if response
                         .content_length()
                         .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
