@@ -310,13 +310,21 @@ impl TokenCache {
             })?;
         let status = response.status();
         let retry_after = super::transport::retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| Error::Unavailable {
-            message: format!(
-                "the Entra ID token endpoint {} broke off its answer ({})",
-                self.token_url,
-                super::transport::describe_reqwest(&e)
-            ),
-        })?;
+        let body = match super::transport::read_body(response).await {
+            Ok(body) => body,
+            Err(super::transport::BodyError::Broken(e)) => {
+                return Err(Error::Unavailable {
+                    message: format!(
+                        "the Entra ID token endpoint {} broke off its answer ({})",
+                        self.token_url,
+                        super::transport::describe_reqwest(&e)
+                    ),
+                })
+            }
+            Err(super::transport::BodyError::TooLarge) => {
+                return Err(super::transport::too_large(&self.token_url, "login_url"))
+            }
+        };
         if status.as_u16() == 429 {
             return Err(Error::Throttled { retry_after });
         }

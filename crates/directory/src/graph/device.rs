@@ -208,6 +208,16 @@ pub async fn device_code_login(
             super::transport::describe_reqwest(&e)
         ),
     };
+    let read = |response: reqwest::Response| async move {
+        super::transport::read_body(response)
+            .await
+            .map_err(|e| match e {
+                super::transport::BodyError::Broken(e) => unreachable(e),
+                super::transport::BodyError::TooLarge => {
+                    super::transport::too_large(login_url, "login_url")
+                }
+            })
+    };
     let scope = delegated_scope(graph_url.trim_end_matches('/'));
     let start = http
         .post(format!("{login_url}/{tenant_id}/oauth2/v2.0/devicecode"))
@@ -216,7 +226,7 @@ pub async fn device_code_login(
         .await
         .map_err(unreachable)?;
     let status = start.status().as_u16();
-    let body = start.bytes().await.map_err(unreachable)?;
+    let body = read(start).await?;
     if status != 200 {
         return Err(token_refused(status, &body, client_id));
     }
@@ -246,7 +256,7 @@ pub async fn device_code_login(
             .await
             .map_err(unreachable)?;
         let status = answer.status().as_u16();
-        let body = answer.bytes().await.map_err(unreachable)?;
+        let body = read(answer).await?;
         if status == 200 {
             let token: TokenAnswer = serde_json::from_slice(&body)
                 .map_err(|_| Error::other("m365", "the sign-in answer could not be read"))?;

@@ -20,6 +20,11 @@
 //!
 //! Anything else (2xx, other 4xx) is handed back as an [`Answer`] for the
 //! caller to interpret: what a 404 means depends on the endpoint.
+//!
+//! No answer is read past [`MAX_ANSWER_BYTES`] ([`read_body`]): Graph's
+//! largest are a page of 999 users (about 1 MB) and a photo (a few MB), so
+//! anything far larger is a wrong URL or a hostile server, and must not
+//! fill memory.
 
 use std::fmt;
 use std::sync::Arc;
@@ -34,6 +39,51 @@ use super::credential::TokenCache;
 use super::errors::GraphFailure;
 use super::limiter::Limiter;
 use crate::error::{Error, Result};
+
+/// The most of one answer that is read; see the module docs.
+pub(crate) const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why an answer's body was not read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The connection broke off (or timed out) while reading.
+    Broken(reqwest::Error),
+    /// The answer is larger than [`MAX_ANSWER_BYTES`].
+    TooLarge,
+}
+
+/// Reads `response`'s body, refusing one larger than [`MAX_ANSWER_BYTES`]
+/// (by its `Content-Length`, or by counting as it arrives).
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+) -> std::result::Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Broken)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The error for an answer over [`MAX_ANSWER_BYTES`] from `url`.
+pub(crate) fn too_large(url: &str, setting: &str) -> Error {
+    Error::other(
+        "m365",
+        format!(
+            "the answer from {} is larger than {} MiB, so it was not read; check that {setting} points at Microsoft's endpoint",
+            host_of(url),
+            MAX_ANSWER_BYTES / (1024 * 1024)
+        ),
+    )
+}
 
 /// How retries are bounded and spaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,9 +288,11 @@ impl Transport {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let after = retry_after(response.headers());
-                    match response.bytes().await {
-                        Ok(body) => Ok((status, after, body.to_vec())),
-                        Err(e) => Err(e),
+                    match read_body(response).await {
+                        Ok(body) => Ok((status, after, body)),
+                        Err(BodyError::Broken(e)) => Err(e),
+                        // Not worth retrying: the same URL gives the same answer.
+                        Err(BodyError::TooLarge) => return Err(too_large(&req.url, "graph_url")),
                     }
                 }
                 Err(e) => Err(e),
