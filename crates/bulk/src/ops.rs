@@ -63,7 +63,7 @@ pub struct TargetPlan<T> {
 /// target. A small source (see [`is_small_source`]) skips HD targets unless
 /// they were named, in which case it is written at its own size (never
 /// upscaled) with a warning.
-pub fn plan_targets<T: Clone + std::fmt::Display>(
+pub fn plan_targets<T: Clone>(
     width: u32,
     height: u32,
     candidates: &[(T, PhotoSlot)],
@@ -87,7 +87,9 @@ pub fn plan_targets<T: Clone + std::fmt::Display>(
                 plan.warnings.push((
                     target.clone(),
                     format!(
-                        "the source is only {width}×{height}, so {target} gets it at that size instead of an HD photo; use a larger source for HD targets"
+                        // The warning is filed under its target; naming it
+                        // here would use one front end's name for it.
+                        "the source is only {width}×{height}, so it is written at that size instead of as an HD photo; use a larger source for HD targets"
                     ),
                 ));
             } else {

@@ -13,7 +13,7 @@
 //! [`Wording::with_target_name`] for each target's name.
 
 use userphoto_directory::config::TargetKind;
-use userphoto_directory::Error as DirError;
+use userphoto_directory::{Error as DirError, UserKey};
 use userphoto_imaging::ImagingError;
 
 use crate::import::ImportError;
@@ -70,6 +70,34 @@ impl Wording {
             .map(|k| self.target(k))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The name of a match key in messages: the command line's own name
+    /// for it (`sam-account-name`, as `--match-by` and the docs spell it),
+    /// or words an admin uses (`logon name (sAMAccountName)`).
+    pub fn key(&self, key: UserKey) -> String {
+        if !self.plain {
+            return key.to_string();
+        }
+        match key {
+            UserKey::SamAccountName => "logon name (sAMAccountName)",
+            UserKey::Upn => "user principal name (UPN)",
+            UserKey::Mail => "e-mail address",
+            UserKey::Alias => "alias (mailNickname)",
+            UserKey::EmployeeId => "employee ID",
+            UserKey::Id => "directory id",
+            UserKey::DisplayName => "display name",
+        }
+        .to_owned()
+    }
+
+    /// `order` named and joined with `, then `.
+    pub fn keys(&self, order: &[UserKey]) -> String {
+        order
+            .iter()
+            .map(|k| self.key(*k))
+            .collect::<Vec<_>>()
+            .join(", then ")
     }
 
     /// An image error's message.

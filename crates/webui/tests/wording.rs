@@ -1,7 +1,8 @@
 //! What the page is told is worded for the page: no command-line flag
 //! (`--no-backup`, `--max-input-bytes`, `--strict`, `--config`), and
 //! targets by the names the page uses (AD, HD), never by their
-//! configuration section (`ad`, `folder`).
+//! configuration section (`ad`, `folder`), and match keys in words
+//! ("logon name"), not as the command line spells them.
 
 mod common;
 
@@ -31,6 +32,10 @@ async fn plan_reasons_name_targets_as_the_page_does() {
     assert_eq!(status, StatusCode::OK, "{plan}");
     let nobody = reason_of(&plan, "Nobody.Here.jpg");
     assert!(nobody.contains("\"Nobody.Here\" in AD, HD;"), "{nobody}");
+    assert!(
+        nobody.starts_with("no user has logon name (sAMAccountName) \"Nobody.Here\""),
+        "the match key in words: {nobody}"
+    );
     let kiosk = rows(&plan)
         .iter()
         .find(|r| r["file"] == "Kiosk.Account.jpg" && r["action"] == "skipped")
@@ -38,7 +43,7 @@ async fn plan_reasons_name_targets_as_the_page_does() {
         .expect("the user without a mailbox is skipped");
     assert!(kiosk.starts_with("no mailbox in HD,"), "{kiosk}");
     let text = plan.to_string();
-    for section in [" in ad", " in folder", "--"] {
+    for section in [" in ad", " in folder", "--", "sam-account-name"] {
         assert!(!text.contains(section), "{section:?} in {text}");
     }
 }

@@ -498,6 +498,12 @@ async fn plan_with(
         images.push(candidate);
     }
     let matched = match_files(images, options.mapping.as_ref());
+    // One `stat` per chosen file: the cache key here, the entry's stamp below.
+    let stamps: Vec<Option<FileStamp>> = matched
+        .users
+        .iter()
+        .map(|uf| FileStamp::of(&uf.chosen.path).ok())
+        .collect();
     if let Some(preparer) = ahead {
         let candidates: Vec<(OutputSpec, PhotoSlot)> = targets
             .iter()
@@ -509,11 +515,11 @@ async fn plan_with(
                 (spec, t.slot())
             })
             .collect();
-        for uf in &matched.users {
+        for (uf, stamp) in matched.users.iter().zip(&stamps) {
             let path = &uf.chosen.path;
-            let known = FileStamp::of(path)
-                .ok()
-                .and_then(|s| cache.get(&PreparedCache::key(path, &s, &options.crop)));
+            let known = stamp
+                .as_ref()
+                .and_then(|s| cache.get(&PreparedCache::key(path, s, &options.crop)));
             if known.is_none() {
                 preparer.submit(
                     path.clone(),
@@ -557,7 +563,7 @@ async fn plan_with(
         }
         let per_target: Vec<(&Target, &FindResult)> =
             targets.iter().zip(resolved.iter().map(|r| &r[i])).collect();
-        let stamp = FileStamp::of(&uf.chosen.path).ok();
+        let stamp = stamps.get(i).cloned().flatten();
         let mut entry = Entry {
             file: uf.chosen.path.clone(),
             relative: relative_text(&uf.chosen.relative),
@@ -577,9 +583,11 @@ async fn plan_with(
         {
             entry.action = Action::Unmatched;
             entry.reason = Some(format!(
-                "no user has {key} {:?} in {}; name the file after the user's {key} (the name ends at the first space), or map it to a user with a mapping file",
+                "no user has {} {:?} in {}; name the file after the user's {} (the name ends at the first space), or map it to a user with a mapping file",
+                wording.key(key),
                 uf.name,
-                wording.targets(targets.iter().map(|t| t.kind))
+                wording.targets(targets.iter().map(|t| t.kind)),
+                wording.key(key)
             ));
             entries.push(entry);
             continue;
@@ -621,10 +629,11 @@ async fn plan_with(
                         format!("{} has no such user", wording.target(t.kind))
                     } else {
                         format!(
-                            "{} has no such user (looked for by the {} of the user in {}, and by {key})",
+                            "{} has no such user (looked for by the {} of the user in {}, and by {})",
                             wording.target(t.kind),
-                            match_order_text(&options.match_order),
-                            wording.target(primary.kind)
+                            match_order_text(&options.match_order, wording),
+                            wording.target(primary.kind),
+                            wording.key(key)
                         )
                     });
                 }
@@ -682,18 +691,14 @@ async fn plan_with(
     Ok(plan)
 }
 
-/// `upn, then mail, then sam-account-name`.
-fn match_order_text(order: &[UserKey]) -> String {
+/// `upn, then mail, then sam-account-name` (in `wording`'s words).
+fn match_order_text(order: &[UserKey], wording: &Wording) -> String {
     let order: &[UserKey] = if order.is_empty() {
         &userphoto_directory::graph::DEFAULT_MATCH_ORDER
     } else {
         order
     };
-    order
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", then ")
+    wording.keys(order)
 }
 
 /// Finds every name in every target: one batched lookup per target and
