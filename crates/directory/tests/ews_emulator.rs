@@ -536,49 +536,27 @@ async fn the_emulator_validates_the_soap_it_receives() {
 /// message once the answer passes the limit, and memory stays bounded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_answer_is_refused_not_read_whole() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let s = setup(EwsKnobs::default()).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        // One connection is enough: the client gives up on it.
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = vec![0u8; 64 * 1024];
-                let _ = conn.read(&mut request).await;
-                // No Content-Length: the client must count as it reads.
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n";
-                if conn.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let chunk = vec![b' '; 1024 * 1024];
-                for _ in 0..64 {
-                    if conn.write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    let dir = s
-        .builder()
-        .ews_url(format!("http://{addr}/EWS/Exchange.asmx"))
-        .auth(EwsAuth::Basic)
-        .build()
-        .expect("build");
+    let server = userphoto_testkit::endless_http::EndlessHttp::start("text/xml");
     let user = s
         .users
         .find_user(UserKey::SamAccountName, "ews.user1")
         .await
         .expect("user");
-    let err = dir
-        .get_photo(&user)
-        .await
-        .expect_err("an endless answer is an error");
-    let text = err.to_string();
-    assert!(text.contains("larger than 32 MiB"), "{text}");
-    assert!(text.contains("ews_url"), "{text}");
-    server.abort();
+    // Both transports: reqwest (Basic) and our own connections (NTLM).
+    for auth in [EwsAuth::Basic, EwsAuth::Ntlm] {
+        let dir = s
+            .builder()
+            .ews_url(format!("{}/EWS/Exchange.asmx", server.url()))
+            .auth(auth)
+            .build()
+            .expect("build");
+        let err = dir
+            .get_photo(&user)
+            .await
+            .expect_err("an endless answer is an error");
+        let text = err.to_string();
+        assert!(text.contains("larger than 32 MiB"), "{auth:?}: {text}");
+        assert!(text.contains("ews_url"), "{auth:?}: {text}");
+    }
 }

@@ -17,6 +17,7 @@ use userphoto_directory::graph::{
 };
 use userphoto_directory::{Directory, DirectoryExt as _, Error, User, UserKey, UserQuery};
 use userphoto_emulators::graph::{Knobs, UNREGISTERED_PEM};
+use userphoto_testkit::endless_http::EndlessHttp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_2500_users_across_pages() {
@@ -381,37 +382,6 @@ async fn size_variants_and_graph_shaped_errors() {
     assert!(body["error"]["innerError"]["request-id"].is_string());
 }
 
-/// Serves every request on a loopback port with an endless 200 answer
-/// (no Content-Length), as a wrong URL or a hostile server might; returns
-/// its base URL and the task to abort.
-async fn endless_server() -> (String, tokio::task::JoinHandle<()>) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = vec![0u8; 64 * 1024];
-                let _ = conn.read(&mut request).await;
-                let head =
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
-                if conn.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let chunk = vec![b' '; 1024 * 1024];
-                for _ in 0..64 {
-                    if conn.write_all(&chunk).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{addr}"), server)
-}
-
 /// An endless answer from the Graph URL or the login URL is not read whole:
 /// the request fails at once (no retries) with a message naming the
 /// setting to check, and memory stays bounded.
@@ -422,7 +392,8 @@ async fn an_oversized_answer_is_refused_not_read_whole() {
         .find_user(UserKey::Alias, "emu00003")
         .await
         .expect("user");
-    let (url, server) = endless_server().await;
+    let server = EndlessHttp::start("application/json");
+    let url = server.url();
 
     let dir = builder(&emulator).graph_url(&url).build().expect("builds");
     let err = dir.get_photo(&user).await.expect_err("an endless answer");
@@ -435,5 +406,4 @@ async fn an_oversized_answer_is_refused_not_read_whole() {
     let text = dir.get_photo(&user).await.expect_err("endless").to_string();
     assert!(text.contains("larger than 32 MiB"), "{text}");
     assert!(text.contains("login_url"), "{text}");
-    server.abort();
 }
