@@ -21,9 +21,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use import_common::samba::{ad_target, ad_vars, clear, usn_changed};
-use import_common::{ops, photo, plan_cached, resume, run_journalled, write_photos};
-use userphoto_bulk::import::{Action, Executor, PreparedCache, RunState};
-use userphoto_directory::config::TargetKind;
+use import_common::{ops, photo, plan_cached, planned_ad_run, resume, run_journalled};
+use userphoto_bulk::import::{Action, Executor, PreparedCache};
 use userphoto_directory::{DirectoryExt as _, Photo, PhotoLookup, UserKey};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,19 +125,8 @@ async fn a_run_cut_short_by_a_dead_server_resumes_without_double_writes() {
     let (ad, count) = ad_target(root.path(), &vars).await;
     let names: Vec<String> = (2050..=2069).map(|i| format!("user{i}")).collect();
     clear(&ad, &names).await;
-    let folder = root.path().join("hr");
-    write_photos(
-        &folder,
-        &names,
-        200,
-        200,
-        std::process::id().wrapping_mul(7),
-    );
-    let state = RunState::for_run(&root.path().join("state"), &folder, &[TargetKind::Ad]);
-    let cache = Arc::new(PreparedCache::in_memory());
-    let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
-    assert_eq!(plan.counts().set, 20);
-    state.save_plan(&plan).expect("save plan");
+    let seed = std::process::id().wrapping_mul(7);
+    let (state, _, plan) = planned_ad_run(root.path(), &ad, &names, (200, 200), seed).await;
 
     count.fail_after.store(8, Ordering::SeqCst);
     let first = run_journalled(

@@ -1,13 +1,15 @@
 //! The real fault: the Samba AD DC of `scripts/test-servers up` is killed
 //! (SIGKILL, by its recorded PID) in the middle of an import and started
-//! again from its data; `--resume` then finishes the run.
+//! again from its data; `--resume` then finishes the run — or, with an
+//! outage wait, the run itself waits for Samba and finishes.
 //!
 //! A test binary of its own: while Samba is down no other test of this
 //! process may need it. A guard restarts Samba when the test ends, even on
 //! failure (`scripts/test-servers restart samba`: from its current data, not
 //! the template, so nothing written by other tests is lost).
 //!
-//! It writes only to `user2100` … `user2149` (reserved for it).
+//! It writes only to `user2100` … `user2179` (reserved for it). Its two
+//! tests take turns (`SAMBA`): each kills the one Samba.
 //!
 //! What it proves, on the server: after the crash every user has either the
 //! old photo or the new one, never none; every write the crashed run
@@ -26,13 +28,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use import_common::samba::{ad_target, ad_vars, START_HINT};
-use import_common::{ops, photo, plan_cached, resume, run_journalled, write_photos};
+use import_common::{ops, photo, planned_ad_run, resume, run_journalled};
 use userphoto_bulk::backup::BackupSet;
 use userphoto_bulk::import::execute::prepare_file;
 use userphoto_bulk::import::{
-    Event, Executor, Outcome, PrepareMode, PreparedCache, Reporter, RunState,
+    Event, ExecuteOptions, Executor, Outcome, Plan, PrepareMode, Reporter,
 };
-use userphoto_directory::config::TargetKind;
 use userphoto_directory::{DirectoryExt as _, Photo, PhotoLookup, User, UserKey};
 use userphoto_imaging::{OutputSpec, Pipeline};
 
@@ -41,6 +42,12 @@ const FIRST: u32 = 2100;
 const USERS: u32 = 50;
 /// Samba is killed once this many writes have been reported.
 const KILL_AFTER: usize = 12;
+/// The users of the outage-wait test.
+const WAIT_FIRST: u32 = 2150;
+const WAIT_USERS: u32 = 30;
+
+/// Held by each test for its whole run: both kill the one Samba.
+static SAMBA: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -129,10 +136,28 @@ struct Killer {
     written: AtomicUsize,
     killed: AtomicBool,
     after_kill: Mutex<Vec<(String, Outcome, Option<String>)>>,
+    /// Writes the run said it would retry once the directory answers
+    /// again (0: it did not wait).
+    waiting: AtomicUsize,
+}
+
+impl Killer {
+    fn new(pid: u32) -> Self {
+        Killer {
+            pid,
+            written: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            after_kill: Mutex::new(Vec::new()),
+            waiting: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl Reporter for Killer {
     fn event(&self, event: &Event) {
+        if let Event::Waiting { writes, .. } = event {
+            self.waiting.store(*writes, Ordering::SeqCst);
+        }
         let Event::Item(item) = event else { return };
         if self.killed.load(Ordering::SeqCst) {
             if let Ok(mut v) = self.after_kill.lock() {
@@ -170,8 +195,33 @@ async fn current(ad: &userphoto_directory::config::Target, user: &User) -> Optio
     }
 }
 
+/// The digest each user's new photo will have (preparing is deterministic:
+/// the same bytes the executor will prepare), by user name.
+fn new_digests(plan: &Plan) -> HashMap<String, String> {
+    let mut pipeline = Pipeline::new();
+    plan.entries
+        .iter()
+        .map(|e| {
+            let step = &e.steps[0];
+            let spec = OutputSpec {
+                size: step.size,
+                max_bytes: step.budget,
+            };
+            let mode = PrepareMode {
+                crop: plan.crop,
+                limits: plan.limits,
+                strict: plan.strict,
+            };
+            let prepared = prepare_file(&mut pipeline, &e.file, vec![spec], mode).expect("prepare");
+            let sha = prepared.outputs[0].photo.digest().to_owned();
+            (e.name.clone().expect("matched"), sha)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none() {
+    let _turn = SAMBA.lock().await;
     let vars = ad_vars();
     let pid = samba_pid();
     let mut guard = SambaGuard { restarted: false };
@@ -197,44 +247,13 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
     let seeded = count.written().len();
 
     // New photos, camera-ish in size so preparing takes a moment.
-    let folder = root.path().join("hr");
-    write_photos(&folder, &names, 640, 480, seed + 1000);
-    let state = RunState::for_run(&root.path().join("state"), &folder, &[TargetKind::Ad]);
-    let cache = Arc::new(PreparedCache::in_memory());
-    let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
-    assert_eq!(plan.counts().set, USERS as usize, "{:#?}", plan.rows());
-    state.save_plan(&plan).expect("save plan");
-    // The digest each user's new photo will have (preparing is
-    // deterministic: the same bytes the executor will prepare).
-    let mut pipeline = Pipeline::new();
-    let new: HashMap<String, String> = plan
-        .entries
-        .iter()
-        .map(|e| {
-            let step = &e.steps[0];
-            let spec = OutputSpec {
-                size: step.size,
-                max_bytes: step.budget,
-            };
-            let mode = PrepareMode {
-                crop: plan.crop,
-                limits: plan.limits,
-                strict: plan.strict,
-            };
-            let prepared = prepare_file(&mut pipeline, &e.file, vec![spec], mode).expect("prepare");
-            let sha = prepared.outputs[0].photo.digest().to_owned();
-            (e.name.clone().expect("matched"), sha)
-        })
-        .collect();
+    let (state, cache, plan) =
+        planned_ad_run(root.path(), &ad, &names, (640, 480), seed + 1000).await;
+    let new = new_digests(&plan);
     assert_eq!(new.len(), USERS as usize);
 
     // The run, with Samba killed after KILL_AFTER writes.
-    let killer = Arc::new(Killer {
-        pid,
-        written: AtomicUsize::new(0),
-        killed: AtomicBool::new(false),
-        after_kill: Mutex::new(Vec::new()),
-    });
+    let killer = Arc::new(Killer::new(pid));
     let executor = Executor::new(vec![ad.clone()], ops(root.path()))
         .with_cache(Arc::clone(&cache))
         .with_reporter(killer.clone());
@@ -355,4 +374,81 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
         }
     }
     assert_eq!(seen.len(), USERS as usize, "every item journalled once");
+}
+
+/// With an outage wait, the run itself rides out the restart: writes that
+/// failed while Samba was down are retried once it answers again, and the
+/// run ends with every photo written, nothing left for `--resume`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_outage_wait_the_run_retries_after_samba_is_back() {
+    let _turn = SAMBA.lock().await;
+    let vars = ad_vars();
+    let pid = samba_pid();
+    let mut guard = SambaGuard { restarted: false };
+    let root = tempfile::tempdir().expect("tempdir");
+    let (ad, _count) = ad_target(root.path(), &vars).await;
+    let names: Vec<String> = (WAIT_FIRST..WAIT_FIRST + WAIT_USERS)
+        .map(|i| format!("user{i}"))
+        .collect();
+    let seed = std::process::id().wrapping_mul(37);
+    let (state, cache, plan) = planned_ad_run(root.path(), &ad, &names, (640, 480), seed).await;
+    let new = new_digests(&plan);
+
+    // Samba is killed after KILL_AFTER writes, and started again only once
+    // the run says it is waiting: the retry pass, not the backend's own
+    // retries, must bring the rest in.
+    let killer = Arc::new(Killer::new(pid));
+    let restarter = {
+        let killer = Arc::clone(&killer);
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while killer.waiting.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Command::new(repo().join("scripts/test-servers"))
+                .args(["restart", "samba"])
+                .output()
+        })
+    };
+    let executor = Executor::new(vec![ad.clone()], ops(root.path()))
+        .with_cache(Arc::clone(&cache))
+        .with_reporter(killer.clone())
+        .with_options(ExecuteOptions {
+            outage_wait: Some(Duration::from_secs(120)),
+            ..Default::default()
+        });
+    let report = run_journalled(&state, executor, &plan).await;
+    let restart = restarter.join().expect("the restarting thread");
+    let restart = restart.expect("run scripts/test-servers");
+    guard.restarted = restart.status.success();
+    assert!(
+        restart.status.success(),
+        "scripts/test-servers restart samba: {}",
+        String::from_utf8_lossy(&restart.stderr)
+    );
+    assert!(killer.killed.load(Ordering::SeqCst), "Samba was killed");
+    let retried = killer.waiting.load(Ordering::SeqCst);
+    assert!(
+        retried > 0,
+        "writes failed while Samba was down, and the run waited to retry them"
+    );
+    eprintln!("{retried} writes retried after the restart");
+
+    let s = &report.summary;
+    assert!(s.is_success(), "the run finished by itself: {report:#?}");
+    assert_eq!(s.written + s.unchanged, WAIT_USERS as usize, "{s:?}");
+    assert!(
+        report.items.iter().all(|i| i.outcome != Outcome::Failed),
+        "no failed row is left in the report"
+    );
+    assert!(!state.is_interrupted(), "nothing is left for --resume");
+    for n in &names {
+        let user = ad
+            .directory
+            .find_user(UserKey::SamAccountName, n)
+            .await
+            .expect("user");
+        let photo = current(&ad, &user).await.expect("a photo");
+        assert_eq!(photo.digest(), new[n], "{n} has the new photo");
+    }
 }

@@ -22,7 +22,10 @@
 //! * [`CancelToken::cancel`] (Ctrl-C) stops dispatching; writes in flight
 //!   finish, the rest is reported `not-done` and `--resume` picks it up.
 //!
-//! Retries are the backends' job (their transport); the engine adds none.
+//! Retries are the backends' job (their transport); the engine adds no
+//! retry loop. With [`ExecuteOptions::outage_wait`] it makes one later
+//! attempt — what `--resume` would do — of writes that failed because a
+//! directory was unreachable, after waiting for it to answer again.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -129,6 +132,12 @@ pub struct ExecuteOptions {
     pub threads: Option<usize>,
     /// Writes at once per target (default: what the target suggests).
     pub concurrency: Option<usize>,
+    /// When writes fail because a directory could not be reached (a
+    /// restart, a dropped network, throttling past the backend's retries),
+    /// wait up to this long at the end of the run for every such directory
+    /// to answer again, then retry just those writes, once. `None` (the
+    /// default): they are reported failed, and `--resume` retries them.
+    pub outage_wait: Option<std::time::Duration>,
 }
 
 /// The executor: targets, safety rails and hooks. Build it, then
@@ -228,8 +237,83 @@ impl Executor {
     }
 
     /// Carries out `plan`. Per-item failures are in the report; the run
-    /// never stops for one.
+    /// never stops for one. With [`ExecuteOptions::outage_wait`], writes
+    /// that failed because a directory was unreachable are retried once it
+    /// answers again (see [`retry_plan`]).
     pub async fn run(&self, plan: &Plan) -> RunReport {
+        let started = Instant::now();
+        let mut report = self.run_pass(plan).await;
+        if let (Some(patience), Some(again)) = (self.options.outage_wait, retry_plan(plan, &report))
+        {
+            if !report.summary.stopped && self.wait_for_targets(&again, patience).await {
+                let second = self.run_pass(&again).await;
+                report.replace_items(second);
+            } else if self.cancel.is_cancelled() {
+                // Ctrl-C during the wait: the failures stand, for --resume.
+                report.summary.stopped = true;
+            }
+        }
+        report.summary.elapsed_ms = started.elapsed().as_millis();
+        self.reporter
+            .event(&Event::Finished(report.summary.clone()));
+        report
+    }
+
+    /// Waits until every target `plan` writes to answers a lookup again,
+    /// probing with backoff (1 s doubling to 15 s), for at most `patience`.
+    /// False when one still does not, or the run is cancelled.
+    async fn wait_for_targets(&self, plan: &Plan, patience: std::time::Duration) -> bool {
+        let mut probes: Vec<(&Target, String)> = Vec::new();
+        for t in &self.targets {
+            let name = plan.entries.iter().find_map(|e| {
+                e.steps
+                    .iter()
+                    .any(|s| s.target == t.kind)
+                    .then(|| e.name.clone())
+                    .flatten()
+            });
+            if let Some(name) = name {
+                probes.push((t, name));
+            }
+        }
+        let writes = plan.entries.iter().map(|e| e.steps.len()).sum();
+        self.reporter.event(&Event::Waiting {
+            targets: probes
+                .iter()
+                .map(|(t, _)| t.kind.as_str().to_owned())
+                .collect(),
+            writes,
+            patience_s: patience.as_secs(),
+        });
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            let mut answering = true;
+            for (t, name) in &probes {
+                let key = t.directory.capabilities().listing_key;
+                let probe = t.directory.find_users(key, std::slice::from_ref(name));
+                if !matches!(tokio::time::timeout_at(deadline, probe).await, Ok(Ok(_))) {
+                    answering = false;
+                    break;
+                }
+            }
+            if answering {
+                return true;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            tokio::select! {
+                () = self.cancel.cancelled() => return false,
+                () = tokio::time::sleep_until((now + pause).min(deadline)) => {}
+            }
+            pause = (pause * 2).min(std::time::Duration::from_secs(15));
+        }
+    }
+
+    /// One pass over `plan`: every write it asks for, each once.
+    async fn run_pass(&self, plan: &Plan) -> RunReport {
         let started = Instant::now();
         let mut items: Vec<ItemResult> = Vec::new();
         let mut jobs: Vec<Job> = Vec::new();
@@ -421,6 +505,7 @@ impl Executor {
                     bytes: None,
                     error: Some(format!("an import task stopped: {e}")),
                     backup: None,
+                    retryable: false,
                 }),
             }
         }
@@ -441,7 +526,6 @@ impl Executor {
         let mut summary = Summary::of(&items);
         summary.stopped = stopped;
         summary.elapsed_ms = started.elapsed().as_millis();
-        self.reporter.event(&Event::Finished(summary.clone()));
         RunReport { summary, items }
     }
 
@@ -462,6 +546,7 @@ impl Executor {
             bytes: None,
             error: entry.reason.clone(),
             backup: None,
+            retryable: false,
         };
         if entry.steps.is_empty() || entry.action != Action::Set {
             let outcome = match entry.action {
@@ -608,6 +693,7 @@ impl Job {
             bytes,
             error,
             backup: None,
+            retryable: false,
         }
     }
 }
@@ -854,6 +940,175 @@ async fn write_step(
             None,
             Some(no_mailbox_reason(target)),
         ),
-        Err(e) => job.item(step, Outcome::Failed, None, Some(e.to_string())),
+        Err(e) => {
+            let mut item = job.item(step, Outcome::Failed, None, Some(e.to_string()));
+            item.retryable = e.is_transient();
+            item
+        }
+    }
+}
+
+/// The part of `plan` to do again after `report`: for each entry with a
+/// write that failed because a directory was unreachable, that write and
+/// every later one of the same user — plan order is HD first, Active
+/// Directory last, and a retried HD write must not end up after the AD one
+/// (on-premises Exchange writes its own thumbnail into AD). `None` when
+/// nothing is worth retrying.
+pub fn retry_plan(plan: &Plan, report: &RunReport) -> Option<Plan> {
+    let failed: HashSet<(&str, &str)> = report
+        .items
+        .iter()
+        .filter(|i| i.outcome == Outcome::Failed && i.retryable)
+        .filter_map(|i| Some((i.file.as_str(), i.target.as_deref()?)))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let mut again = plan.clone();
+    again.entries.retain_mut(|e| {
+        let first = e
+            .steps
+            .iter()
+            .position(|s| failed.contains(&(e.relative.as_str(), s.target.as_str())));
+        match first {
+            Some(i) => {
+                e.steps.drain(..i);
+                true
+            }
+            None => false,
+        }
+    });
+    Some(again)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::plan::PLAN_VERSION;
+    use userphoto_directory::UserKey;
+
+    fn step(target: TargetKind) -> Step {
+        Step {
+            target,
+            user: None,
+            action: Action::Set,
+            reason: None,
+            size: 96,
+            budget: 100_000,
+            new_sha256: None,
+            new_bytes: None,
+            current_sha256: None,
+            current_bytes: None,
+        }
+    }
+
+    /// A plan writing `names` to HD (m365) first, then AD.
+    fn plan(names: &[&str]) -> Plan {
+        Plan {
+            version: PLAN_VERSION,
+            folder: "/hr".into(),
+            key: UserKey::SamAccountName,
+            targets: vec![TargetKind::M365, TargetKind::Ad],
+            crop: CropMode::Centre,
+            limits: Limits::default(),
+            strict: false,
+            entries: names
+                .iter()
+                .map(|n| Entry {
+                    file: format!("/hr/{n}.jpg").into(),
+                    relative: format!("{n}.jpg"),
+                    name: Some((*n).to_owned()),
+                    action: Action::Set,
+                    reason: None,
+                    stamp: None,
+                    width: None,
+                    height: None,
+                    steps: vec![step(TargetKind::M365), step(TargetKind::Ad)],
+                    warnings: Vec::new(),
+                    checks: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn row(name: &str, target: TargetKind, outcome: Outcome, retryable: bool) -> ItemResult {
+        ItemResult {
+            file: format!("{name}.jpg"),
+            user: Some(name.to_owned()),
+            user_id: None,
+            target: Some(target.as_str().to_owned()),
+            outcome,
+            bytes: None,
+            error: (outcome == Outcome::Failed).then(|| "failed".to_owned()),
+            backup: None,
+            retryable,
+        }
+    }
+
+    #[test]
+    fn retry_plan_redoes_an_unreachable_write_and_every_later_one_of_its_user() {
+        use Outcome::{Failed, Written};
+        use TargetKind::{Ad, M365};
+        let plan = plan(&["a", "b", "c", "d"]);
+        let items = vec![
+            // HD unreachable, AD written: both again, HD before AD.
+            row("a", M365, Failed, true),
+            row("a", Ad, Written, false),
+            // Only AD unreachable: AD again.
+            row("b", M365, Written, false),
+            row("b", Ad, Failed, true),
+            // Refused (not retryable): not again.
+            row("c", M365, Failed, false),
+            row("c", Ad, Written, false),
+            row("d", M365, Written, false),
+            row("d", Ad, Written, false),
+        ];
+        let report = RunReport {
+            summary: Summary::of(&items),
+            items,
+        };
+        let again = retry_plan(&plan, &report).expect("something to retry");
+        let got: Vec<(String, Vec<TargetKind>)> = again
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.relative.clone(),
+                    e.steps.iter().map(|s| s.target).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![("a.jpg".into(), vec![M365, Ad]), ("b.jpg".into(), vec![Ad])]
+        );
+
+        let settled = RunReport {
+            summary: Summary::default(),
+            items: vec![row("c", M365, Failed, false), row("a", Ad, Written, false)],
+        };
+        assert!(retry_plan(&plan, &settled).is_none(), "nothing retryable");
+    }
+
+    #[test]
+    fn a_retry_replaces_the_rows_it_redoes_and_the_counts() {
+        use TargetKind::Ad;
+        let items = vec![
+            row("a", Ad, Outcome::Written, false),
+            row("b", Ad, Outcome::Failed, true),
+        ];
+        let mut report = RunReport {
+            summary: Summary::of(&items),
+            items,
+        };
+        report.replace_items(RunReport {
+            summary: Summary::default(),
+            items: vec![row("b", Ad, Outcome::Written, false)],
+        });
+        assert_eq!(report.items.len(), 2);
+        assert!(report.items.iter().all(|i| i.outcome == Outcome::Written));
+        assert_eq!(report.summary.written, 2);
+        assert_eq!(report.summary.failed, 0);
+        assert!(report.summary.is_success());
     }
 }

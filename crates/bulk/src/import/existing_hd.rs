@@ -87,6 +87,7 @@ pub async fn use_existing_hd(
                 bytes: None,
                 error: None,
                 backup: None,
+                retryable: false,
             };
             if cancel.is_cancelled() {
                 item.outcome = Outcome::NotDone;

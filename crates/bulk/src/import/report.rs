@@ -68,6 +68,10 @@ pub struct ItemResult {
     pub error: Option<String>,
     /// Where the replaced photo was kept, relative to the backup folder.
     pub backup: Option<String>,
+    /// A failure a later attempt may not repeat: the directory was
+    /// unreachable, throttled or timed out (not in the CSV report).
+    #[serde(default)]
+    pub retryable: bool,
 }
 
 /// Counts of a run.
@@ -142,6 +146,26 @@ pub struct ReportError {
 }
 
 impl RunReport {
+    /// Puts the rows of `later` (a retry of some of this run's rows) in
+    /// place of the rows they redo, and counts again.
+    pub fn replace_items(&mut self, later: RunReport) {
+        for item in later.items {
+            let same = |i: &ItemResult| {
+                i.file == item.file && i.target == item.target && i.user == item.user
+            };
+            match self.items.iter_mut().find(|i| same(i)) {
+                Some(slot) => *slot = item,
+                None => self.items.push(item),
+            }
+        }
+        let stopped = self.summary.stopped || later.summary.stopped;
+        self.summary = Summary {
+            stopped,
+            elapsed_ms: self.summary.elapsed_ms + later.summary.elapsed_ms,
+            ..Summary::of(&self.items)
+        };
+    }
+
     /// Writes the report to `path`: JSON for `.json`, CSV otherwise (with a
     /// header `file,user,user_id,target,outcome,bytes,error,backup`).
     ///
@@ -208,6 +232,7 @@ mod tests {
             bytes: Some(4000),
             error: (outcome == Outcome::Failed).then(|| "said \"no\"".into()),
             backup: None,
+            retryable: false,
         }
     }
 

@@ -40,6 +40,16 @@ pub enum Event {
     },
     /// One (user, target) is finished, whatever the outcome.
     Item(ItemResult),
+    /// Writes failed because directories could not be reached; the run
+    /// waits for them to answer again, then retries those writes.
+    Waiting {
+        /// The targets waited for.
+        targets: Vec<String>,
+        /// Writes to retry.
+        writes: usize,
+        /// How long the run waits at most, in seconds.
+        patience_s: u64,
+    },
     /// The run was asked to stop; writes in flight are being finished.
     Stopping,
     /// The run is over.

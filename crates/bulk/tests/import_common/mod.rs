@@ -109,6 +109,26 @@ pub fn write_photos(folder: &Path, names: &[String], w: u32, h: u32, seed: u32) 
     }
 }
 
+/// An AD-only run ready to go, under `root`: `hr/` holding a `w`×`h` photo
+/// per name (seeded by `seed`), its run state, an in-memory cache, and the
+/// plan — saved, as `import` saves it — which must write every name.
+pub async fn planned_ad_run(
+    root: &Path,
+    ad: &Target,
+    names: &[String],
+    (w, h): (u32, u32),
+    seed: u32,
+) -> (RunState, Arc<PreparedCache>, Plan) {
+    let folder = root.join("hr");
+    write_photos(&folder, names, w, h, seed);
+    let state = RunState::for_run(&root.join("state"), &folder, &[TargetKind::Ad]);
+    let cache = Arc::new(PreparedCache::in_memory());
+    let plan = plan_cached(&folder, std::slice::from_ref(ad), &cache).await;
+    assert_eq!(plan.counts().set, names.len(), "{:#?}", plan.rows());
+    state.save_plan(&plan).expect("save plan");
+    (state, cache, plan)
+}
+
 /// Runs `plan` with `executor`, journalled into a fresh journal of
 /// `state`, and closes the journal: ended when the run succeeded, else
 /// interrupted (as a run cut short leaves it).

@@ -113,7 +113,10 @@ pub(crate) async fn run(
 
     let counts = plan.counts();
     let bar = Arc::new(out.progress(counts.set as u64, "importing"));
-    let reporter = Arc::new(CliReporter::counting_writes(Arc::clone(&bar), out));
+    let reporter = Arc::new(CliReporter {
+        retries: args.outage_wait > 0,
+        ..CliReporter::counting_writes(Arc::clone(&bar), out)
+    });
     let cancel = CancelToken::new();
     {
         let cancel = cancel.clone();
@@ -137,6 +140,8 @@ pub(crate) async fn run(
             },
             threads: args.jobs,
             concurrency: args.concurrency,
+            outage_wait: (args.outage_wait > 0)
+                .then(|| std::time::Duration::from_secs(args.outage_wait)),
         })
         .with_reporter(reporter)
         .with_journal(Arc::clone(&journal), done)
@@ -293,6 +298,8 @@ pub(crate) struct CliReporter {
     /// The bar counts every item and takes its length from `Started`
     /// (use-existing-hd), rather than only the writes of a plan (import).
     every_item: bool,
+    /// Failures the run retries after an outage are warnings, not errors.
+    retries: bool,
 }
 
 impl CliReporter {
@@ -305,6 +312,7 @@ impl CliReporter {
             verbose: out.verbose,
             out: Output::new(out.json, out.verbose),
             every_item: false,
+            retries: false,
         }
     }
 
@@ -340,6 +348,14 @@ impl Reporter for CliReporter {
                 let target = item.target.as_deref().unwrap_or("-");
                 let user = item.user.as_deref().unwrap_or("-");
                 match item.outcome {
+                    Outcome::Failed if item.retryable && self.retries => self.out.problem(
+                        &self.bar,
+                        &format!(
+                            "userphoto: warning: {}: {target}: {user}: {}; retried at the end of the run",
+                            item.file,
+                            item.error.as_deref().unwrap_or("failed")
+                        ),
+                    ),
                     Outcome::Failed => self.out.problem(
                         &self.bar,
                         &format!(
@@ -371,6 +387,20 @@ impl Reporter for CliReporter {
                     ),
                     _ => {}
                 }
+            }
+            Event::Waiting { .. } if self.json => {
+                self.out
+                    .json_line(&serde_json::to_value(event).unwrap_or_default());
+            }
+            Event::Waiting {
+                targets,
+                writes,
+                patience_s,
+            } => {
+                self.bar.println(format!(
+                    "userphoto: {writes} writes failed because {} could not be reached; waiting up to {patience_s} s for it to answer, then retrying them (Ctrl-C stops; --resume retries them later)",
+                    targets.join(", ")
+                ));
             }
             Event::Stopping if !self.json => {
                 self.bar
