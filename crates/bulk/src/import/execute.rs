@@ -265,13 +265,11 @@ impl Executor {
     async fn wait_for_targets(&self, plan: &Plan, patience: std::time::Duration) -> bool {
         let mut probes: Vec<(&Target, String)> = Vec::new();
         for t in &self.targets {
-            let name = plan.entries.iter().find_map(|e| {
-                e.steps
-                    .iter()
-                    .any(|s| s.target == t.kind)
-                    .then(|| e.name.clone())
-                    .flatten()
-            });
+            let name = plan
+                .entries
+                .iter()
+                .filter(|e| e.steps.iter().any(|s| s.target == t.kind))
+                .find_map(|e| e.name.clone());
             if let Some(name) = name {
                 probes.push((t, name));
             }

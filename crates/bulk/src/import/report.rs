@@ -147,7 +147,8 @@ pub struct ReportError {
 
 impl RunReport {
     /// Puts the rows of `later` (a retry of some of this run's rows) in
-    /// place of the rows they redo, and counts again.
+    /// place of the rows they redo, and counts again (the caller times the
+    /// whole run).
     pub fn replace_items(&mut self, later: RunReport) {
         for item in later.items {
             let same = |i: &ItemResult| {
@@ -161,7 +162,7 @@ impl RunReport {
         let stopped = self.summary.stopped || later.summary.stopped;
         self.summary = Summary {
             stopped,
-            elapsed_ms: self.summary.elapsed_ms + later.summary.elapsed_ms,
+            elapsed_ms: self.summary.elapsed_ms,
             ..Summary::of(&self.items)
         };
     }
