@@ -598,6 +598,50 @@ test('folder import: the plan, then confirm each with the current photos beside 
   const json = await report.json();
   assert.ok(json.summary.written >= 1);
   assert.ok(json.items.some((i) => i.outcome === 'unmatched'));
+  // The outcome stands beside each row of the plan.
+  const result = (file, outcome) => page.locator(`#plan-table tbody tr[data-outcome="${outcome}"]`, { hasText: file });
+  assert.equal(await page.locator('#plan-table thead th').nth(4).textContent(), 'Result');
+  assert.ok(await result('', 'written').count() >= 1, 'written rows say so');
+  assert.equal(await result('', 'failed').count(), 0);
+});
+
+test('folder import: a write that fails says why on its row, in the page\'s words', async () => {
+  // Tim has a photo in AD and HD; the backup folder cannot be made (a
+  // file has its name), so neither may be replaced.
+  const backups = path.join(SANDBOX, 'backups');
+  const kept = path.join(WORK, 'backups-kept-2');
+  fs.mkdirSync(backups, { recursive: true });
+  fs.renameSync(backups, kept);
+  fs.writeFileSync(backups, 'not a folder');
+  try {
+    const dir = path.join(WORK, 'tim-again');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    fs.renameSync(await photoFile('Tim.Berners-Lee.png', 500, 500, [30, 90, 160]), path.join(dir, 'Tim.Berners-Lee.png'));
+    await page.getByLabel('Folder on this computer').fill(dir);
+    await page.getByRole('button', { name: 'Show plan' }).click();
+    await page.waitForFunction(() => document.querySelector('#plan-counts')?.textContent.startsWith('1 file ·'), null, { timeout: 30000 });
+    await page.getByLabel('Confirm each').uncheck();
+    await page.locator('#folder-run').click();
+    await page.locator('#folder-report').waitFor({ timeout: 60000 });
+    assert.match(await page.locator('#folder-status').textContent(), / 2 failed/);
+    const failed = page.locator('#plan-table tbody tr[data-outcome="failed"]');
+    await failed.first().waitFor({ timeout: 10000 });
+    assert.equal(await failed.count(), 2);
+    const targets = [];
+    for (const row of await failed.all()) {
+      const cells = await row.locator('td').allTextContents();
+      targets.push(cells[2]);
+      assert.match(cells[4], /^failed: the current photo of Tim Berners-Lee \(u13\) could not be backed up, so nothing was changed: .*check that the folder exists and is writable/);
+      assert.doesNotMatch(cells[4], /--[a-z]/);
+    }
+    assert.deepEqual(targets.sort(), ['AD', 'HD']);
+    await shot('14b-folder-failed');
+  } finally {
+    fs.rmSync(backups, { force: true });
+    fs.renameSync(kept, backups);
+    await page.getByLabel('Confirm each').check();
+  }
 });
 
 test('folder import: a folder chosen in the browser is uploaded and planned', async () => {

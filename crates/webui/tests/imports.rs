@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::{get, TestApp};
+use common::{get, photo, TestApp};
 use futures::StreamExt as _;
 use serde_json::{json, Value};
 
@@ -103,6 +103,48 @@ async fn a_run_streams_progress_and_leaves_a_report() {
         .post_json(&format!("/api/imports/{id}/start"), json!({}))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_failed_write_is_reported_in_the_pages_words() {
+    let app = TestApp::signed_in().await;
+    // Tim has a photo in both targets, so each write must back one up, and
+    // the backup folder cannot be made: a file has its name.
+    let backups = app.demo.root.join("backups");
+    if backups.exists() {
+        std::fs::remove_dir_all(&backups).expect("remove the backup folder");
+    }
+    std::fs::write(&backups, "not a folder").expect("a file in its place");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("Tim.Berners-Lee.png"), photo(400, 400)).expect("write");
+    let (status, plan) = app
+        .post_json("/api/imports", json!({"folder": dir.path()}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["counts"]["set"], 2, "{plan}");
+    let id = plan["id"].as_str().expect("id");
+    let (status, _) = app
+        .post_json(&format!("/api/imports/{id}/start"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    events_until(&app, id, "report-ready").await;
+    let (_, report) = app.get_json(&format!("/api/imports/{id}/report")).await;
+    assert_eq!(report["summary"]["failed"], 2, "{report}");
+    let items = report["items"].as_array().expect("items");
+    let mut targets = Vec::new();
+    for item in items.iter().filter(|i| i["outcome"] == "failed") {
+        let error = item["error"].as_str().expect("a reason");
+        // The row has its target: the sentence starts with the problem,
+        // not with the configuration's section name, and names no flag.
+        assert!(
+            error.starts_with("the current photo of Tim Berners-Lee (u13) could not be backed up, so nothing was changed"),
+            "{error}"
+        );
+        assert!(!error.contains("--"), "a command-line flag: {error}");
+        targets.push(item["target"].as_str().expect("target").to_owned());
+    }
+    targets.sort();
+    assert_eq!(targets, ["ad", "folder"]);
 }
 
 #[tokio::test]

@@ -137,6 +137,9 @@ function userCell(r) {
   return h('td', { text: r.display_name ? `${r.display_name} (${r.user})` : r.user });
 }
 
+/** A plan row's and a report item's common key: file and target. */
+const rowKey = (file, target) => `${target || ''}:${file}`;
+
 const ACTION_TEXT = {
   set: 'will be written', unchanged: 'already in place', skipped: 'skipped',
   unmatched: 'matches nobody', duplicate: 'duplicate', error: 'cannot be used',
@@ -151,7 +154,7 @@ async function plan(request) {
   } catch (e) { out.replaceChildren(); ctx.failed(e); return; }
   const c = job.counts;
   const counts = h('p', { class: 'counts', id: 'plan-counts' });
-  counts.textContent = `${c.files} files · ${c.set} to write · ${c.unchanged} unchanged · ${c.skipped} skipped · ${c.unmatched} unmatched · ${c.duplicate} duplicates · ${c.error} errors`;
+  counts.textContent = `${c.files} file${c.files === 1 ? '' : 's'} · ${c.set} to write · ${c.unchanged} unchanged · ${c.skipped} skipped · ${c.unmatched} unmatched · ${c.duplicate} duplicates · ${c.error} errors`;
   const table = h('table', { id: 'plan-table' });
   table.append(h('caption', { class: 'sr-only', text: 'Import plan' }));
   const head = h('tr');
@@ -159,7 +162,7 @@ async function plan(request) {
   table.append(h('thead', {}, head));
   const body = h('tbody');
   for (const r of job.rows) {
-    const tr = h('tr', { 'data-action': r.action });
+    const tr = h('tr', { 'data-action': r.action, 'data-key': rowKey(r.file, r.target) });
     // A path may break after each slash, never inside a name.
     const file = h('td');
     r.file.split('/').forEach((part, i, all) => {
@@ -199,7 +202,9 @@ async function start() {
     if (ev.type === 'item') {
       done += 1;
       progress.value = done;
-      status.textContent = `${done} of ${total}: ${ev.file} → ${ev.target || ''} ${ev.outcome}`;
+      const t = ev.target ? ctx.targetOf(ev.target) : null;
+      const where = t ? t.label : (ev.target || '');
+      status.textContent = `${done} of ${total}: ${ev.file} → ${where} ${OUTCOME_TEXT[ev.outcome] || ev.outcome}`;
     }
     if (ev.type === 'confirm') ask(ev);
     if (ev.type === 'stopping') status.textContent = 'Stopping after the writes in flight…';
@@ -251,14 +256,42 @@ function ask(ev) {
   buttons.querySelector('button').focus();
 }
 
-function finished(s) {
+const OUTCOME_TEXT = {
+  written: 'written', unchanged: 'already in place', skipped: 'skipped', unmatched: 'matches nobody',
+  duplicate: 'duplicate', failed: 'failed', 'not-done': 'not done', 'would-write': 'would be written',
+};
+
+async function finished(s) {
   $('folder-step').replaceChildren();
   const status = $('folder-status');
   status.textContent = `Done${s.stopped ? ' (stopped)' : ''}: ${s.written} written, ${s.unchanged} unchanged, ${s.skipped} skipped, ${s.failed} failed, ${s.not_done} not done.`;
   const link = h('a', { class: 'button', id: 'folder-report', href: `/api/imports/${job.id}/report`, download: 'userphoto-import-report.json', text: 'Download report' });
   $('folder-stop').replaceWith(link);
-  ctx.toast(status.textContent, s.failed ? 'error' : 'ok');
+  ctx.toast(s.failed ? `${status.textContent} The Result column says why.` : status.textContent, s.failed ? 'error' : 'ok');
   if (ctx.state.user) ctx.refresh();
+  try {
+    showResults(await get(`/api/imports/${job.id}/report`));
+  } catch (e) { ctx.failed(e); }
+}
+
+/**
+ * The run's outcome beside each row of the plan, failures with their
+ * reason, so nobody has to open the report to learn what went wrong.
+ */
+function showResults(report) {
+  const table = $('plan-table');
+  if (!table) return;
+  const byKey = new Map(report.items.map((i) => [rowKey(i.file, i.target), i]));
+  table.querySelector('thead tr').append(h('th', { scope: 'col', text: 'Result' }));
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    const item = byKey.get(tr.dataset.key);
+    if (!item) { tr.append(h('td', { text: '—' })); continue; }
+    tr.dataset.outcome = item.outcome;
+    const text = OUTCOME_TEXT[item.outcome] || item.outcome;
+    // The plan's cell already gives the reason of what was not attempted.
+    const why = item.error && ['failed', 'not-done'].includes(item.outcome) ? `: ${item.error}` : '';
+    tr.append(h('td', { text: text + why }));
+  }
 }
 
 function fmt(n) {

@@ -138,6 +138,9 @@ pub struct ExecuteOptions {
     /// to answer again, then retry just those writes, once. `None` (the
     /// default): they are reported failed, and `--resume` retries them.
     pub outage_wait: Option<std::time::Duration>,
+    /// How the report's sentences are worded (default: the command
+    /// line's). Give the same wording the plan was made with.
+    pub wording: Wording,
 }
 
 /// The executor: targets, safety rails and hooks. Build it, then
@@ -330,7 +333,9 @@ impl Executor {
             strict: plan.strict,
         };
         let ahead = self.ahead.lock().ok().and_then(|mut a| a.take());
-        let mut preparer = ahead.unwrap_or_else(|| Preparer::start(mode, self.options.threads));
+        let wording = Arc::new(self.options.wording.clone());
+        let mut preparer = ahead
+            .unwrap_or_else(|| Preparer::start(mode, self.options.threads, &self.options.wording));
         preparer.want_only(jobs.iter().map(|j| j.file.clone()).collect());
         // Files by path (a mapping file may name one file for two users).
         let mut waiting: HashMap<std::path::PathBuf, Vec<usize>> = HashMap::new();
@@ -471,6 +476,7 @@ impl Executor {
                 targets: Arc::clone(&per_target),
                 ops: self.ops.clone(),
                 write: self.options.write,
+                wording: Arc::clone(&wording),
                 reporter: Arc::clone(&self.reporter),
                 journal: self.journal.clone(),
             };
@@ -870,6 +876,7 @@ struct UserTask {
     targets: Arc<HashMap<TargetKind, Target>>,
     ops: Ops,
     write: WriteOptions,
+    wording: Arc<Wording>,
     reporter: Arc<dyn Reporter>,
     journal: Option<Arc<Journal>>,
 }
@@ -902,46 +909,53 @@ impl UserTask {
     async fn write_one(&self, step: &Step) -> ItemResult {
         let fail = |message: String| self.job.item(step, Outcome::Failed, None, Some(message));
         let (Some(target), Some(user)) = (self.targets.get(&step.target), &step.user) else {
-            return fail(format!("{} is not open in this run", step.target));
+            let name = self.wording.target(step.target);
+            return fail(format!("{name} is not open in this run"));
         };
         let Some(photo) = self.prepared.photo_for(step.size, step.budget) else {
             return fail("no photo was prepared for this target".into());
         };
-        write_step(&self.ops, target, user, photo, &self.write, &self.job, step).await
+        self.write_step(target, user, photo, step).await
     }
-}
 
-async fn write_step(
-    ops: &Ops,
-    target: &Target,
-    user: &User,
-    photo: &Photo,
-    write: &WriteOptions,
-    job: &Job,
-    step: &Step,
-) -> ItemResult {
-    match ops.set_prepared_photo(target, user, photo, write).await {
-        Ok(change) => {
-            let outcome = match change.status {
-                ChangeStatus::Unchanged => Outcome::Unchanged,
-                _ => Outcome::Written,
-            };
-            let mut item = job.item(step, outcome, Some(photo.len()), step.reason.clone());
-            item.backup = change.backup.map(|b| b.path);
-            item
-        }
-        // Found at the read before the write (a first run's plan does not
-        // read current photos): nothing to do for this user here.
-        Err(OpsError::NoMailbox { target, .. }) => job.item(
-            step,
-            Outcome::Skipped,
-            None,
-            Some(no_mailbox_reason(target)),
-        ),
-        Err(e) => {
-            let mut item = job.item(step, Outcome::Failed, None, Some(e.to_string()));
-            item.retryable = e.is_transient();
-            item
+    async fn write_step(
+        &self,
+        target: &Target,
+        user: &User,
+        photo: &Photo,
+        step: &Step,
+    ) -> ItemResult {
+        let job = &self.job;
+        let result = self
+            .ops
+            .set_prepared_photo(target, user, photo, &self.write)
+            .await;
+        match result {
+            Ok(change) => {
+                let outcome = match change.status {
+                    ChangeStatus::Unchanged => Outcome::Unchanged,
+                    _ => Outcome::Written,
+                };
+                let mut item = job.item(step, outcome, Some(photo.len()), step.reason.clone());
+                item.backup = change.backup.map(|b| b.path);
+                item
+            }
+            // Found at the read before the write (a first run's plan does not
+            // read current photos): nothing to do for this user here.
+            Err(OpsError::NoMailbox { target, .. }) => job.item(
+                step,
+                Outcome::Skipped,
+                None,
+                Some(no_mailbox_reason(self.wording.target(target))),
+            ),
+            Err(e) => {
+                // The report has a target column: the sentence need not
+                // name it again (the command line's is the whole Display).
+                let message = self.wording.ops_error_detail(&e);
+                let mut item = job.item(step, Outcome::Failed, None, Some(message));
+                item.retryable = e.is_transient();
+                item
+            }
         }
     }
 }

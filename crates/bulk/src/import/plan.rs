@@ -438,7 +438,7 @@ pub async fn build_plan_preparing(
     reporter: &dyn Reporter,
 ) -> Result<(Plan, Preparer), ImportError> {
     let mode = super::execute::PrepareMode::of(options);
-    let mut preparer = Preparer::start(mode, options.threads);
+    let mut preparer = Preparer::start(mode, options.threads, &options.wording);
     let plan = plan_with(options, targets, cache, reporter, Some(&mut preparer)).await?;
     Ok((plan, preparer))
 }

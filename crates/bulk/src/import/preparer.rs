@@ -89,7 +89,8 @@ impl Preparer {
     /// The workers are threads of their own, not the global rayon pool:
     /// they block waiting for work while the plan is being built, and the
     /// plan itself uses the rayon pool to read image headers.
-    pub(crate) fn start(mode: PrepareMode, threads: Option<usize>) -> Self {
+    /// Its failures are sentences worded by `wording`.
+    pub(crate) fn start(mode: PrepareMode, threads: Option<usize>, wording: &Wording) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Work>();
         let queue = Arc::new(Mutex::new(queue));
         let (tx, results) = mpsc::channel(WAITING);
@@ -103,9 +104,10 @@ impl Preparer {
             .filter_map(|i| {
                 let (queue, tx) = (Arc::clone(&queue), tx.clone());
                 let (wanted, stop) = (Arc::clone(&wanted), Arc::clone(&stop));
+                let wording = wording.clone();
                 std::thread::Builder::new()
                     .name(format!("userphoto-prepare-{i}"))
-                    .spawn(move || work_loop(&queue, &tx, &wanted, &stop, mode))
+                    .spawn(move || work_loop(&queue, &tx, &wanted, &stop, mode, &wording))
                     .ok()
             })
             .collect();
@@ -186,6 +188,7 @@ fn work_loop(
     wanted: &RwLock<Option<HashSet<PathBuf>>>,
     stop: &AtomicBool,
     mode: PrepareMode,
+    wording: &Wording,
 ) {
     let mut pipeline = Pipeline::new();
     loop {
@@ -204,7 +207,7 @@ fn work_loop(
         if skip {
             continue;
         }
-        let done = prepare_work(&mut pipeline, work, mode);
+        let done = prepare_work(&mut pipeline, work, mode, wording);
         if tx.blocking_send(done).is_err() {
             return;
         }
@@ -212,7 +215,12 @@ fn work_loop(
 }
 
 /// Reads, sizes (for [`Outputs::BySize`]) and prepares one file.
-fn prepare_work(pipeline: &mut Pipeline, work: Work, mode: PrepareMode) -> Prepared {
+fn prepare_work(
+    pipeline: &mut Pipeline,
+    work: Work,
+    mode: PrepareMode,
+    wording: &Wording,
+) -> Prepared {
     let Work { path, outputs } = work;
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -235,20 +243,12 @@ fn prepare_work(pipeline: &mut Pipeline, work: Work, mode: PrepareMode) -> Prepa
                 return Prepared {
                     path,
                     specs: Vec::new(),
-                    result: Err(e.to_string()),
+                    result: Err(wording.imaging_error(&e)),
                 }
             }
         },
     };
-    // The executor's results are the command line's (the web UI shows only
-    // counts of a run).
-    let result = prepare_bytes(
-        pipeline,
-        &bytes,
-        specs.clone(),
-        mode,
-        &Wording::command_line(),
-    );
+    let result = prepare_bytes(pipeline, &bytes, specs.clone(), mode, wording);
     Prepared {
         path,
         specs,

@@ -142,6 +142,7 @@ pub(crate) async fn run(
             concurrency: args.concurrency,
             outage_wait: (args.outage_wait > 0)
                 .then(|| std::time::Duration::from_secs(args.outage_wait)),
+            ..ExecuteOptions::default()
         })
         .with_reporter(reporter)
         .with_journal(Arc::clone(&journal), done)

@@ -31,8 +31,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use userphoto_bulk::import::{
-    build_plan, CancelToken, ConfirmRequest, Confirmer, Decision, Event, Executor, ImportOptions,
-    NoReporter, Plan, PreparedCache, Reporter, RunReport,
+    build_plan, CancelToken, ConfirmRequest, Confirmer, Decision, Event, ExecuteOptions, Executor,
+    ImportOptions, NoReporter, Plan, PreparedCache, Reporter, RunReport,
 };
 
 use super::upload_path::relative_upload_path;
@@ -264,7 +264,13 @@ pub(crate) async fn start(
         .filter(|t| job.plan.targets.contains(&t.kind))
         .cloned()
         .collect();
+    // The report's sentences in the page's words, as the plan's were.
+    let options = ExecuteOptions {
+        wording: super::wording(&state),
+        ..ExecuteOptions::default()
+    };
     let mut executor = Executor::new(targets, state.ops().clone())
+        .with_options(options)
         .with_cache(Arc::clone(&job.cache))
         .with_cancel(job.cancel.clone())
         .with_reporter(Arc::new(WebReporter(Arc::clone(&job))));
