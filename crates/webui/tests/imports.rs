@@ -13,9 +13,20 @@ use serde_json::{json, Value};
 /// Reads the job's event stream until `until` matches an event (or the
 /// stream ends), answering nothing.
 async fn events_until(app: &TestApp, id: &str, until: &str) -> Vec<Value> {
-    let res = app
-        .send(app.authed(get(&format!("/api/imports/{id}/events"))))
-        .await;
+    events_after(app, id, None, until).await
+}
+
+/// [`events_until`] for a page that reconnects having seen events up to
+/// `last_id` (`Last-Event-ID`).
+async fn events_after(app: &TestApp, id: &str, last_id: Option<usize>, until: &str) -> Vec<Value> {
+    let mut req = get(&format!("/api/imports/{id}/events"));
+    if let Some(last) = last_id {
+        req.headers_mut().insert(
+            "last-event-id",
+            last.to_string().parse().expect("a header value"),
+        );
+    }
+    let res = app.send(app.authed(req)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     let mut body = res.into_body().into_data_stream();
@@ -93,9 +104,13 @@ async fn a_run_streams_progress_and_leaves_a_report() {
     let (status, report) = app.get_json(&format!("/api/imports/{id}/report")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(report["items"].as_array().is_some_and(|i| !i.is_empty()));
-    // A late subscriber gets the whole story again.
+    // A late subscriber gets the whole story again; one that reconnects
+    // after event 2 (Last-Event-ID) gets only the rest.
     let again = events_until(&app, id, "report-ready").await;
     assert_eq!(again.len(), events.len());
+    let rest = events_after(&app, id, Some(2), "report-ready").await;
+    assert_eq!(rest.len(), events.len() - 3);
+    assert_eq!(rest.first(), events.get(3));
     let grace = app.user_id("Grace.Hopper").await;
     assert_eq!(app.pane(&grace, "folder").await["state"], "photo");
     // Running it twice is refused.
@@ -103,6 +118,23 @@ async fn a_run_streams_progress_and_leaves_a_report() {
         .post_json(&format!("/api/imports/{id}/start"), json!({}))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn plans_kept_are_bounded_the_oldest_idle_one_goes() {
+    let app = TestApp::signed_in().await;
+    let first = planned(&app).await["id"].as_str().expect("id").to_owned();
+    for _ in 0..16 {
+        planned(&app).await;
+    }
+    let (status, _) = app
+        .post_json(&format!("/api/imports/{first}/start"), json!({}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the oldest plan is forgotten"
+    );
 }
 
 #[tokio::test]
@@ -159,6 +191,7 @@ async fn confirm_each_asks_and_quit_stops_the_rest() {
     .await;
     let events = events_until(&app, id, "confirm").await;
     let question = events.last().expect("a question");
+    let number = question["question"].as_u64().expect("a numbered question");
     assert!(question["file"].as_str().is_some());
     assert!(question["user_id"].as_str().is_some());
     let preview = app
@@ -168,13 +201,29 @@ async fn confirm_each_asks_and_quit_stops_the_rest() {
         ))))
         .await;
     assert_eq!(preview.status(), StatusCode::OK);
+    // An answer to a question that is not the one waiting is refused.
     let (status, _) = app
         .post_json(
             &format!("/api/imports/{id}/decide"),
-            json!({"decision": "quit"}),
+            json!({"decision": "yes", "question": number + 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app
+        .post_json(
+            &format!("/api/imports/{id}/decide"),
+            json!({"decision": "quit", "question": number}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // Answered: a second click on the same question changes nothing.
+    let (status, _) = app
+        .post_json(
+            &format!("/api/imports/{id}/decide"),
+            json!({"decision": "yes", "question": number}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
     let events = events_until(&app, id, "report-ready").await;
     let summary = &events.last().expect("an event")["summary"];
     assert_eq!(summary["written"], 0, "{summary}");

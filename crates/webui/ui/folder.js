@@ -210,7 +210,8 @@ async function start() {
     if (ev.type === 'stopping') status.textContent = 'Stopping after the writes in flight…';
     if (ev.type === 'report-ready') {
       events.close();
-      finished(ev.summary);
+      if (ev.summary) finished(ev.summary);
+      else broken(ev.error);
     }
   };
   try {
@@ -243,7 +244,7 @@ function ask(ev) {
   const decide = (d) => async () => {
     // Answered: clear it now; the next question may arrive before the reply.
     box.remove();
-    try { await post(`/api/imports/${job.id}/decide`, { decision: d }); } catch (e) { ctx.failed(e); }
+    try { await post(`/api/imports/${job.id}/decide`, { decision: d, question: ev.question }); } catch (e) { ctx.failed(e); }
   };
   for (const [d, text, cls] of [['yes', 'Import', 'primary'], ['no', 'Skip', ''], ['all', 'Import all', ''], ['quit', 'Stop', 'danger-outline']]) {
     const b = h('button', { type: 'button', class: cls, text });
@@ -260,6 +261,14 @@ const OUTCOME_TEXT = {
   written: 'written', unchanged: 'already in place', skipped: 'skipped', unmatched: 'matches nobody',
   duplicate: 'duplicate', failed: 'failed', 'not-done': 'not done', 'would-write': 'would be written',
 };
+
+/** The run ended without a report (the server says why). */
+function broken(error) {
+  $('folder-step').replaceChildren();
+  $('folder-status').textContent = `Stopped: ${error || 'the import ended without a report'}`;
+  $('folder-stop').remove();
+  ctx.toast($('folder-status').textContent, 'error');
+}
 
 async function finished(s) {
   $('folder-step').replaceChildren();

@@ -106,7 +106,8 @@ impl Preparer {
                 let (wanted, stop) = (Arc::clone(&wanted), Arc::clone(&stop));
                 let wording = wording.clone();
                 std::thread::Builder::new()
-                    .name(format!("userphoto-prepare-{i}"))
+                    // Linux keeps 15 bytes of a thread's name (`top`, `perf`).
+                    .name(format!("up-prepare-{i}"))
                     .spawn(move || work_loop(&queue, &tx, &wanted, &stop, mode, &wording))
                     .ok()
             })

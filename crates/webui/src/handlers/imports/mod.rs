@@ -15,14 +15,16 @@
 //! | GET | `/api/imports/{id}/report` | the run's report (JSON) |
 //! | GET | `/api/imports/{id}/preview?file=` | a planned file, prepared 648×648 |
 
-use std::collections::HashMap;
+mod feed;
+mod jobs;
+
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -31,84 +33,25 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use userphoto_bulk::import::{
-    build_plan, CancelToken, ConfirmRequest, Confirmer, Decision, Event, ExecuteOptions, Executor,
-    ImportOptions, NoReporter, Plan, PreparedCache, Reporter, RunReport,
+    build_plan, ConfirmRequest, Confirmer, Decision, Event, ExecuteOptions, Executor,
+    ImportOptions, NoReporter, PreparedCache, Reporter,
 };
 
+use self::feed::FeedEvent;
+use self::jobs::Job;
+pub(crate) use self::jobs::Jobs;
 use super::upload_path::relative_upload_path;
 use crate::error::{AppError, AppResult};
-use crate::state::{random_token, AppState};
-
-/// The imports of this server, by id, and the folders uploaded for them.
-#[derive(Debug, Default)]
-pub(crate) struct Jobs {
-    jobs: Mutex<HashMap<String, Arc<Job>>>,
-    folders: Mutex<Vec<(String, tempfile::TempDir)>>,
-}
-
-/// How many uploaded folders are kept (the oldest is deleted beyond that).
-const MAX_FOLDERS: usize = 4;
-
-/// One planned (and maybe running) import.
-#[derive(Debug)]
-pub(crate) struct Job {
-    plan: Plan,
-    cache: Arc<PreparedCache>,
-    started: AtomicBool,
-    cancel: CancelToken,
-    feed: Feed,
-    decisions: Mutex<Option<mpsc::Sender<Decision>>>,
-    report: Mutex<Option<RunReport>>,
-}
-
-/// The job's events: every one kept (late subscribers get them all) and
-/// broadcast to live ones.
-#[derive(Debug)]
-struct Feed {
-    history: Mutex<Vec<String>>,
-    live: broadcast::Sender<String>,
-}
-
-impl Feed {
-    fn push(&self, event: &Value) {
-        let text = event.to_string();
-        let mut history = lock(&self.history);
-        history.push(text.clone());
-        let _ = self.live.send(text);
-    }
-
-    fn subscribe(&self) -> (Vec<String>, broadcast::Receiver<String>) {
-        let history = lock(&self.history);
-        (history.clone(), self.live.subscribe())
-    }
-}
+use crate::state::AppState;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl Jobs {
-    fn get(&self, id: &str) -> AppResult<Arc<Job>> {
-        lock(&self.jobs)
-            .get(id)
-            .cloned()
-            .ok_or_else(|| AppError::not_found("no such import; plan it again"))
-    }
-}
-
 /// `POST /api/folders`: a new, empty folder on the server for the files
 /// of a folder chosen in the browser (directory upload).
 pub(crate) async fn new_folder(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    let dir = tempfile::Builder::new()
-        .prefix("userphoto-upload-")
-        .tempdir()
-        .map_err(AppError::internal)?;
-    let id = random_token();
-    let mut folders = lock(&state.jobs().folders);
-    if folders.len() >= MAX_FOLDERS {
-        folders.remove(0);
-    }
-    folders.push((id.clone(), dir));
+    let id = state.jobs().new_folder()?;
     Ok(Json(json!({"id": id})))
 }
 
@@ -133,7 +76,10 @@ pub(crate) async fn put_file(
     })?;
     let name = q.name.as_str();
     let relative = relative_upload_path(name).map_err(AppError::bad_request)?;
-    let path = upload_folder(&state, &id)?.join(relative);
+    // Held until the file is written: a folder let go meanwhile (a fifth
+    // upload) is deleted only after this, never re-made half-empty.
+    let folder = state.jobs().folder(&id)?;
+    let path = folder.path().join(relative);
     if let Some(parent) = path.parent() {
         // A fresh temporary folder the server made: nothing in it but what
         // was uploaded, so no link can lead outside it.
@@ -154,14 +100,6 @@ pub(crate) async fn put_file(
     Ok(Json(json!({"name": name, "bytes": body.len()})))
 }
 
-fn upload_folder(state: &AppState, id: &str) -> AppResult<std::path::PathBuf> {
-    lock(&state.jobs().folders)
-        .iter()
-        .find(|(i, _)| i == id)
-        .map(|(_, d)| d.path().to_path_buf())
-        .ok_or_else(|| AppError::not_found("that uploaded folder has expired; choose it again"))
-}
-
 /// `{folder, recursive}` or `{upload}` (an uploaded folder's id)
 #[derive(Debug, Deserialize)]
 pub(crate) struct PlanBody {
@@ -178,8 +116,12 @@ pub(crate) async fn plan(
     body: Result<Json<PlanBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<Json<Value>> {
     let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
-    let folder = match &body.upload {
-        Some(id) => upload_folder(&state, id)?,
+    let upload = match &body.upload {
+        Some(id) => Some(state.jobs().folder(id)?),
+        None => None,
+    };
+    let folder = match &upload {
+        Some(dir) => dir.path().to_path_buf(),
         None => std::path::PathBuf::from(body.folder.trim()),
     };
     if !folder.is_dir() {
@@ -216,23 +158,9 @@ pub(crate) async fn plan(
     .await
     .map_err(AppError::internal)?
     .map_err(|e| AppError::new(StatusCode::CONFLICT, "import", wording.import_error(&e)))?;
-    let id = random_token();
     let rows = plan.rows();
     let counts = plan.counts();
-    let (live, _) = broadcast::channel(256);
-    let job = Arc::new(Job {
-        plan,
-        cache,
-        started: AtomicBool::new(false),
-        cancel: CancelToken::new(),
-        feed: Feed {
-            history: Mutex::new(Vec::new()),
-            live,
-        },
-        decisions: Mutex::new(None),
-        report: Mutex::new(None),
-    });
-    lock(&state.jobs().jobs).insert(id.clone(), job);
+    let id = state.jobs().insert(Job::new(plan, cache, upload))?;
     Ok(Json(json!({"id": id, "counts": counts, "rows": rows})))
 }
 
@@ -275,51 +203,68 @@ pub(crate) async fn start(
         .with_cancel(job.cancel.clone())
         .with_reporter(Arc::new(WebReporter(Arc::clone(&job))));
     if body.confirm {
-        let (tx, rx) = mpsc::channel();
-        *lock(&job.decisions) = Some(tx);
+        let answers = job.questions.open();
         executor = executor.with_confirmer(Arc::new(WebConfirmer {
             job: Arc::clone(&job),
-            decisions: Mutex::new(rx),
+            answers: Mutex::new(answers),
         }));
     }
     let run = Arc::clone(&job);
-    tokio::spawn(async move {
+    let running = tokio::spawn(async move {
         let report = executor.run(&run.plan).await;
         let summary = report.summary.clone();
         *lock(&run.report) = Some(report);
-        run.feed
-            .push(&json!({"type": "report-ready", "summary": summary}));
+        summary
+    });
+    // The page waits for `report-ready`: it comes even if the run panics.
+    tokio::spawn(async move {
+        let end = match running.await {
+            Ok(summary) => json!({"type": "report-ready", "summary": summary}),
+            Err(e) => {
+                tracing::error!(error = %e, "a folder import stopped");
+                json!({
+                    "type": "report-ready",
+                    "summary": null,
+                    "error": "the import stopped unexpectedly; what it wrote is in the audit log, and the server's log says why",
+                })
+            }
+        };
+        job.feed.finish(&end);
     });
     Ok(Json(json!({"id": id, "started": true})))
 }
 
-/// `GET /api/imports/{id}/events`: everything so far, then live.
+/// `GET /api/imports/{id}/events`: everything so far (after
+/// `Last-Event-ID`, which a reconnecting `EventSource` sends), then live,
+/// until `report-ready`.
 pub(crate) async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let job = state.jobs().get(&id)?;
-    let (history, live) = job.feed.subscribe();
-    let done = history.iter().any(|e| e.contains("\"report-ready\""));
-    let past = stream::iter(history);
-    let future = stream::unfold((live, done), |(mut rx, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            match rx.recv().await {
-                Ok(text) => {
-                    let end = text.contains("\"report-ready\"");
-                    return Some((text, (rx, end)));
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let (past, live) = job.feed.subscribe(after);
+    let future = stream::unfold(live, |rx| async move {
+        let mut rx = rx?;
+        match rx.recv().await {
+            Ok(event) => {
+                let next = (!event.last).then_some(rx);
+                Some((event, next))
+            }
+            // Fallen behind, or the job is gone: end the stream; the page
+            // reconnects and gets the rest from the history.
+            Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => {
+                None
             }
         }
     });
-    let stream = past
+    let stream = stream::iter(past)
         .chain(future)
-        .map(|text| Ok(SseEvent::default().data(text)));
+        .map(|e: FeedEvent| Ok(SseEvent::default().id(e.id.to_string()).data(&*e.text)));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -327,6 +272,8 @@ pub(crate) async fn events(
 #[derive(Debug, Deserialize)]
 pub(crate) struct DecideBody {
     decision: String,
+    /// The number of the `confirm` event answered.
+    question: u64,
 }
 
 /// `POST /api/imports/{id}/decide`: the answer to the pending question.
@@ -348,16 +295,7 @@ pub(crate) async fn decide(
         }
     };
     let job = state.jobs().get(&id)?;
-    let sent = lock(&job.decisions)
-        .as_ref()
-        .is_some_and(|tx| tx.send(decision).is_ok());
-    if !sent {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "not-asking",
-            "this import is not waiting for a decision",
-        ));
-    }
+    job.questions.answer(body.question, decision)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -368,9 +306,7 @@ pub(crate) async fn stop(
 ) -> AppResult<Json<Value>> {
     let job = state.jobs().get(&id)?;
     job.cancel.cancel();
-    if let Some(tx) = lock(&job.decisions).as_ref() {
-        let _ = tx.send(Decision::Quit);
-    }
+    job.questions.quit();
     Ok(Json(json!({"ok": true})))
 }
 
@@ -460,7 +396,7 @@ impl Reporter for WebReporter {
 /// Puts each question on the feed and waits for the page's answer.
 struct WebConfirmer {
     job: Arc<Job>,
-    decisions: Mutex<mpsc::Receiver<Decision>>,
+    answers: Mutex<mpsc::Receiver<Decision>>,
 }
 
 impl Confirmer for WebConfirmer {
@@ -480,15 +416,17 @@ impl Confirmer for WebConfirmer {
                 json!({"target": kind.as_str(), "current_bytes": current, "new_bytes": new})
             })
             .collect();
+        let question = self.job.questions.ask();
         self.job.feed.push(&json!({
             "type": "confirm",
+            "question": question,
             "file": request.file,
             "user": request.user,
             "user_id": user_id,
             "display_name": request.display_name,
             "targets": targets,
         }));
-        let rx = lock(&self.decisions);
+        let rx = lock(&self.answers);
         loop {
             match rx.recv_timeout(Duration::from_millis(500)) {
                 Ok(d) => return d,

@@ -1,0 +1,222 @@
+//! The imports a server holds, and the folders uploaded for them. Both are
+//! bounded: a page that plans again and again, or uploads folder after
+//! folder, must not grow the server without end.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use axum::http::StatusCode;
+use userphoto_bulk::import::{CancelToken, Decision, Plan, PreparedCache, RunReport};
+
+use super::feed::Feed;
+use super::lock;
+use crate::error::{AppError, AppResult};
+use crate::state::random_token;
+
+/// How many uploaded folders are kept (the oldest is let go beyond that).
+const MAX_FOLDERS: usize = 4;
+
+/// How many imports are kept; beyond that the oldest one not running is
+/// forgotten (its plan, events and report).
+const MAX_JOBS: usize = 16;
+
+/// The imports of this server, by id, oldest first, and the folders
+/// uploaded for them.
+#[derive(Debug, Default)]
+pub(crate) struct Jobs {
+    jobs: Mutex<Vec<(String, Arc<Job>)>>,
+    folders: Mutex<Vec<(String, Arc<tempfile::TempDir>)>>,
+}
+
+impl Jobs {
+    /// The job `id`.
+    pub(crate) fn get(&self, id: &str) -> AppResult<Arc<Job>> {
+        lock(&self.jobs)
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, j)| Arc::clone(j))
+            .ok_or_else(|| AppError::not_found("no such import; plan it again"))
+    }
+
+    /// Keeps `job`; its id.
+    pub(crate) fn insert(&self, job: Job) -> AppResult<String> {
+        let mut jobs = lock(&self.jobs);
+        if jobs.len() >= MAX_JOBS {
+            let Some(oldest) = jobs.iter().position(|(_, j)| !j.is_running()) else {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "busy",
+                    "too many imports are running; wait for one to finish",
+                ));
+            };
+            jobs.remove(oldest);
+        }
+        let id = random_token();
+        jobs.push((id.clone(), Arc::new(job)));
+        Ok(id)
+    }
+
+    /// A new, empty folder for a folder chosen in the browser; its id.
+    pub(crate) fn new_folder(&self) -> AppResult<String> {
+        let dir = tempfile::Builder::new()
+            .prefix("userphoto-upload-")
+            .tempdir()
+            .map_err(AppError::internal)?;
+        let id = random_token();
+        let mut folders = lock(&self.folders);
+        if folders.len() >= MAX_FOLDERS {
+            // Deleted once nothing holds it: not under a file being
+            // written into it, nor under a job planned from it.
+            folders.remove(0);
+        }
+        folders.push((id.clone(), Arc::new(dir)));
+        Ok(id)
+    }
+
+    /// The uploaded folder `id`, held for as long as the caller keeps it.
+    pub(crate) fn folder(&self, id: &str) -> AppResult<Arc<tempfile::TempDir>> {
+        lock(&self.folders)
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, d)| Arc::clone(d))
+            .ok_or_else(|| AppError::not_found("that uploaded folder has expired; choose it again"))
+    }
+}
+
+/// One planned (and maybe running) import.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) plan: Plan,
+    pub(crate) cache: Arc<PreparedCache>,
+    pub(crate) started: AtomicBool,
+    pub(crate) cancel: CancelToken,
+    pub(crate) feed: Feed,
+    pub(crate) questions: Questions,
+    pub(crate) report: Mutex<Option<RunReport>>,
+    /// The uploaded folder it was planned from, kept while the job is.
+    pub(crate) _upload: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Job {
+    /// A job for `plan`, not started.
+    pub(crate) fn new(
+        plan: Plan,
+        cache: Arc<PreparedCache>,
+        upload: Option<Arc<tempfile::TempDir>>,
+    ) -> Self {
+        Job {
+            plan,
+            cache,
+            started: AtomicBool::new(false),
+            cancel: CancelToken::new(),
+            feed: Feed::new(),
+            questions: Questions::default(),
+            report: Mutex::new(None),
+            _upload: upload,
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        self.started.load(Ordering::SeqCst) && !self.feed.is_finished()
+    }
+}
+
+/// "Confirm each": the question waiting for the page's answer, by number.
+/// An answer must name the question it answers, so an answer to a question
+/// shown twice (a replayed stream) or clicked twice can never approve the
+/// next user's photo, which nobody has seen.
+#[derive(Debug, Default)]
+pub(crate) struct Questions {
+    state: Mutex<QuestionState>,
+}
+
+#[derive(Debug, Default)]
+struct QuestionState {
+    answers: Option<mpsc::Sender<Decision>>,
+    asked: u64,
+    pending: Option<u64>,
+}
+
+impl Questions {
+    /// Opens the channel answers arrive on.
+    pub(crate) fn open(&self) -> mpsc::Receiver<Decision> {
+        let (tx, rx) = mpsc::channel();
+        lock(&self.state).answers = Some(tx);
+        rx
+    }
+
+    /// The number of a new question, now the pending one.
+    pub(crate) fn ask(&self) -> u64 {
+        let mut state = lock(&self.state);
+        state.asked += 1;
+        state.pending = Some(state.asked);
+        state.asked
+    }
+
+    /// Answers question `number`.
+    ///
+    /// # Errors
+    /// 409 when it is not the question waiting.
+    pub(crate) fn answer(&self, number: u64, decision: Decision) -> AppResult<()> {
+        let mut state = lock(&self.state);
+        if state.pending != Some(number) {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "not-asking",
+                "that question is not waiting for an answer (it was answered, or the import moved on)",
+            ));
+        }
+        state.pending = None;
+        match &state.answers {
+            Some(tx) if tx.send(decision).is_ok() => Ok(()),
+            _ => Err(AppError::new(
+                StatusCode::CONFLICT,
+                "not-asking",
+                "this import is not waiting for a decision",
+            )),
+        }
+    }
+
+    /// Answers whatever is pending with [`Decision::Quit`].
+    pub(crate) fn quit(&self) {
+        let mut state = lock(&self.state);
+        if state.pending.take().is_some() {
+            if let Some(tx) = &state.answers {
+                let _ = tx.send(Decision::Quit);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_pending_question_takes_an_answer() {
+        let q = Questions::default();
+        let rx = q.open();
+        let first = q.ask();
+        assert!(q.answer(first, Decision::Yes).is_ok());
+        // The same question again (a second click, a replayed stream).
+        assert!(q.answer(first, Decision::Yes).is_err());
+        let second = q.ask();
+        assert!(q.answer(first, Decision::All).is_err());
+        assert!(q.answer(second, Decision::No).is_ok());
+        assert_eq!(
+            rx.try_iter().collect::<Vec<_>>(),
+            [Decision::Yes, Decision::No]
+        );
+    }
+
+    #[test]
+    fn quit_answers_only_a_pending_question() {
+        let q = Questions::default();
+        let rx = q.open();
+        q.quit();
+        assert!(rx.try_recv().is_err(), "nothing was asked");
+        q.ask();
+        q.quit();
+        assert_eq!(rx.try_recv().ok(), Some(Decision::Quit));
+    }
+}
