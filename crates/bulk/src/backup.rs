@@ -370,6 +370,7 @@ fn file_stamp(t: time::OffsetDateTime) -> String {
 pub struct BackupSet {
     dir: PathBuf,
     records: Vec<BackupRecord>,
+    torn: Vec<usize>,
 }
 
 impl BackupSet {
@@ -377,7 +378,10 @@ impl BackupSet {
     ///
     /// # Errors
     /// [`BackupError::NotABackup`] when there is no manifest;
-    /// [`BackupError::Manifest`] naming the line when one is damaged.
+    /// [`BackupError::Manifest`] naming the line when one is damaged. A
+    /// line cut short (a crash or a full disk while it was written: its
+    /// change was never reported done) is left out instead, and named by
+    /// [`BackupSet::torn_lines`].
     pub fn open(path: &Path) -> Result<Self, BackupError> {
         let (dir, manifest) = if path.is_dir() {
             (path.to_owned(), path.join(MANIFEST))
@@ -399,16 +403,25 @@ impl BackupSet {
             Err(e) => return Err(io_err("read", &manifest)(e)),
         };
         let mut records = Vec::new();
+        let mut torn = Vec::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let record: BackupRecord =
-                serde_json::from_str(line).map_err(|e| BackupError::Manifest {
-                    path: manifest.clone(),
-                    line: i + 1,
-                    message: e.to_string(),
-                })?;
+            let record: BackupRecord = match serde_json::from_str(line) {
+                Ok(record) => record,
+                Err(e) if e.is_eof() => {
+                    torn.push(i + 1);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(BackupError::Manifest {
+                        path: manifest.clone(),
+                        line: i + 1,
+                        message: e.to_string(),
+                    })
+                }
+            };
             if !is_safe_relative(&record.path) {
                 return Err(BackupError::UnsafePath {
                     path: manifest.clone(),
@@ -418,7 +431,12 @@ impl BackupSet {
             }
             records.push(record);
         }
-        Ok(BackupSet { dir, records })
+        Ok(BackupSet { dir, records, torn })
+    }
+
+    /// Lines of the manifest (from 1) that were cut short and left out.
+    pub fn torn_lines(&self) -> &[usize] {
+        &self.torn
     }
 
     /// The backup folder.

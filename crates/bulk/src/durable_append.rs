@@ -119,7 +119,10 @@ impl DurableAppender {
     }
 }
 
-/// Appends `bytes` to `path` in one write and syncs the data.
+/// Appends `bytes` to `path` in one write and syncs the data. A write that
+/// fails part-way (a full disk) is cut off again, and a file whose last
+/// line was torn (a crash mid-write) gets a newline first, so a record is
+/// never glued onto a fragment and every line stays readable on its own.
 fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<(), FailedWrite> {
     let fail = |action: &'static str| {
         move |e: io::Error| FailedWrite {
@@ -133,11 +136,32 @@ fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<(), FailedWrite> {
     }
     let mut file = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)
         .map_err(fail("open"))?;
-    file.write_all(bytes).map_err(fail("append to"))?;
+    let len = file.metadata().map_err(fail("read"))?.len();
+    let torn = len > 0 && last_byte(&mut file, len).map_err(fail("read"))? != b'\n';
+    let written = if torn {
+        file.write_all(&[b"\n", bytes].concat())
+    } else {
+        file.write_all(bytes)
+    };
+    if let Err(e) = written {
+        // Best effort: what is left of the batch is at worst a torn line,
+        // which the next append steps over.
+        let _ = file.set_len(len);
+        return Err(fail("append to")(e));
+    }
     file.sync_data().map_err(fail("flush"))
+}
+
+fn last_byte(file: &mut fs::File, len: u64) -> io::Result<u8> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut byte = [0u8];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut byte)?;
+    Ok(byte[0])
 }
 
 #[cfg(test)]
@@ -174,6 +198,17 @@ mod tests {
                 assert!(text.contains(&format!("{{\"t\":{t},\"i\":{i}}}\n")));
             }
         }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_stepped_over_not_glued_onto() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("log.jsonl");
+        std::fs::write(&path, "{\"n\":1}\n{\"n\":").expect("a torn file");
+        let log = DurableAppender::new(&path);
+        log.append(b"{\"n\":3}\n").expect("append");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text, "{\"n\":1}\n{\"n\":\n{\"n\":3}\n");
     }
 
     #[test]

@@ -233,3 +233,32 @@ async fn export_keeps_every_current_photo() {
         .iter()
         .all(|r| r.reason == BackupReason::Export));
 }
+
+#[test]
+fn a_manifest_line_cut_short_is_left_out_and_the_rest_restores() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BackupStore::new(dir.path());
+    let save = |id: &str, bytes: &str| {
+        store
+            .save_blocking(
+                "ad",
+                &User::new(id),
+                None,
+                &jpeg(bytes),
+                BackupReason::BeforeSet,
+            )
+            .expect("save")
+    };
+    save("u1", "one");
+    // A crash while the next line was written.
+    let mut manifest = fs::OpenOptions::new()
+        .append(true)
+        .open(store.manifest_path())
+        .expect("open the manifest");
+    std::io::Write::write_all(&mut manifest, b"{\"time\":\"2026").expect("torn");
+    save("u2", "two");
+    let set = BackupSet::open(dir.path()).expect("the rest still opens");
+    let users: Vec<_> = set.records().iter().map(|r| r.user_id.as_str()).collect();
+    assert_eq!(users, ["u1", "u2"]);
+    assert_eq!(set.torn_lines(), [2]);
+}

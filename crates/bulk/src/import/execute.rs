@@ -382,6 +382,8 @@ impl Executor {
             self.targets.iter().map(concurrency).sum::<usize>().max(1) * USERS_PER_SLOT;
         let users = Arc::new(Semaphore::new(users_at_once));
         let mut tasks: JoinSet<Vec<ItemResult>> = JoinSet::new();
+        // Which job each task writes: a task that panics still gets its rows.
+        let mut task_jobs: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut dispatched = vec![false; jobs.len()];
         let mut ask = self.confirmer.clone();
         let mut stopped = false;
@@ -480,16 +482,15 @@ impl Executor {
                 reporter: Arc::clone(&self.reporter),
                 journal: self.journal.clone(),
             };
-            tasks.spawn(async move {
+            let handle = tasks.spawn(async move {
                 let results = task.run().await;
                 drop(permit);
                 results
             });
+            task_jobs.insert(handle.id(), index);
             // Collect finished tasks as we go, so memory stays flat.
-            while let Some(done) = tasks.try_join_next() {
-                if let Ok(r) = done {
-                    items.extend(r);
-                }
+            while let Some(done) = tasks.try_join_next_with_id() {
+                items.extend(self.joined(done, &mut task_jobs, &jobs));
             }
         }
         if self.cancel.is_cancelled() {
@@ -497,21 +498,8 @@ impl Executor {
             self.reporter.event(&Event::Stopping);
         }
         preparer.stop();
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(r) => items.extend(r),
-                Err(e) => items.push(ItemResult {
-                    file: String::new(),
-                    user: None,
-                    user_id: None,
-                    target: None,
-                    outcome: Outcome::Failed,
-                    bytes: None,
-                    error: Some(format!("an import task stopped: {e}")),
-                    backup: None,
-                    retryable: false,
-                }),
-            }
+        while let Some(done) = tasks.join_next_with_id().await {
+            items.extend(self.joined(done, &mut task_jobs, &jobs));
         }
         preparer.finish().await;
         for (job, _) in jobs.iter().zip(&dispatched).filter(|(_, d)| !**d) {
@@ -565,6 +553,11 @@ impl Executor {
         }
         let mut to_write = Vec::new();
         for step in &entry.steps {
+            // Once a step of this user is written in this run, so is every
+            // later one, journal or not: plan order is HD first, and
+            // on-premises Exchange replaces the AD thumbnail when it takes
+            // an HD photo (what `retry_plan` does for the outage wait).
+            let redo = !to_write.is_empty();
             let mut item = ItemResult {
                 user_id: step.user.as_ref().map(|u| u.id.clone()),
                 target: Some(step.target.as_str().to_owned()),
@@ -573,7 +566,7 @@ impl Executor {
                 ..base.clone()
             };
             let key = (entry.relative.clone(), step.target.as_str().to_owned());
-            if let Some(rec) = self.done.get(&key) {
+            if let Some(rec) = self.done.get(&key).filter(|_| !redo) {
                 item.outcome = rec.outcome.unwrap_or(Outcome::Written);
                 item.bytes = rec.bytes;
                 item.error = Some("done by the interrupted run".into());
@@ -615,6 +608,39 @@ impl Executor {
                 steps: to_write,
             });
         }
+    }
+
+    /// The rows of a finished user task; if it panicked, a failed row for
+    /// each of its steps (some may have been written: a later run finds
+    /// those in place).
+    fn joined(
+        &self,
+        done: Result<(tokio::task::Id, Vec<ItemResult>), tokio::task::JoinError>,
+        task_jobs: &mut HashMap<tokio::task::Id, usize>,
+        jobs: &[Job],
+    ) -> Vec<ItemResult> {
+        let error = match done {
+            Ok((id, rows)) => {
+                task_jobs.remove(&id);
+                return rows;
+            }
+            Err(e) => e,
+        };
+        let job = task_jobs.remove(&error.id()).and_then(|i| jobs.get(i));
+        let Some(job) = job else {
+            return Vec::new();
+        };
+        job.steps
+            .iter()
+            .map(|step| {
+                let message = format!(
+                    "the writes for this user stopped unexpectedly ({error}); run the import again to finish them"
+                );
+                let item = job.item(step, Outcome::Failed, None, Some(message));
+                self.reporter.event(&Event::Item(item.clone()));
+                item
+            })
+            .collect()
     }
 
     /// Journals and reports an item finished outside a user task.
@@ -1122,5 +1148,43 @@ mod tests {
         assert_eq!(report.summary.written, 2);
         assert_eq!(report.summary.failed, 0);
         assert!(report.summary.is_success());
+    }
+
+    #[test]
+    fn a_retry_keeps_what_the_first_pass_wrote_and_its_backup() {
+        use TargetKind::{Ad, M365};
+        let backed_up = |mut i: ItemResult, path: &str| {
+            i.backup = Some(path.to_owned());
+            i
+        };
+        let items = vec![
+            row("a", M365, Outcome::Failed, true),
+            backed_up(row("a", Ad, Outcome::Written, false), "ad/a/1.jpg"),
+            row("b", M365, Outcome::Failed, true),
+            backed_up(row("b", Ad, Outcome::Written, false), "ad/b/1.jpg"),
+        ];
+        let mut report = RunReport {
+            summary: Summary::of(&items),
+            items,
+        };
+        // HD is written this time; AD then finds our photo still in place
+        // (a) or is cut short by Ctrl-C (b).
+        report.replace_items(RunReport {
+            summary: Summary::default(),
+            items: vec![
+                row("a", M365, Outcome::Written, false),
+                row("a", Ad, Outcome::Unchanged, false),
+                row("b", M365, Outcome::Written, false),
+                row("b", Ad, Outcome::NotDone, false),
+            ],
+        });
+        assert!(report.items.iter().all(|i| i.outcome == Outcome::Written));
+        assert_eq!(report.summary.written, 4);
+        let backups: Vec<_> = report
+            .items
+            .iter()
+            .filter_map(|i| i.backup.as_deref())
+            .collect();
+        assert_eq!(backups, ["ad/a/1.jpg", "ad/b/1.jpg"]);
     }
 }

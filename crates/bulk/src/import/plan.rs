@@ -1101,8 +1101,21 @@ async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool, word
         .sum::<usize>()
         .max(1)
         * 4;
+    // Each photo is dropped as soon as it is read: only its digest and size
+    // are kept (10,000 HD photos would be a gigabyte).
     let results: Vec<_> = futures::stream::iter(jobs)
-        .map(|(ei, si, dir, user)| async move { (ei, si, dir.get_photo(&user).await) })
+        .map(|(ei, si, dir, user)| async move {
+            let current = dir.get_photo(&user).await.map(|lookup| match lookup {
+                PhotoLookup::Photo(p) => Current::Photo {
+                    sha256: p.digest().to_owned(),
+                    bytes: p.len(),
+                },
+                PhotoLookup::NoPhoto => Current::NoPhoto,
+                PhotoLookup::NoMailbox => Current::NoMailbox,
+                PhotoLookup::NotAccessible { reason } => Current::NotAccessible(reason),
+            });
+            (ei, si, current)
+        })
         .buffer_unordered(limit)
         .collect()
         .await;
@@ -1111,19 +1124,19 @@ async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool, word
             continue;
         };
         match r {
-            Ok(PhotoLookup::Photo(p)) => {
-                step.current_sha256 = Some(p.digest().to_owned());
-                step.current_bytes = Some(p.len());
-                if step.new_sha256.as_deref() == Some(p.digest()) {
+            Ok(Current::Photo { sha256, bytes }) => {
+                if step.new_sha256.as_deref() == Some(sha256.as_str()) {
                     step.action = Action::Unchanged;
                 }
+                step.current_sha256 = Some(sha256);
+                step.current_bytes = Some(bytes);
             }
-            Ok(PhotoLookup::NoPhoto) => step.current_bytes = Some(0),
-            Ok(PhotoLookup::NoMailbox) => {
+            Ok(Current::NoPhoto) => step.current_bytes = Some(0),
+            Ok(Current::NoMailbox) => {
                 step.action = Action::Skipped;
                 step.reason = Some(no_mailbox_reason(wording.target(step.target)));
             }
-            Ok(PhotoLookup::NotAccessible { reason }) => {
+            Ok(Current::NotAccessible(reason)) => {
                 step.reason = Some(format!("the current photo cannot be read: {reason}"));
             }
             Err(e) => {
@@ -1134,6 +1147,14 @@ async fn read_current(entries: &mut [Entry], targets: &[Target], all: bool, word
             }
         }
     }
+}
+
+/// What [`read_current`] keeps of a current photo.
+enum Current {
+    Photo { sha256: String, bytes: usize },
+    NoPhoto,
+    NoMailbox,
+    NotAccessible(String),
 }
 
 /// Why a step is skipped for a user without a mailbox: the same words

@@ -148,14 +148,25 @@ pub struct ReportError {
 impl RunReport {
     /// Puts the rows of `later` (a retry of some of this run's rows) in
     /// place of the rows they redo, and counts again (the caller times the
-    /// whole run).
+    /// whole run). A row written the first time stays written when the
+    /// retry found the photo in place (or did not get to it), and keeps
+    /// the backup of the photo it replaced.
     pub fn replace_items(&mut self, later: RunReport) {
         for item in later.items {
             let same = |i: &ItemResult| {
                 i.file == item.file && i.target == item.target && i.user == item.user
             };
             match self.items.iter_mut().find(|i| same(i)) {
-                Some(slot) => *slot = item,
+                Some(slot)
+                    if slot.outcome == Outcome::Written
+                        && matches!(item.outcome, Outcome::Unchanged | Outcome::NotDone) => {}
+                Some(slot) => {
+                    let first_backup = slot.backup.take();
+                    *slot = ItemResult {
+                        backup: item.backup.clone().or(first_backup),
+                        ..item
+                    };
+                }
                 None => self.items.push(item),
             }
         }

@@ -249,6 +249,8 @@ pub struct Counting {
     pub finds: AtomicUsize,
     pub gets: AtomicUsize,
     pub fail_after: AtomicUsize,
+    /// A bug's stand-in: writing this user's photo panics.
+    pub panic_for: std::sync::Mutex<Option<String>>,
     written: std::sync::Mutex<Vec<String>>,
 }
 
@@ -260,6 +262,7 @@ impl Counting {
             finds: AtomicUsize::new(0),
             gets: AtomicUsize::new(0),
             fail_after: AtomicUsize::new(usize::MAX),
+            panic_for: std::sync::Mutex::new(None),
             written: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -314,6 +317,14 @@ impl Directory for Counting {
     }
 
     async fn set_photo(&self, user: &User, photo: &Photo) -> userphoto_directory::Result<()> {
+        let panics = self
+            .panic_for
+            .lock()
+            .is_ok_and(|p| p.as_deref() == Some(user.id.as_str()));
+        #[allow(clippy::panic)]
+        if panics {
+            panic!("a bug while writing {}", user.id);
+        }
         if self.down() {
             return Err(Error::Unavailable {
                 message: "the test server is down".into(),

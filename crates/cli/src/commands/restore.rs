@@ -17,6 +17,22 @@ pub(crate) async fn run(
     out: &Output,
 ) -> anyhow::Result<Status> {
     let set = BackupSet::open(&args.backup).map_err(|e| anyhow!("{e}"))?;
+    if !set.torn_lines().is_empty() {
+        let lines: Vec<String> = set.torn_lines().iter().map(ToString::to_string).collect();
+        let msg = format!(
+            "the manifest of {} has lines cut short (line {}), from a crash or a full disk while they were written; they are left out",
+            args.backup.display(),
+            lines.join(", ")
+        );
+        if out.json {
+            out.json_line(&serde_json::json!({"type": "warning", "message": msg}));
+        } else {
+            out.problem(
+                &indicatif::ProgressBar::hidden(),
+                &format!("userphoto: warning: {msg}"),
+            );
+        }
+    }
     let mut failed = 0;
     for user in &args.users {
         if !set.records().iter().any(|r| r.matches_user(user)) {
