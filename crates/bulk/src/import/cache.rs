@@ -192,8 +192,11 @@ impl PreparedCache {
         }
     }
 
-    /// Writes the cache to its file (staged, then renamed). Does nothing
-    /// for an in-memory cache.
+    /// Writes the cache to its file (staged, then renamed), without the
+    /// entries that can never be used again: another engine version's, and
+    /// those of files that are gone or have changed since (the file grows
+    /// with every re-exported folder otherwise). Does nothing for an
+    /// in-memory cache.
     ///
     /// # Errors
     /// When the folder cannot be created or the file written.
@@ -206,7 +209,7 @@ impl PreparedCache {
         let mut staged = tempfile::NamedTempFile::new_in(dir)?;
         {
             let mut w = std::io::BufWriter::new(staged.as_file_mut());
-            for (key, entry) in self.lock().iter() {
+            for (key, entry) in self.lock().iter().filter(|(key, _)| still_current(key)) {
                 let line = Line {
                     key: key.clone(),
                     entry: entry.clone(),
@@ -226,6 +229,18 @@ impl PreparedCache {
     }
 }
 
+/// Whether a [`PreparedCache::key`] is of this engine and of a file still
+/// as it was.
+fn still_current(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('\u{1f}').collect();
+    let [file, len, mtime, _crop, engine] = parts.as_slice() else {
+        return false;
+    };
+    *engine == ENGINE
+        && FileStamp::of(Path::new(file))
+            .is_ok_and(|s| s.len.to_string() == *len && s.mtime_ns.to_string() == *mtime)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,11 +250,10 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("cache.jsonl");
         let cache = PreparedCache::open(&path);
-        let stamp = FileStamp {
-            len: 10,
-            mtime_ns: 5,
-        };
-        let key = PreparedCache::key(Path::new("/a.jpg"), &stamp, &CropMode::Centre);
+        let photo = dir.path().join("a.jpg");
+        std::fs::write(&photo, b"0123456789")?;
+        let stamp = FileStamp::of(&photo)?;
+        let key = PreparedCache::key(&photo, &stamp, &CropMode::Centre);
         cache.record(
             &key,
             640,
@@ -266,15 +280,48 @@ mod tests {
         assert!(entry.output(648, 10240).is_none());
         let other = FileStamp {
             len: 10,
-            mtime_ns: 6,
+            mtime_ns: stamp.mtime_ns + 1,
         };
         assert!(again
-            .get(&PreparedCache::key(
-                Path::new("/a.jpg"),
-                &other,
-                &CropMode::Centre
-            ))
+            .get(&PreparedCache::key(&photo, &other, &CropMode::Centre))
             .is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn a_save_drops_what_can_never_be_used_again() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cache.jsonl");
+        let cache = PreparedCache::open(&path);
+        let output = CachedOutput {
+            size: 96,
+            budget: 10240,
+            sha256: "ab".into(),
+            bytes: 3,
+        };
+        let keep = dir.path().join("keep.jpg");
+        let change = dir.path().join("change.jpg");
+        let gone = dir.path().join("gone.jpg");
+        let mut keys = Vec::new();
+        for file in [&keep, &change, &gone] {
+            std::fs::write(file, b"first")?;
+            let key = PreparedCache::key(file, &FileStamp::of(file)?, &CropMode::Centre);
+            cache.record(&key, 640, 480, output.clone());
+            keys.push(key);
+        }
+        let old_engine = keys[0].replace(ENGINE, "userphoto-bulk 0.0.0");
+        cache.record(&old_engine, 640, 480, output);
+        std::fs::write(&change, b"re-exported")?;
+        std::fs::remove_file(&gone)?;
+        cache.save()?;
+        let again = PreparedCache::open(&path);
+        assert!(
+            again.get(&keys[0]).is_some(),
+            "an unchanged file's entry stays"
+        );
+        for dropped in [&keys[1], &keys[2], &old_engine] {
+            assert!(again.get(dropped).is_none(), "{dropped:?}");
+        }
         Ok(())
     }
 }

@@ -469,7 +469,13 @@ impl Executor {
                     }
                 }
             }
-            let Ok(permit) = Arc::clone(&users).acquire_owned().await else {
+            // Ctrl-C while waiting for a slot: this user is not started.
+            let permit = tokio::select! {
+                permit = Arc::clone(&users).acquire_owned() => permit.ok(),
+                () = self.cancel.cancelled() => None,
+            };
+            let Some(permit) = permit else {
+                dispatched[index] = false;
                 break;
             };
             let task = UserTask {

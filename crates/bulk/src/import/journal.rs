@@ -105,8 +105,11 @@ impl RunState {
         };
         std::fs::create_dir_all(&self.dir).map_err(err)?;
         let mut staged = tempfile::NamedTempFile::new_in(&self.dir).map_err(err)?;
-        serde_json::to_writer(std::io::BufWriter::new(staged.as_file_mut()), plan)
-            .map_err(|e| err(e.into()))?;
+        let mut writer = std::io::BufWriter::new(staged.as_file_mut());
+        serde_json::to_writer(&mut writer, plan).map_err(|e| err(e.into()))?;
+        // Flushed here, not on drop, where an error would be lost.
+        std::io::Write::flush(&mut writer).map_err(err)?;
+        drop(writer);
         staged.as_file().sync_all().map_err(err)?;
         staged.persist(self.plan_path()).map_err(|e| err(e.error))?;
         Ok(())

@@ -106,8 +106,11 @@ pub(crate) async fn run(
             .await
             .map_err(|e| anyhow!("{e}"))?;
         ahead = Some(preparer);
-        state.save_plan(&plan).map_err(|e| anyhow!("{e}"))?;
+        // The old journal is emptied before the new plan replaces the old
+        // one: a crash between the two must not pair the new plan with the
+        // old run's finished items.
         let journal = state.start_journal().map_err(|e| anyhow!("{e}"))?;
+        state.save_plan(&plan).map_err(|e| anyhow!("{e}"))?;
         (plan, Default::default(), journal)
     };
 

@@ -49,9 +49,31 @@ pub(crate) fn relative_upload_path(text: &str) -> Result<PathBuf, String> {
         if part.len() > MAX_COMPONENT_BYTES {
             return refuse("a name too long");
         }
+        // Names a Windows server would not keep as given: it strips a
+        // trailing dot or space (two names become one), and a device name
+        // (`CON`, `nul.jpg`) is a device, not a file. Elsewhere they are
+        // ordinary names (Con O'Brien's photo may be `Con.OBrien.jpg`).
+        if cfg!(windows) && part.ends_with(['.', ' ']) {
+            return refuse("a name ending in a dot or a space");
+        }
+        if cfg!(windows) && is_windows_device(part) {
+            return refuse("a device name on Windows");
+        }
         path.push(part);
     }
     Ok(path)
+}
+
+/// `CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9`, with or
+/// without an extension, in any case.
+fn is_windows_device(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let upper = stem.to_ascii_uppercase();
+    matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.len() == 4
+            && upper.as_bytes()[3].is_ascii_digit()
+            && upper.as_bytes()[3] != b'0')
 }
 
 #[cfg(test)]
@@ -68,6 +90,22 @@ mod tests {
             relative_upload_path("sales/2026/John.Smith.jpg"),
             Ok(["sales", "2026", "John.Smith.jpg"].iter().collect())
         );
+    }
+
+    #[test]
+    fn windows_device_names_are_known() {
+        for device in ["CON", "nul.jpg", "Com1", "lpt9.tar.gz", "Con.Smith.jpg"] {
+            assert!(is_windows_device(device), "{device}");
+        }
+        for name in [
+            "Connor.jpg",
+            "COM10.jpg",
+            "LPT0.png",
+            "Aux Hand.jpg",
+            "John.Smith.jpg",
+        ] {
+            assert!(!is_windows_device(name), "{name}");
+        }
     }
 
     #[test]
