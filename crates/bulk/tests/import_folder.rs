@@ -558,6 +558,57 @@ async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped
     assert_eq!(order, vec![TargetKind::M365, TargetKind::Ad], "HD first");
 }
 
+/// Two files of two on-premises users that the cloud resolves to one user
+/// (one by UPN, the other by mail): that cloud user is written once.
+#[tokio::test]
+async fn two_files_that_reach_one_cloud_user_are_one_import_and_a_duplicate() {
+    use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
+    use userphoto_directory::{PhotoSlot, User};
+    let root = tempfile::tempdir().expect("tempdir");
+    let folder = root.path().join("hr");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    write(&folder, "user01.jpg", &photo(300, 300, 1));
+    write(&folder, "user02.jpg", &photo(300, 300, 2));
+    let (ad, _) = target(root.path(), TargetKind::Ad).await;
+    let cloud = FolderDirectory::create_with(
+        root.path().join("m365"),
+        vec![FolderUser::from(
+            User::new("cloud-1")
+                .with_upn("user01@corp.example.test")
+                .with_mail("user02@corp.example.test"),
+        )],
+        FolderOptions::new().with_slot(PhotoSlot::Hd),
+    )
+    .await
+    .expect("cloud");
+    let m365 = userphoto_directory::config::Target::new(
+        TargetKind::M365,
+        Arc::new(cloud),
+        "app in tenant",
+    );
+    let plan = build_plan(
+        &ImportOptions::new(&folder),
+        &[ad, m365],
+        &PreparedCache::in_memory(),
+        &userphoto_bulk::import::NoReporter,
+    )
+    .await
+    .expect("plan");
+    let cloud_writes = plan
+        .entries
+        .iter()
+        .flat_map(|e| &e.steps)
+        .filter(|s| s.target == TargetKind::M365 && s.action == Action::Set)
+        .count();
+    assert_eq!(cloud_writes, 1, "{:#?}", plan.rows());
+    let second = plan
+        .entries
+        .iter()
+        .find(|e| e.relative == "user02.jpg")
+        .expect("user02.jpg");
+    assert_eq!(second.action, Action::Duplicate, "{:#?}", plan.rows());
+}
+
 /// A user without a mailbox cannot hold an HD photo: the HD step is
 /// `skipped` ("no mailbox"), never a failure — whether the plan read the
 /// current photos (a dry run, the web UI's plan) or only the write found it

@@ -592,20 +592,25 @@ async fn plan_with(
             entries.push(entry);
             continue;
         }
-        // Never two photos for one person in one run.
-        let first_id = per_target.iter().find_map(|(t, r)| {
-            r.user()
-                .map(|u| format!("{}\u{1f}{}", t.kind, normalize_key(&u.id)))
-        });
-        if let Some(id) = first_id {
-            if let Some(other) = seen_users.get(&id) {
-                entry.action = Action::Duplicate;
-                entry.reason = Some(format!(
-                    "the same user as {other}; only that file is imported for this user"
-                ));
-                entries.push(entry);
-                continue;
-            }
+        // Never two photos for one person in one run, in any target: two
+        // files may find different AD users but one cloud user (its UPN
+        // differs from AD's), and that user must not be written twice.
+        let ids: Vec<String> = per_target
+            .iter()
+            .filter_map(|(t, r)| {
+                r.user()
+                    .map(|u| format!("{}\u{1f}{}", t.kind, normalize_key(&u.id)))
+            })
+            .collect();
+        if let Some(other) = ids.iter().find_map(|id| seen_users.get(id)) {
+            entry.action = Action::Duplicate;
+            entry.reason = Some(format!(
+                "the same user as {other}; only that file is imported for this user"
+            ));
+            entries.push(entry);
+            continue;
+        }
+        for id in ids {
             seen_users.insert(id, entry.relative.clone());
         }
         for (t, r) in &per_target {
