@@ -495,6 +495,63 @@ async fn use_existing_hd_for_everyone_writes_thumbnails_once() {
     assert_eq!(ad_count.sets(), 3);
 }
 
+/// Names `hd` does not know are rows of their own, and an AD user that two
+/// HD users reach (one by UPN, one by mail) is written once.
+#[tokio::test]
+async fn use_existing_hd_reports_unknown_names_and_writes_each_ad_user_once() {
+    use userphoto_directory::folder::FolderUser;
+    use userphoto_directory::User;
+    let root = tempfile::tempdir().expect("tempdir");
+    let hd_users = vec![
+        FolderUser::from(
+            User::new("hd-a")
+                .with_sam_account_name("alpha")
+                .with_upn("user01@corp.example.test"),
+        ),
+        FolderUser::from(
+            User::new("hd-b")
+                .with_sam_account_name("beta")
+                .with_upn("beta@cloud.example.test")
+                .with_mail("user01@corp.example.test"),
+        ),
+    ];
+    let (hd, _) = import_common::target_with(root.path(), TargetKind::Folder, hd_users).await;
+    let (ad, ad_count) = target(root.path(), TargetKind::Ad).await;
+    for (i, name) in ["alpha", "beta"].iter().enumerate() {
+        let user = hd
+            .directory
+            .find_user(UserKey::SamAccountName, name)
+            .await
+            .expect("user");
+        let p = Photo::new(photo(648, 648, 40 + i as u32)).expect("photo");
+        hd.directory.set_photo(&user, &p).await.expect("seed HD");
+    }
+    let names = ["alpha", "beta", "nobody"].map(str::to_owned);
+    let report = userphoto_bulk::import::use_existing_hd(
+        &hd,
+        &ad,
+        &names,
+        &ops(root.path()),
+        &userphoto_bulk::ops::WriteOptions::default(),
+        &userphoto_bulk::import::NoReporter,
+        &CancelToken::new(),
+    )
+    .await
+    .expect("run");
+    let outcome = |name: &str| {
+        report
+            .items
+            .iter()
+            .find(|i| i.user.as_deref() == Some(name))
+            .map(|i| i.outcome)
+            .unwrap_or_else(|| panic!("a row for {name}: {report:#?}"))
+    };
+    assert_eq!(outcome("alpha"), Outcome::Written);
+    assert_eq!(outcome("beta"), Outcome::Duplicate);
+    assert_eq!(outcome("nobody"), Outcome::Unmatched);
+    assert_eq!(ad_count.sets(), 1, "user01 in AD written once");
+}
+
 #[tokio::test]
 async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped_there() {
     use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};

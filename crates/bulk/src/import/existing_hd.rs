@@ -10,7 +10,10 @@
 //! found in the AD target by UPN, then mail, then logon name (`[m365]
 //! match_order`) — one batched lookup per key — and each HD photo is
 //! prepared at the AD target's size and budget. Identical photos are not
-//! written (`unchanged`).
+//! written (`unchanged`). A name given that `hd` does not know, or knows
+//! twice, is a row of its own; a user matching several AD users by a key
+//! is not matched by a later key (that would be a guess); and an AD user
+//! that two HD users reach is written once (the second is a duplicate).
 
 use std::collections::HashMap;
 
@@ -51,6 +54,19 @@ pub async fn use_existing_hd(
         }
     };
     let listing = hd.directory.capabilities().listing_key;
+    let row = |name: String, outcome: Outcome, error: String| ItemResult {
+        file: String::new(),
+        user: Some(name),
+        user_id: None,
+        target: Some(ad.kind.as_str().to_owned()),
+        outcome,
+        bytes: None,
+        error: Some(error),
+        backup: None,
+        retryable: false,
+    };
+    // Rows settled before any photo is read.
+    let mut settled: Vec<ItemResult> = Vec::new();
     let users: Vec<User> = if names.is_empty() {
         hd.directory
             .list_users(&UserQuery::all())
@@ -63,25 +79,87 @@ pub async fn use_existing_hd(
             .find_users(listing, names)
             .await
             .map_err(dir_err(hd))?;
-        found
-            .into_iter()
-            .filter_map(|r| r.user().cloned())
-            .collect()
+        let mut users = Vec::new();
+        for (name, result) in names.iter().zip(found) {
+            match result {
+                FindResult::Found(u) => users.push(u),
+                FindResult::NotFound => settled.push(row(
+                    name.clone(),
+                    Outcome::Unmatched,
+                    format!("no user has {} {name:?} in {}", listing.as_str(), hd.kind),
+                )),
+                FindResult::Ambiguous(many) => settled.push(row(
+                    name.clone(),
+                    Outcome::Failed,
+                    format!(
+                        "{} users have {} {name:?} in {}; name one by a unique key",
+                        many.len(),
+                        listing.as_str(),
+                        hd.kind
+                    ),
+                )),
+            }
+        }
+        users
     };
     let matched = match_in(ad, &users, ops.match_order()).await?;
-    reporter.event(&Event::Started { total: users.len() });
+    // One write per AD user: the first HD user to reach one has it.
+    let mut writers: HashMap<String, String> = HashMap::new();
+    let mut work = Vec::new();
+    for (user, found) in users.into_iter().zip(matched) {
+        let name = user.key(listing).unwrap_or(user.label()).to_owned();
+        match found {
+            AdMatch::Found(ad_user) => {
+                let id = normalize_key(&ad_user.id);
+                if let Some(first) = writers.get(&id) {
+                    let mut item = row(
+                        name,
+                        Outcome::Duplicate,
+                        format!("the same {} user as {first}; written once", ad.kind),
+                    );
+                    item.user_id = Some(ad_user.id.clone());
+                    settled.push(item);
+                } else {
+                    writers.insert(id, name);
+                    work.push((user, ad_user));
+                }
+            }
+            AdMatch::NotFound => {
+                settled.push(row(
+                    name,
+                    Outcome::Unmatched,
+                    format!("not found in {}", ad.kind),
+                ));
+            }
+            AdMatch::Ambiguous { key, count } => settled.push(row(
+                name,
+                Outcome::Failed,
+                format!(
+                    "matches {count} users in {} by {}; set match_order in [m365] to a unique key",
+                    ad.kind,
+                    key.as_str()
+                ),
+            )),
+        }
+    }
+    reporter.event(&Event::Started {
+        total: work.len() + settled.len(),
+    });
+    for item in &settled {
+        reporter.event(&Event::Item(item.clone()));
+    }
     let concurrency = hd.directory.capabilities().suggested_concurrency.max(1);
     let spec = OutputSpec {
         size: ad.photo_size,
         max_bytes: ad.budget_bytes,
     };
-    let items: Vec<ItemResult> = futures::stream::iter(users.into_iter().zip(matched))
+    let mut items: Vec<ItemResult> = futures::stream::iter(work)
         .map(|(user, ad_user)| async move {
             let name = user.key(listing).unwrap_or(user.label()).to_owned();
             let mut item = ItemResult {
                 file: String::new(),
                 user: Some(name),
-                user_id: ad_user.as_ref().map(|u| u.id.clone()),
+                user_id: Some(ad_user.id.clone()),
                 target: Some(ad.kind.as_str().to_owned()),
                 outcome: Outcome::Skipped,
                 bytes: None,
@@ -93,11 +171,6 @@ pub async fn use_existing_hd(
                 item.outcome = Outcome::NotDone;
                 return item;
             }
-            let Some(ad_user) = ad_user else {
-                item.outcome = Outcome::Unmatched;
-                item.error = Some(format!("not found in {}", ad.kind));
-                return item;
-            };
             let source = match hd.directory.get_photo(&user).await {
                 Ok(PhotoLookup::Photo(p)) => p,
                 Ok(_) => {
@@ -154,11 +227,25 @@ pub async fn use_existing_hd(
         .inspect(|item| reporter.event(&Event::Item(item.clone())))
         .collect()
         .await;
+    items.extend(settled);
     let mut summary = Summary::of(&items);
     summary.stopped = cancel.is_cancelled();
     summary.elapsed_ms = started.elapsed().as_millis();
     reporter.event(&Event::Finished(summary.clone()));
     Ok(RunReport { summary, items })
+}
+
+/// An HD user's counterpart in the AD target.
+#[derive(Clone, Debug)]
+enum AdMatch {
+    Found(User),
+    /// Several users have its value of `key`: not matched by a later key,
+    /// which would be a guess.
+    Ambiguous {
+        key: UserKey,
+        count: usize,
+    },
+    NotFound,
 }
 
 /// Each HD user's counterpart in `ad`: by the keys of `order` (`[m365]
@@ -168,9 +255,9 @@ async fn match_in(
     ad: &Target,
     users: &[User],
     order: &[UserKey],
-) -> Result<Vec<Option<User>>, ImportError> {
+) -> Result<Vec<AdMatch>, ImportError> {
     let caps = ad.directory.capabilities();
-    let mut out: Vec<Option<User>> = vec![None; users.len()];
+    let mut out: Vec<AdMatch> = vec![AdMatch::NotFound; users.len()];
     for &key in order {
         if !caps.supports_key(key) {
             continue;
@@ -178,7 +265,7 @@ async fn match_in(
         let wanted: Vec<(usize, String)> = users
             .iter()
             .enumerate()
-            .filter(|(i, _)| out[*i].is_none())
+            .filter(|(i, _)| matches!(out.get(*i), Some(AdMatch::NotFound)))
             .filter_map(|(i, u)| u.key(key).map(|v| (i, v.to_owned())))
             .collect();
         if wanted.is_empty() {
@@ -197,17 +284,24 @@ async fn match_in(
                 target: ad.kind,
                 source,
             })?;
-        let by_value: HashMap<String, User> = values
+        let by_value: HashMap<String, AdMatch> = values
             .iter()
             .zip(found)
             .filter_map(|(v, r)| match r {
-                FindResult::Found(u) => Some((normalize_key(v), u)),
-                _ => None,
+                FindResult::Found(u) => Some((normalize_key(v), AdMatch::Found(u))),
+                FindResult::Ambiguous(many) => Some((
+                    normalize_key(v),
+                    AdMatch::Ambiguous {
+                        key,
+                        count: many.len(),
+                    },
+                )),
+                FindResult::NotFound => None,
             })
             .collect();
         for (i, v) in wanted {
-            if let Some(u) = by_value.get(&normalize_key(&v)) {
-                out[i] = Some(u.clone());
+            if let (Some(m), Some(slot)) = (by_value.get(&normalize_key(&v)), out.get_mut(i)) {
+                *slot = m.clone();
             }
         }
     }
