@@ -393,8 +393,10 @@ impl BackupSet {
                 .to_owned();
             (dir, path.to_owned())
         };
-        let text = match fs::read_to_string(&manifest) {
-            Ok(text) => text,
+        // Bytes, not a string: a line cut inside a multi-byte character (a
+        // user named José) must cost that line only.
+        let text = match fs::read(&manifest) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(BackupError::NotABackup {
                     path: path.to_owned(),

@@ -148,9 +148,14 @@ fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<(), FailedWrite> {
         file.write_all(bytes)
     };
     if let Err(e) = written {
-        // Best effort: what is left of the batch is at worst a torn line,
-        // which the next append steps over.
-        let _ = file.set_len(len);
+        // Best effort, through a handle that may truncate (an append-only
+        // one may not, on Windows): what is left of the batch is at worst a
+        // torn line, which the next append steps over.
+        drop(file);
+        let _ = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(len));
         return Err(fail("append to")(e));
     }
     file.sync_data().map_err(fail("flush"))

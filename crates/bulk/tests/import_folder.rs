@@ -314,6 +314,47 @@ async fn a_run_cut_short_resumes_without_writing_anything_twice() {
     assert!(state.resume().is_err(), "nothing left to resume");
 }
 
+/// A second interruption: HD failed and AD landed; the first resume wrote
+/// HD and failed AD; the second must still do AD after that HD, though
+/// both are in the journal (AD from before HD).
+#[tokio::test]
+async fn a_second_resume_still_writes_ad_after_hd() {
+    let scratch = Scratch::new();
+    scratch.numbered(1..=2, 200, 160);
+    let (root, folder) = (scratch.path(), &scratch.folder);
+    let (hd, hd_count) = target(root, TargetKind::Folder).await;
+    let (ad, _) = target(root, TargetKind::Ad).await;
+    let kinds = [TargetKind::Folder, TargetKind::Ad];
+    let state = RunState::for_run(&root.join("state"), folder, &kinds);
+    let plan = scratch.plan(&[hd.clone(), ad.clone()]).await;
+    state.save_plan(&plan).expect("save plan");
+    hd_count.fail_after.store(0, Ordering::SeqCst);
+    let first = run_journalled(&state, Executor::new(vec![hd, ad], ops(root)), &plan).await;
+    assert_eq!((first.summary.written, first.summary.failed), (2, 2));
+
+    let (hd, _) = reopen(root, TargetKind::Folder).await;
+    let (ad, ad_count) = reopen(root, TargetKind::Ad).await;
+    ad_count.fail_after.store(0, Ordering::SeqCst);
+    let (_, _, second) = resume(&state, Executor::new(vec![hd, ad], ops(root))).await;
+    assert_eq!((second.summary.written, second.summary.failed), (2, 2));
+
+    let (hd, _) = reopen(root, TargetKind::Folder).await;
+    let (ad, _) = reopen(root, TargetKind::Ad).await;
+    let (_, _, third) = resume(&state, Executor::new(vec![hd, ad], ops(root))).await;
+    for item in third
+        .items
+        .iter()
+        .filter(|i| i.target.as_deref() == Some("ad"))
+    {
+        assert_ne!(
+            item.error.as_deref(),
+            Some("done by the interrupted run"),
+            "AD is done again after the HD photo the first resume wrote: {item:?}"
+        );
+    }
+    assert!(third.summary.is_success(), "{third:#?}");
+}
+
 #[tokio::test]
 async fn a_user_whose_writes_panic_is_reported_failed_and_the_rest_carry_on() {
     let scratch = Scratch::new();
@@ -616,7 +657,8 @@ async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped
 }
 
 /// Two files of two on-premises users that the cloud resolves to one user
-/// (one by UPN, the other by mail): that cloud user is written once.
+/// (one by UPN, the other by mail): that cloud user is written once, and
+/// each AD user still gets its own photo.
 #[tokio::test]
 async fn two_files_that_reach_one_cloud_user_are_one_import_and_a_duplicate() {
     use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
@@ -663,7 +705,16 @@ async fn two_files_that_reach_one_cloud_user_are_one_import_and_a_duplicate() {
         .iter()
         .find(|e| e.relative == "user02.jpg")
         .expect("user02.jpg");
-    assert_eq!(second.action, Action::Duplicate, "{:#?}", plan.rows());
+    let actions: Vec<_> = second.steps.iter().map(|s| (s.target, s.action)).collect();
+    assert_eq!(
+        actions,
+        [
+            (TargetKind::M365, Action::Duplicate),
+            (TargetKind::Ad, Action::Set)
+        ],
+        "{:#?}",
+        plan.rows()
+    );
 }
 
 /// A user without a mailbox cannot hold an HD photo: the HD step is

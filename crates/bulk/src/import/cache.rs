@@ -194,9 +194,11 @@ impl PreparedCache {
 
     /// Writes the cache to its file (staged, then renamed), without the
     /// entries that can never be used again: another engine version's, and
-    /// those of files that are gone or have changed since (the file grows
-    /// with every re-exported folder otherwise). Does nothing for an
-    /// in-memory cache.
+    /// those of files that have changed since or are gone from a folder
+    /// still there (the file grows with every re-exported folder
+    /// otherwise). A file that cannot be looked at now (a share offline, a
+    /// path relative to another working folder) keeps its entry. Does
+    /// nothing for an in-memory cache.
     ///
     /// # Errors
     /// When the folder cannot be created or the file written.
@@ -209,11 +211,14 @@ impl PreparedCache {
         let mut staged = tempfile::NamedTempFile::new_in(dir)?;
         {
             let mut w = std::io::BufWriter::new(staged.as_file_mut());
-            for (key, entry) in self.lock().iter().filter(|(key, _)| still_current(key)) {
-                let line = Line {
-                    key: key.clone(),
-                    entry: entry.clone(),
-                };
+            // Checked outside the lock: a stat of a network path may be slow.
+            let entries: Vec<(String, CacheEntry)> = self
+                .lock()
+                .iter()
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect();
+            for (key, entry) in entries.into_iter().filter(|(key, _)| still_useful(key)) {
+                let line = Line { key, entry };
                 serde_json::to_writer(&mut w, &line)?;
                 w.write_all(b"\n")?;
             }
@@ -229,16 +234,26 @@ impl PreparedCache {
     }
 }
 
-/// Whether a [`PreparedCache::key`] is of this engine and of a file still
-/// as it was.
-fn still_current(key: &str) -> bool {
-    let parts: Vec<&str> = key.split('\u{1f}').collect();
-    let [file, len, mtime, _crop, engine] = parts.as_slice() else {
+/// Whether a [`PreparedCache::key`] may still be used: of this engine, and
+/// of a file not known to have changed or gone.
+fn still_useful(key: &str) -> bool {
+    // From the right: a file name may hold the separator.
+    let parts: Vec<&str> = key.rsplitn(5, '\u{1f}').collect();
+    let [engine, _crop, mtime, len, file] = parts.as_slice() else {
         return false;
     };
-    *engine == ENGINE
-        && FileStamp::of(Path::new(file))
-            .is_ok_and(|s| s.len.to_string() == *len && s.mtime_ns.to_string() == *mtime)
+    if *engine != ENGINE {
+        return false;
+    }
+    let file = Path::new(file);
+    match FileStamp::of(file) {
+        Ok(s) => s.len.to_string() == *len && s.mtime_ns.to_string() == *mtime,
+        // Gone from a folder that is there: it will not come back as it was.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => !file
+            .parent()
+            .is_some_and(|dir| dir.is_absolute() && dir.is_dir()),
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]

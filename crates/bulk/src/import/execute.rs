@@ -455,7 +455,7 @@ impl Executor {
                                 step,
                                 Outcome::Skipped,
                                 None,
-                                Some("declined at the prompt".into()),
+                                Some("declined when asked".into()),
                             );
                             self.reporter.event(&Event::Item(item.clone()));
                             items.push(item);
@@ -514,7 +514,7 @@ impl Executor {
                     step,
                     Outcome::NotDone,
                     None,
-                    Some("the run stopped before this; resume the import, or run it again, to do the rest".into()),
+                    Some(not_done_reason(&self.options.wording)),
                 );
                 self.reporter.event(&Event::Item(item.clone()));
                 items.push(item);
@@ -558,11 +558,15 @@ impl Executor {
             return;
         }
         let mut to_write = Vec::new();
+        // The journal line of this user's last write taken as done.
+        let mut last_line = 0;
         for step in &entry.steps {
             // Once a step of this user is written in this run, so is every
             // later one, journal or not: plan order is HD first, and
             // on-premises Exchange replaces the AD thumbnail when it takes
-            // an HD photo (what `retry_plan` does for the outage wait).
+            // an HD photo (what `retry_plan` does for the outage wait). So
+            // is a step journalled before an earlier step of the plan (an
+            // earlier resume wrote HD again after this AD write).
             let redo = !to_write.is_empty();
             let mut item = ItemResult {
                 user_id: step.user.as_ref().map(|u| u.id.clone()),
@@ -572,7 +576,12 @@ impl Executor {
                 ..base.clone()
             };
             let key = (entry.relative.clone(), step.target.as_str().to_owned());
-            if let Some(rec) = self.done.get(&key).filter(|_| !redo) {
+            let journalled = self
+                .done
+                .get(&key)
+                .filter(|rec| !redo && rec.line >= last_line);
+            if let Some(rec) = journalled {
+                last_line = rec.line;
                 item.outcome = rec.outcome.unwrap_or(Outcome::Written);
                 item.bytes = rec.bytes;
                 item.error = Some("done by the interrupted run".into());
@@ -584,7 +593,7 @@ impl Executor {
                     item.outcome = Outcome::Failed;
                     item.error = Some(format!(
                         "{} is not open in this run; configure it or leave it out of the plan",
-                        step.target
+                        self.options.wording.target(step.target)
                     ));
                 }
                 Action::Set => {
@@ -992,6 +1001,16 @@ impl UserTask {
     }
 }
 
+/// Why a row was not done: the run stopped first. The command line can
+/// resume; a page imports the folder again (what is in place is skipped).
+fn not_done_reason(wording: &Wording) -> String {
+    if wording.is_plain() {
+        "the run stopped before this; import the folder again to do the rest (what is already in place is skipped)".into()
+    } else {
+        "the run stopped before this; resume the import, or run it again, to do the rest".into()
+    }
+}
+
 /// The part of `plan` to do again after `report`: for each entry with a
 /// write that failed because a directory was unreachable, that write and
 /// every later one of the same user — plan order is HD first, Active
@@ -1174,23 +1193,35 @@ mod tests {
             items,
         };
         // HD is written this time; AD then finds our photo still in place
-        // (a) or is cut short by Ctrl-C (b).
+        // (a), or is cut short by Ctrl-C (b): b's AD must be done again
+        // after its new HD photo, so it is not done.
         report.replace_items(RunReport {
             summary: Summary::default(),
             items: vec![
                 row("a", M365, Outcome::Written, false),
                 row("a", Ad, Outcome::Unchanged, false),
                 row("b", M365, Outcome::Written, false),
-                row("b", Ad, Outcome::NotDone, false),
+                backed_up(row("b", Ad, Outcome::NotDone, false), "ad/b/2.jpg"),
             ],
         });
-        assert!(report.items.iter().all(|i| i.outcome == Outcome::Written));
-        assert_eq!(report.summary.written, 4);
-        let backups: Vec<_> = report
-            .items
-            .iter()
-            .filter_map(|i| i.backup.as_deref())
-            .collect();
-        assert_eq!(backups, ["ad/a/1.jpg", "ad/b/1.jpg"]);
+        let outcome = |name: &str, t: TargetKind| {
+            report
+                .items
+                .iter()
+                .find(|i| {
+                    i.user.as_deref() == Some(name) && i.target.as_deref() == Some(t.as_str())
+                })
+                .map(|i| (i.outcome, i.backup.clone()))
+        };
+        assert_eq!(
+            outcome("a", Ad),
+            Some((Outcome::Written, Some("ad/a/1.jpg".into())))
+        );
+        assert_eq!(
+            outcome("b", Ad),
+            Some((Outcome::NotDone, Some("ad/b/1.jpg".into()))),
+            "the user's own photo's backup, not the first pass's"
+        );
+        assert_eq!(report.summary.written, 3);
     }
 }

@@ -54,6 +54,10 @@ pub struct JournalRecord {
     /// Bytes written.
     #[serde(default)]
     pub bytes: Option<usize>,
+    /// Its line in the journal (from 1; 0 for a record not read from
+    /// one): which of a user's writes landed last.
+    #[serde(skip)]
+    pub line: usize,
 }
 
 /// The key of a journal item: file and target.
@@ -161,9 +165,11 @@ impl RunState {
 /// Reads a journal: the finished items, and whether the run ended. A torn
 /// last line (a crash mid-write) is ignored.
 fn read_journal(path: &Path) -> Result<(HashMap<DoneKey, JournalRecord>, bool), ImportError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    // Bytes, not a string: a line torn inside a multi-byte character (a
+    // file named José) must cost that line only.
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             return Err(ImportError::State {
                 path: path.to_path_buf(),
@@ -171,12 +177,14 @@ fn read_journal(path: &Path) -> Result<(HashMap<DoneKey, JournalRecord>, bool), 
             })
         }
     };
+    let text = String::from_utf8_lossy(&bytes);
     let mut done = HashMap::new();
     let mut ended = false;
-    for line in text.lines() {
-        let Ok(r) = serde_json::from_str::<JournalRecord>(line) else {
+    for (number, line) in text.lines().enumerate() {
+        let Ok(mut r) = serde_json::from_str::<JournalRecord>(line) else {
             continue;
         };
+        r.line = number + 1;
         match r.kind.as_str() {
             "done" => {
                 done.insert((r.file.clone(), r.target.clone()), r);
@@ -297,6 +305,7 @@ impl Journal {
             outcome: Some(outcome),
             sha256: sha256.map(str::to_owned),
             bytes,
+            line: 0,
         });
     }
 
@@ -315,6 +324,7 @@ impl Journal {
                 outcome: None,
                 sha256: None,
                 bytes: None,
+                line: 0,
             });
         }
         if let Some(tx) = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take() {

@@ -594,24 +594,31 @@ async fn plan_with(
         }
         // Never two photos for one person in one run, in any target: two
         // files may find different AD users but one cloud user (its UPN
-        // differs from AD's), and that user must not be written twice.
-        let ids: Vec<String> = per_target
+        // differs from AD's), and that user must not be written twice —
+        // while each file's own AD user still gets its photo.
+        let ids: Vec<(TargetKind, String)> = per_target
             .iter()
             .filter_map(|(t, r)| {
                 r.user()
-                    .map(|u| format!("{}\u{1f}{}", t.kind, normalize_key(&u.id)))
+                    .map(|u| (t.kind, format!("{}\u{1f}{}", t.kind, normalize_key(&u.id))))
             })
             .collect();
-        if let Some(other) = ids.iter().find_map(|id| seen_users.get(id)) {
+        let taken: HashMap<TargetKind, String> = ids
+            .iter()
+            .filter_map(|(kind, id)| seen_users.get(id).map(|other| (*kind, other.clone())))
+            .collect();
+        if !ids.is_empty() && taken.len() == ids.len() {
             entry.action = Action::Duplicate;
-            entry.reason = Some(format!(
-                "the same user as {other}; only that file is imported for this user"
-            ));
+            entry.reason = taken.values().next().map(|other| {
+                format!("the same user as {other}; only that file is imported for this user")
+            });
             entries.push(entry);
             continue;
         }
-        for id in ids {
-            seen_users.insert(id, entry.relative.clone());
+        for (kind, id) in ids {
+            if !taken.contains_key(&kind) {
+                seen_users.insert(id, entry.relative.clone());
+            }
         }
         for (t, r) in &per_target {
             let mut step = Step {
@@ -627,7 +634,16 @@ async fn plan_with(
                 current_bytes: None,
             };
             match r {
-                FindResult::Found(u) => step.user = Some(u.clone()),
+                FindResult::Found(u) => {
+                    step.user = Some(u.clone());
+                    if let Some(other) = taken.get(&t.kind) {
+                        step.action = Action::Duplicate;
+                        step.reason = Some(format!(
+                            "the same user in {} as {other}; written once, from that file",
+                            wording.target(t.kind)
+                        ));
+                    }
+                }
                 FindResult::NotFound => {
                     step.action = Action::Skipped;
                     step.reason = Some(if std::ptr::eq(*t, primary) {

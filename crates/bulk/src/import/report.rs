@@ -18,7 +18,7 @@ pub enum Outcome {
     /// The directory already had this photo; nothing was written.
     Unchanged,
     /// Not written, on purpose (size rule, user missing in that target,
-    /// not an image, declined at the prompt).
+    /// not an image, declined when asked).
     Skipped,
     /// The file names nobody.
     Unmatched,
@@ -149,8 +149,8 @@ impl RunReport {
     /// Puts the rows of `later` (a retry of some of this run's rows) in
     /// place of the rows they redo, and counts again (the caller times the
     /// whole run). A row written the first time stays written when the
-    /// retry found the photo in place (or did not get to it), and keeps
-    /// the backup of the photo it replaced.
+    /// retry found the photo in place, and a row keeps the backup of the
+    /// first photo replaced (the user's own, not ours of the first pass).
     pub fn replace_items(&mut self, later: RunReport) {
         for item in later.items {
             let same = |i: &ItemResult| {
@@ -158,12 +158,11 @@ impl RunReport {
             };
             match self.items.iter_mut().find(|i| same(i)) {
                 Some(slot)
-                    if slot.outcome == Outcome::Written
-                        && matches!(item.outcome, Outcome::Unchanged | Outcome::NotDone) => {}
+                    if slot.outcome == Outcome::Written && item.outcome == Outcome::Unchanged => {}
                 Some(slot) => {
                     let first_backup = slot.backup.take();
                     *slot = ItemResult {
-                        backup: item.backup.clone().or(first_backup),
+                        backup: first_backup.or(item.backup.clone()),
                         ..item
                     };
                 }

@@ -41,6 +41,7 @@ impl Jobs {
     /// Keeps `job`; its id.
     pub(crate) fn insert(&self, job: Job) -> AppResult<String> {
         let mut jobs = lock(&self.jobs);
+        let mut evicted = None;
         if jobs.len() >= MAX_JOBS {
             let Some(oldest) = jobs.iter().position(|(_, j)| !j.is_running()) else {
                 return Err(AppError::new(
@@ -49,10 +50,12 @@ impl Jobs {
                     "too many imports are running; wait for one to finish",
                 ));
             };
-            jobs.remove(oldest);
+            evicted = Some(jobs.remove(oldest));
         }
         let id = random_token();
         jobs.push((id.clone(), Arc::new(job)));
+        drop(jobs);
+        drop_off_thread(evicted);
         Ok(id)
     }
 
@@ -64,12 +67,12 @@ impl Jobs {
             .map_err(AppError::internal)?;
         let id = random_token();
         let mut folders = lock(&self.folders);
-        if folders.len() >= MAX_FOLDERS {
-            // Deleted once nothing holds it: not under a file being
-            // written into it, nor under a job planned from it.
-            folders.remove(0);
-        }
+        // Deleted once nothing holds it: not under a file being written
+        // into it, nor under a job planned from it.
+        let evicted = (folders.len() >= MAX_FOLDERS).then(|| folders.remove(0));
         folders.push((id.clone(), Arc::new(dir)));
+        drop(folders);
+        drop_off_thread(evicted);
         Ok(id)
     }
 
@@ -80,6 +83,17 @@ impl Jobs {
             .find(|(i, _)| i == id)
             .map(|(_, d)| Arc::clone(d))
             .ok_or_else(|| AppError::not_found("that uploaded folder has expired; choose it again"))
+    }
+}
+
+/// Drops `value` on the blocking pool: the last hold on an uploaded folder
+/// deletes it, which for thousands of photos takes a while, and must not
+/// stall the async workers (or a lock).
+fn drop_off_thread<T: Send + 'static>(value: Option<T>) {
+    let Some(value) = value else { return };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(value))),
+        Err(_) => drop(value),
     }
 }
 

@@ -393,6 +393,10 @@ impl Reporter for WebReporter {
     }
 }
 
+/// How long a "Confirm each" question waits for an answer before the run
+/// stops (the page was closed, or the person left).
+const CONFIRM_PATIENCE: Duration = Duration::from_secs(30 * 60);
+
 /// Puts each question on the feed and waits for the page's answer.
 struct WebConfirmer {
     job: Arc<Job>,
@@ -427,9 +431,17 @@ impl Confirmer for WebConfirmer {
             "targets": targets,
         }));
         let rx = lock(&self.answers);
+        let asked = std::time::Instant::now();
         loop {
             match rx.recv_timeout(Duration::from_millis(500)) {
                 Ok(d) => return d,
+                // A page closed mid-question must not hold the run (and a
+                // thread) forever: after this long it stops, as Stop would.
+                Err(mpsc::RecvTimeoutError::Timeout) if asked.elapsed() > CONFIRM_PATIENCE => {
+                    self.job.cancel.cancel();
+                    self.job.questions.quit();
+                    return Decision::Quit;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) if !self.job.cancel.is_cancelled() => {}
                 Err(_) => return Decision::Quit,
             }
