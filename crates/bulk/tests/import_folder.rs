@@ -593,25 +593,27 @@ async fn use_existing_hd_reports_unknown_names_and_writes_each_ad_user_once() {
     assert_eq!(ad_count.sets(), 1, "user01 in AD written once");
 }
 
-#[tokio::test]
-async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped_there() {
+/// Hybrid: a folder of user01.jpg and user02.jpg, the AD target (the
+/// seeded users), and a cloud target (HD) holding only `cloud`.
+async fn hybrid_world(
+    cloud: userphoto_directory::User,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    userphoto_directory::config::Target,
+    userphoto_directory::config::Target,
+) {
     use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
-    use userphoto_directory::{PhotoSlot, User};
     let root = tempfile::tempdir().expect("tempdir");
     let folder = root.path().join("hr");
     std::fs::create_dir_all(&folder).expect("mkdir");
     write(&folder, "user01.jpg", &photo(300, 300, 1));
     write(&folder, "user02.jpg", &photo(300, 300, 2));
     let (ad, _) = target(root.path(), TargetKind::Ad).await;
-    // The cloud knows user01 by UPN only (no logon name), and not user02.
     let cloud = FolderDirectory::create_with(
         root.path().join("m365"),
-        vec![FolderUser::from(
-            User::new("cloud-1")
-                .with_upn("user01@corp.example.test")
-                .with_alias("u01"),
-        )],
-        FolderOptions::new().with_slot(PhotoSlot::Hd),
+        vec![FolderUser::from(cloud)],
+        FolderOptions::new().with_slot(userphoto_directory::PhotoSlot::Hd),
     )
     .await
     .expect("cloud");
@@ -620,6 +622,19 @@ async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped
         Arc::new(cloud),
         "app in tenant",
     );
+    (root, folder, ad, m365)
+}
+
+#[tokio::test]
+async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped_there() {
+    use userphoto_directory::User;
+    // The cloud knows user01 by UPN only (no logon name), and not user02.
+    let (_root, folder, ad, m365) = hybrid_world(
+        User::new("cloud-1")
+            .with_upn("user01@corp.example.test")
+            .with_alias("u01"),
+    )
+    .await;
     let cache = Arc::new(PreparedCache::in_memory());
     let plan = build_plan(
         &ImportOptions::new(&folder),
@@ -661,30 +676,12 @@ async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped
 /// each AD user still gets its own photo.
 #[tokio::test]
 async fn two_files_that_reach_one_cloud_user_are_one_import_and_a_duplicate() {
-    use userphoto_directory::folder::{FolderDirectory, FolderOptions, FolderUser};
-    use userphoto_directory::{PhotoSlot, User};
-    let root = tempfile::tempdir().expect("tempdir");
-    let folder = root.path().join("hr");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    write(&folder, "user01.jpg", &photo(300, 300, 1));
-    write(&folder, "user02.jpg", &photo(300, 300, 2));
-    let (ad, _) = target(root.path(), TargetKind::Ad).await;
-    let cloud = FolderDirectory::create_with(
-        root.path().join("m365"),
-        vec![FolderUser::from(
-            User::new("cloud-1")
-                .with_upn("user01@corp.example.test")
-                .with_mail("user02@corp.example.test"),
-        )],
-        FolderOptions::new().with_slot(PhotoSlot::Hd),
+    let (_root, folder, ad, m365) = hybrid_world(
+        userphoto_directory::User::new("cloud-1")
+            .with_upn("user01@corp.example.test")
+            .with_mail("user02@corp.example.test"),
     )
-    .await
-    .expect("cloud");
-    let m365 = userphoto_directory::config::Target::new(
-        TargetKind::M365,
-        Arc::new(cloud),
-        "app in tenant",
-    );
+    .await;
     let plan = build_plan(
         &ImportOptions::new(&folder),
         &[ad, m365],
