@@ -112,6 +112,10 @@ struct Inner {
     sessions: Mutex<VecDeque<(String, String)>>,
     uploads: Mutex<(VecDeque<String>, HashMap<String, Upload>)>,
     jobs: crate::handlers::imports::Jobs,
+    /// Decodes at once: one per core. Each may hold a large image (up to
+    /// `Limits`' pixels); a burst of uploads and crop previews waits here
+    /// instead of multiplying that memory.
+    imaging: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -150,6 +154,9 @@ impl AppState {
                 sessions: Mutex::new(VecDeque::new()),
                 uploads: Mutex::new((VecDeque::new(), HashMap::new())),
                 jobs: Default::default(),
+                imaging: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, usize::from),
+                ),
             }),
         }
     }
@@ -235,6 +242,23 @@ impl AppState {
         &self.inner.jobs
     }
 
+    /// Runs image work `f` on the blocking pool, at most one per core at
+    /// once across all requests.
+    pub(crate) async fn imaging<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> crate::error::AppResult<T> {
+        let _permit = self
+            .inner
+            .imaging
+            .acquire()
+            .await
+            .map_err(crate::error::AppError::internal)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(crate::error::AppError::internal)
+    }
+
     pub(crate) fn cookie_name(&self) -> &str {
         &self.inner.cookie_name
     }
@@ -311,4 +335,39 @@ pub(crate) fn random_token() -> String {
 /// Compares without stopping at the first difference.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn image_work_runs_at_most_one_per_core_at_once() {
+        let state = AppState::new(
+            Vec::new(),
+            Ops::default(),
+            ServerOptions::new(SocketAddr::from(([127, 0, 0, 1], 0))),
+        );
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let now = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let runs = (0..cores * 3).map(|_| {
+            let (now, most) = (Arc::clone(&now), Arc::clone(&most));
+            state.imaging(move || {
+                let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(at_once, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                now.fetch_sub(1, Ordering::SeqCst);
+            })
+        });
+        for result in futures::future::join_all(runs).await {
+            assert!(result.is_ok());
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            (1..=cores).contains(&most),
+            "{most} at once on {cores} cores"
+        );
+    }
 }

@@ -37,13 +37,14 @@ pub(crate) async fn upload(
     }
     let bytes = Arc::new(body.to_vec());
     let work = Arc::clone(&bytes);
-    let (info, prepared) = tokio::task::spawn_blocking(move || {
-        let info = userphoto_imaging::probe(&work, &Limits::default())?;
-        let prepared = userphoto_imaging::prepare(&work, &preview_options(CropMode::default()))?;
-        Ok::<_, userphoto_imaging::ImagingError>((info, prepared))
-    })
-    .await
-    .map_err(AppError::internal)??;
+    let (info, prepared) = state
+        .imaging(move || {
+            let info = userphoto_imaging::probe(&work, &Limits::default())?;
+            let prepared =
+                userphoto_imaging::prepare(&work, &preview_options(CropMode::default()))?;
+            Ok::<_, userphoto_imaging::ImagingError>((info, prepared))
+        })
+        .await??;
     let preview = prepared
         .photos
         .into_iter()
@@ -144,9 +145,9 @@ pub(crate) async fn preview(
         (None, None, None) => preview.to_vec(),
         (Some(x), Some(y), Some(side)) => {
             let options = preview_options(CropMode::Box(CropBox { x, y, side }));
-            tokio::task::spawn_blocking(move || userphoto_imaging::prepare(&bytes, &options))
-                .await
-                .map_err(AppError::internal)??
+            state
+                .imaging(move || userphoto_imaging::prepare(&bytes, &options))
+                .await??
                 .photos
                 .into_iter()
                 .next()

@@ -359,25 +359,25 @@ pub(crate) async fn preview(
         .ok_or_else(|| AppError::not_found("that file is not in this import"))?;
     let path = entry.file.clone();
     let limit = state.options().max_upload_bytes.max(50 * 1024 * 1024);
-    let jpeg = tokio::task::spawn_blocking(move || -> AppResult<Vec<u8>> {
-        let meta = std::fs::metadata(&path)
-            .map_err(|_| AppError::not_found("the file is no longer there"))?;
-        if meta.len() as usize > limit {
-            return Err(AppError::too_large(limit));
-        }
-        let bytes =
-            std::fs::read(&path).map_err(|_| AppError::not_found("the file cannot be read"))?;
-        let options = userphoto_imaging::PrepareOptions::sizes(&[648]);
-        let prepared = userphoto_imaging::prepare(&bytes, &options)?;
-        prepared
-            .photos
-            .into_iter()
-            .next()
-            .map(|p| p.jpeg)
-            .ok_or_else(|| AppError::internal("no preview was made"))
-    })
-    .await
-    .map_err(AppError::internal)??;
+    let jpeg = state
+        .imaging(move || -> AppResult<Vec<u8>> {
+            let meta = std::fs::metadata(&path)
+                .map_err(|_| AppError::not_found("the file is no longer there"))?;
+            if meta.len() as usize > limit {
+                return Err(AppError::too_large(limit));
+            }
+            let bytes =
+                std::fs::read(&path).map_err(|_| AppError::not_found("the file cannot be read"))?;
+            let options = userphoto_imaging::PrepareOptions::sizes(&[648]);
+            let prepared = userphoto_imaging::prepare(&bytes, &options)?;
+            prepared
+                .photos
+                .into_iter()
+                .next()
+                .map(|p| p.jpeg)
+                .ok_or_else(|| AppError::internal("no preview was made"))
+        })
+        .await??;
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
 }
 
