@@ -129,6 +129,14 @@ impl AppState {
             format!("127.0.0.1:{port}"),
             format!("[::1]:{port}"),
         ];
+        if port == 80 {
+            // Browsers leave the default port out of Host.
+            let ip = match options.listen.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            allowed_hosts.extend([ip, "localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
+        }
         allowed_hosts.extend(options.extra_hosts.iter().cloned());
         let allowed_hosts = allowed_hosts
             .into_iter()
@@ -341,6 +349,20 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn on_port_80_a_host_without_the_port_is_this_server() {
+        let at =
+            |addr: SocketAddr| AppState::new(Vec::new(), Ops::default(), ServerOptions::new(addr));
+        let on_80 = at(SocketAddr::from(([127, 0, 0, 1], 80)));
+        for host in ["localhost", "127.0.0.1", "[::1]", "localhost:80"] {
+            assert!(on_80.host_allowed(host), "{host}");
+        }
+        assert!(!on_80.host_allowed("evil.example"));
+        let elsewhere = at(SocketAddr::from(([127, 0, 0, 1], 8765)));
+        assert!(!elsewhere.host_allowed("localhost"), "the port is needed");
+        assert!(elsewhere.host_allowed("localhost:8765"));
+    }
 
     #[tokio::test]
     async fn image_work_runs_at_most_one_per_core_at_once() {
