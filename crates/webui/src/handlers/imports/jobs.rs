@@ -2,7 +2,8 @@
 //! bounded: a page that plans again and again, or uploads folder after
 //! folder, must not grow the server without end.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -16,6 +17,10 @@ use crate::state::random_token;
 /// How many uploaded folders are kept (the oldest is let go beyond that).
 const MAX_FOLDERS: usize = 4;
 
+/// The most one uploaded folder may hold: past this, the temporary disk is
+/// at risk, and a folder that large is better imported by its path.
+const MAX_FOLDER_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
 /// How many imports are kept; beyond that the oldest one not running is
 /// forgotten (its plan, events and report).
 const MAX_JOBS: usize = 16;
@@ -25,7 +30,7 @@ const MAX_JOBS: usize = 16;
 #[derive(Debug, Default)]
 pub(crate) struct Jobs {
     jobs: Mutex<Vec<(String, Arc<Job>)>>,
-    folders: Mutex<Vec<(String, Arc<tempfile::TempDir>)>>,
+    folders: Mutex<Vec<(String, Arc<UploadFolder>)>>,
 }
 
 impl Jobs {
@@ -70,19 +75,66 @@ impl Jobs {
         // Deleted once nothing holds it: not under a file being written
         // into it, nor under a job planned from it.
         let evicted = (folders.len() >= MAX_FOLDERS).then(|| folders.remove(0));
-        folders.push((id.clone(), Arc::new(dir)));
+        folders.push((
+            id.clone(),
+            Arc::new(UploadFolder::new(dir, MAX_FOLDER_BYTES)),
+        ));
         drop(folders);
         drop_off_thread(evicted);
         Ok(id)
     }
 
     /// The uploaded folder `id`, held for as long as the caller keeps it.
-    pub(crate) fn folder(&self, id: &str) -> AppResult<Arc<tempfile::TempDir>> {
+    pub(crate) fn folder(&self, id: &str) -> AppResult<Arc<UploadFolder>> {
         lock(&self.folders)
             .iter()
             .find(|(i, _)| i == id)
             .map(|(_, d)| Arc::clone(d))
             .ok_or_else(|| AppError::not_found("that uploaded folder has expired; choose it again"))
+    }
+}
+
+/// A folder chosen in the browser, as uploaded so far: a temporary folder
+/// (deleted with the last hold on it) and the bytes put in it.
+#[derive(Debug)]
+pub(crate) struct UploadFolder {
+    dir: tempfile::TempDir,
+    bytes: AtomicU64,
+    limit: u64,
+}
+
+impl UploadFolder {
+    fn new(dir: tempfile::TempDir, limit: u64) -> Self {
+        UploadFolder {
+            dir,
+            bytes: AtomicU64::new(0),
+            limit,
+        }
+    }
+
+    /// The folder.
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Counts `len` more bytes into the folder.
+    ///
+    /// # Errors
+    /// 413 when that would take it past its limit (nothing is counted).
+    pub(crate) fn reserve(&self, len: u64) -> AppResult<()> {
+        let before = self.bytes.fetch_add(len, Ordering::SeqCst);
+        if before.saturating_add(len) > self.limit {
+            self.bytes.fetch_sub(len, Ordering::SeqCst);
+            return Err(AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "folder-too-large",
+                format!(
+                    "the folder is larger than {} GB, more than an upload from the browser should hold; type its path on this computer into the folder box instead",
+                    self.limit / 1_000_000_000
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -108,7 +160,7 @@ pub(crate) struct Job {
     pub(crate) questions: Questions,
     pub(crate) report: Mutex<Option<RunReport>>,
     /// The uploaded folder it was planned from, kept while the job is.
-    pub(crate) _upload: Option<Arc<tempfile::TempDir>>,
+    pub(crate) _upload: Option<Arc<UploadFolder>>,
 }
 
 impl Job {
@@ -116,7 +168,7 @@ impl Job {
     pub(crate) fn new(
         plan: Plan,
         cache: Arc<PreparedCache>,
-        upload: Option<Arc<tempfile::TempDir>>,
+        upload: Option<Arc<UploadFolder>>,
     ) -> Self {
         Job {
             plan,
@@ -221,6 +273,20 @@ mod tests {
             rx.try_iter().collect::<Vec<_>>(),
             [Decision::Yes, Decision::No]
         );
+    }
+
+    #[test]
+    fn an_upload_folder_takes_files_up_to_its_limit() -> std::io::Result<()> {
+        let folder = UploadFolder::new(tempfile::tempdir()?, 100);
+        assert!(folder.reserve(60).is_ok());
+        let refused = folder.reserve(41).expect_err("over the limit");
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(!refused.message().contains("--"), "{}", refused.message());
+        assert!(
+            folder.reserve(40).is_ok(),
+            "a refused file counts for nothing"
+        );
+        Ok(())
     }
 
     #[test]

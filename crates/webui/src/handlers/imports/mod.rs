@@ -79,6 +79,7 @@ pub(crate) async fn put_file(
     // Held until the file is written: a folder let go meanwhile (a fifth
     // upload) is deleted only after this, never re-made half-empty.
     let folder = state.jobs().folder(&id)?;
+    folder.reserve(body.len() as u64)?;
     let path = folder.path().join(relative);
     if let Some(parent) = path.parent() {
         // A fresh temporary folder the server made: nothing in it but what
