@@ -645,13 +645,13 @@ impl Executor {
         let Some(job) = job else {
             return Vec::new();
         };
+        let message = format!(
+            "the writes for this user stopped unexpectedly ({error}); run the import again to finish them"
+        );
         job.steps
             .iter()
             .map(|step| {
-                let message = format!(
-                    "the writes for this user stopped unexpectedly ({error}); run the import again to finish them"
-                );
-                let item = job.item(step, Outcome::Failed, None, Some(message));
+                let item = job.item(step, Outcome::Failed, None, Some(message.clone()));
                 self.reporter.event(&Event::Item(item.clone()));
                 item
             })

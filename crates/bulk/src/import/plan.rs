@@ -609,9 +609,13 @@ async fn plan_with(
             .collect();
         if !ids.is_empty() && taken.len() == ids.len() {
             entry.action = Action::Duplicate;
-            entry.reason = taken.values().next().map(|other| {
-                format!("the same user as {other}; only that file is imported for this user")
-            });
+            // The first target's, so the plan reads the same every time.
+            entry.reason = ids
+                .iter()
+                .find_map(|(kind, _)| taken.get(kind))
+                .map(|other| {
+                    format!("the same user as {other}; only that file is imported for this user")
+                });
             entries.push(entry);
             continue;
         }

@@ -36,10 +36,7 @@ pub(crate) struct Jobs {
 impl Jobs {
     /// The job `id`.
     pub(crate) fn get(&self, id: &str) -> AppResult<Arc<Job>> {
-        lock(&self.jobs)
-            .iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, j)| Arc::clone(j))
+        by_id(&lock(&self.jobs), id)
             .ok_or_else(|| AppError::not_found("no such import; plan it again"))
     }
 
@@ -86,12 +83,16 @@ impl Jobs {
 
     /// The uploaded folder `id`, held for as long as the caller keeps it.
     pub(crate) fn folder(&self, id: &str) -> AppResult<Arc<UploadFolder>> {
-        lock(&self.folders)
-            .iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, d)| Arc::clone(d))
+        by_id(&lock(&self.folders), id)
             .ok_or_else(|| AppError::not_found("that uploaded folder has expired; choose it again"))
     }
+}
+
+/// The value kept under `id`, held anew.
+fn by_id<T>(list: &[(String, Arc<T>)], id: &str) -> Option<Arc<T>> {
+    list.iter()
+        .find(|(i, _)| i == id)
+        .map(|(_, v)| Arc::clone(v))
 }
 
 /// A folder chosen in the browser, as uploaded so far: a temporary folder
