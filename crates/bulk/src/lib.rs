@@ -1,26 +1,43 @@
-//! The userphoto engine for many photos.
+//! The userphoto engine for many photos — and for one.
 //!
-//! * [`scan`] finds the image files of a folder (hidden and temporary files
-//!   ignored);
-//! * [`convert`] prepares every file into directory-ready JPEGs on all cores
-//!   and writes them next to each other, never overwriting by accident;
+//! Front ends (the CLI, the web UI) call it and only word what it returns:
+//!
+//! ```text
+//! front ends ──► import (session → plan → execute → report)
+//!                  │            │
+//!                  ▼            ▼
+//!              identity      prepare ──► imaging
+//!                  │            │
+//!                  └──► ops (back up → write → audit) ──► directories
+//! ```
+//!
+//! * [`identity`] decides which user a file, a name or a person is, in
+//!   every target (one rule, batched);
+//! * [`prepare`] is the only caller of the imaging pipeline: photos, their
+//!   quality findings, previews, and the worker pool;
+//! * [`size_rule`] says which targets a source goes to, in which order;
 //! * [`ops`] does single-user get / set / remove / restore against any
-//!   target, in the one safe order: back up, write (HD first), audit — the
-//!   same calls serve the CLI and the web UI;
-//! * [`backup`] keeps every photo before it is replaced or removed, exports
-//!   a whole target, and reads backups back for restoring;
-//! * [`audit`] appends one JSON line per change.
-//!
+//!   target, in the one safe order: back up, write (HD first), audit;
 //! * [`import`] matches a folder of photos to users, plans, executes with
-//!   backups, a journal to resume from, and a report.
-//! * [`wording`] words messages for the front end that shows them: the
-//!   command line's flags and section names, or neither (the web UI).
+//!   backups, a journal to resume from, and a report — driven by an
+//!   [`ImportSession`](import::ImportSession);
+//! * [`reason`] is why a row is what it is, as data; [`wording`] turns it
+//!   (and errors) into sentences for the front end that shows them — the
+//!   engine never words;
+//! * [`scan`], [`convert`], [`backup`], [`audit`], [`detect`]: finding
+//!   image files, converting a folder, keeping and exporting photos, the
+//!   audit log, and checking targets.
 
 pub mod audit;
 pub mod backup;
 pub mod convert;
+pub mod detect;
 mod durable_append;
+pub mod identity;
 pub mod import;
 pub mod ops;
+pub mod prepare;
+pub mod reason;
 pub mod scan;
+pub mod size_rule;
 pub mod wording;

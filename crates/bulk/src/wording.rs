@@ -1,4 +1,6 @@
-//! How messages for a person are worded, per front end.
+//! How messages for a person are worded, per front end. Only front ends
+//! call this module: the engine hands out [`Reason`]s and errors, and
+//! never words them itself.
 //!
 //! Why a module of its own: the command line names its flags in remedies
 //! ("raise --max-input-bytes", "pass --no-backup") and calls targets by
@@ -18,6 +20,7 @@ use userphoto_imaging::ImagingError;
 
 use crate::import::ImportError;
 use crate::ops::OpsError;
+use crate::reason::{Detail, Reason};
 
 /// How messages for a person are worded: see the [module](self).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -151,25 +154,138 @@ impl Wording {
         }
     }
 
+    /// The sentence for `reason`: why a plan or report row is what it
+    /// is, in this front end's words.
+    pub fn reason(&self, reason: &Reason) -> String {
+        let t = |k: &TargetKind| self.target(*k).to_owned();
+        match reason {
+            Reason::NotAnImage => "not an image file (by its extension); nothing to import".into(),
+            Reason::CannotList { detail } => detail.clone(),
+            Reason::NoNameInFile => {
+                "the file name gives no user name; name it `<user>.jpg` or `<user> anything.jpg`"
+                    .into()
+            }
+            Reason::AlsoNamed { file, name, chosen } => {
+                format!("{file} is also named {name}; only {chosen} is imported for this user")
+            }
+            Reason::NoSuchUser { key, name, targets } => format!(
+                "no user has {} {name:?} in {}; name the file after the user's {} (the name ends at the first space), or map it to a user with a mapping file",
+                self.key(*key),
+                self.targets(targets.iter().copied()),
+                self.key(*key)
+            ),
+            Reason::SameUserAs { file } => {
+                format!("the same user as {file}; only that file is imported for this user")
+            }
+            Reason::MappedByFile => "matched by the mapping file".into(),
+            Reason::Unusable(d) | Reason::WriteFailed(d) => self.detail(d),
+            Reason::StrictQuality { findings } => {
+                format!("quality check failed (strict): {}", findings.join("; "))
+            }
+            Reason::SameUserInTarget { target, file } => format!(
+                "the same user in {} as {file}; written once, from that file",
+                t(target)
+            ),
+            Reason::NotInTarget { target } => format!("{} has no such user", t(target)),
+            Reason::NoCounterpart {
+                target,
+                order,
+                primary,
+                key,
+            } => format!(
+                "{} has no such user (looked for by the {} of the user in {}, and by {})",
+                t(target),
+                self.keys(order),
+                t(primary),
+                self.key(*key)
+            ),
+            Reason::Ambiguous { target, candidates } => format!(
+                "{} users match in {}: {}; name the file by a key that is unique, or map it to one user with a mapping file",
+                candidates.len(),
+                t(target),
+                candidates.join("; ")
+            ),
+            Reason::SmallSourceSkipped { width, height } => format!(
+                "the source is only {width}×{height} (HD targets need more than {0}×{0}); photos are never upscaled",
+                crate::size_rule::SMALL_SOURCE_MAX
+            ),
+            Reason::SmallSourceWritten { width, height } => format!(
+                "the source is only {width}×{height}, so it is written at that size instead of as an HD photo; use a larger source for HD targets"
+            ),
+            Reason::Quality { text, .. } => text.clone(),
+            Reason::SmallerThanTarget { requested, size } => format!(
+                "the source is smaller than {requested}×{requested}, so the photo is written at {size}×{size} (never upscaled); use a larger source for a sharper photo"
+            ),
+            Reason::NoMailbox { target } => format!(
+                "no mailbox in {}, so the user cannot hold a photo there",
+                t(target)
+            ),
+            Reason::CurrentUnreadable(d) => {
+                format!("the current photo cannot be read: {}", self.detail(d))
+            }
+            Reason::NotOpen { target } => format!(
+                "{} is not open in this run; configure it or leave it out of the plan",
+                t(target)
+            ),
+            Reason::NothingPrepared => "no photo was prepared for this target".into(),
+            Reason::Declined => "declined when asked".into(),
+            Reason::DoneByInterruptedRun => "done by the interrupted run".into(),
+            Reason::Stopped if self.plain => {
+                "the run stopped before this; carry on the import, or import the folder again, to do the rest (what is already in place is skipped)".into()
+            }
+            Reason::Stopped => {
+                "the run stopped before this; resume the import, or run it again, to do the rest"
+                    .into()
+            }
+            Reason::WriterStopped { detail } => format!(
+                "the writes for this user stopped unexpectedly ({detail}); run the import again to finish them"
+            ),
+            Reason::NoHdPhoto { hd } => format!("no HD photo in {}", t(hd)),
+            Reason::HdUnusable(d) => format!("the HD photo cannot be used: {}", self.detail(d)),
+            Reason::UnknownName { key, name, target } => {
+                format!("no user has {} {name:?} in {}", self.key(*key), t(target))
+            }
+            Reason::AmbiguousName {
+                key,
+                name,
+                target,
+                count,
+            } => format!(
+                "{count} users have {} {name:?} in {}; name one by a unique key",
+                self.key(*key),
+                t(target)
+            ),
+            Reason::NotFoundIn { target } => format!("not found in {}", t(target)),
+            Reason::SameTargetUser { target, first } => {
+                format!("the same {} user as {first}; written once", t(target))
+            }
+        }
+    }
+
+    /// `plan` as rows, each reason in these words.
+    pub fn plan_rows(&self, plan: &crate::import::Plan) -> Vec<crate::import::PlanRow> {
+        plan.rows(&|r| self.reason(r))
+    }
+
+    /// `item` with its reason in these words.
+    pub fn item(&self, item: crate::import::ItemResult) -> crate::import::ItemResult {
+        item.worded(&|r| self.reason(r))
+    }
+
+    /// A lower layer's sentence in this front end's wording.
+    pub fn detail(&self, detail: &Detail) -> String {
+        if self.plain {
+            detail.plain.clone()
+        } else {
+            detail.text.clone()
+        }
+    }
+
     /// The plain sentence of `error`, without the target in front.
     fn ops_detail(&self, error: &OpsError) -> String {
         match error {
-            OpsError::Image(e) => self.imaging_error(e),
-            OpsError::Directory { source, .. } => self.directory_error(source),
-            OpsError::Backup { user, source, .. } => format!(
-                "the current photo of {user} could not be backed up, so nothing was changed: {source}"
-            ),
-            OpsError::NoMailbox { target, user } => format!(
-                "{user} has no mailbox in {}, so it cannot hold a photo there; give the user a mailbox or write to Active Directory instead",
-                self.target(*target)
-            ),
-            OpsError::CannotBackUp { user, reason, .. } => format!(
-                "the current photo of {user} cannot be read ({reason}), so it cannot be backed up and nothing was changed; a photo is only replaced once it is backed up, so fix what keeps it from being read"
-            ),
-            OpsError::BackupRead { source, .. } => source.to_string(),
-            OpsError::Audit { user, source, .. } => {
-                format!("the photo of {user} was changed, but {source}")
-            }
+            OpsError::NoMailbox { target, .. } => error.plain_detail(self.target(*target)),
+            other => other.plain_detail(""),
         }
     }
 }

@@ -62,7 +62,12 @@ async fn import_into_samba_then_a_second_run_writes_nothing() {
     count.finds.store(0, Ordering::SeqCst);
     let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
     let c = plan.counts();
-    assert_eq!((c.set, c.unmatched), (30, 1), "{:#?}", plan.rows());
+    assert_eq!(
+        (c.set, c.unmatched),
+        (30, 1),
+        "{:#?}",
+        userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)
+    );
     assert_eq!(count.finds.load(Ordering::SeqCst), 1, "one batched lookup");
 
     let report = Executor::new(vec![ad.clone()], ops(root.path()))
@@ -104,7 +109,12 @@ async fn import_into_samba_then_a_second_run_writes_nothing() {
     assert_eq!(before.len(), 30, "ldapsearch saw every user");
     let sets = count.sets();
     let plan = plan_cached(&folder, std::slice::from_ref(&ad), &cache).await;
-    assert_eq!(plan.counts().set, 0, "{:#?}", plan.rows());
+    assert_eq!(
+        plan.counts().set,
+        0,
+        "{:#?}",
+        userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)
+    );
     assert_eq!(plan.counts().unchanged, 30);
     let report = Executor::new(vec![ad.clone()], ops(root.path()))
         .run(&plan)
@@ -167,6 +177,6 @@ async fn a_run_cut_short_by_a_dead_server_resumes_without_double_writes() {
             "{n} has its photo"
         );
     }
-    let rows = plan.rows();
+    let rows = userphoto_bulk::wording::Wording::command_line().plan_rows(&plan);
     assert!(rows.iter().all(|r| r.action == Action::Set));
 }

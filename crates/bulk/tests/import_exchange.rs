@@ -221,8 +221,12 @@ async fn import_into_exchange_and_ad_writes_hd_first_then_ad() {
         .find(|s| s.target == TargetKind::Exchange)
         .expect("exchange step");
     assert_eq!(hd.action, Action::Skipped, "{entry:#?}");
-    assert!(
-        hd.reason.as_deref().unwrap_or_default().contains("80×80"),
+    assert_eq!(
+        hd.reason,
+        Some(userphoto_bulk::reason::Reason::SmallSourceSkipped {
+            width: 80,
+            height: 80
+        }),
         "{entry:#?}"
     );
 
@@ -320,7 +324,12 @@ async fn import_into_exchange_and_ad_writes_hd_first_then_ad() {
     let plan = build_plan(&options, &order, &cache, &NoReporter)
         .await
         .expect("plan");
-    assert_eq!(plan.counts().set, 0, "{:#?}", plan.rows());
+    assert_eq!(
+        plan.counts().set,
+        0,
+        "{:#?}",
+        userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)
+    );
     let writes = journal.lock().expect("journal").len();
     let report = Executor::new(order.to_vec(), ops(root.path()))
         .run(&plan)

@@ -95,7 +95,7 @@ async fn dry_run_plan_then_run_then_a_second_run_changes_nothing() {
     assert_eq!(ad_count.sets(), seeded);
     assert_eq!(hd_count.sets(), 0);
     assert_eq!(plan.key, UserKey::SamAccountName);
-    let rows = plan.rows();
+    let rows = userphoto_bulk::wording::Wording::command_line().plan_rows(&plan);
     let row = |file: &str, target: Option<&str>| {
         rows.iter()
             .find(|r| r.file == file && r.target.as_deref() == target)
@@ -196,7 +196,12 @@ async fn dry_run_plan_then_run_then_a_second_run_changes_nothing() {
     .await
     .expect("plan");
     let counts = plan.counts();
-    assert_eq!(counts.set, 0, "{:#?}", plan.rows());
+    assert_eq!(
+        counts.set,
+        0,
+        "{:#?}",
+        userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)
+    );
     assert_eq!(counts.unchanged, 8 * 2 + 1 + 2 + 2);
     let reporter = Arc::new(CollectingReporter::default());
     let report = Executor::new(targets, ops(root.path()))
@@ -289,7 +294,7 @@ async fn a_run_cut_short_resumes_without_writing_anything_twice() {
             .find(|i| &i.file == file && i.target.as_deref() == Some("ad"))
             .expect("an AD row");
         assert_eq!(
-            (ad.outcome, ad.error.as_deref()),
+            (ad.outcome, ad.reason.as_ref()),
             (Outcome::Unchanged, None),
             "AD is done again after HD, not taken from the journal: {ad:?}"
         );
@@ -347,8 +352,8 @@ async fn a_second_resume_still_writes_ad_after_hd() {
         .filter(|i| i.target.as_deref() == Some("ad"))
     {
         assert_ne!(
-            item.error.as_deref(),
-            Some("done by the interrupted run"),
+            item.reason,
+            Some(userphoto_bulk::reason::Reason::DoneByInterruptedRun),
             "AD is done again after the HD photo the first resume wrote: {item:?}"
         );
     }
@@ -377,10 +382,19 @@ async fn a_user_whose_writes_panic_is_reported_failed_and_the_rest_carry_on() {
     for row in rows {
         assert_eq!(row.outcome, Outcome::Failed, "{row:?}");
         assert!(
-            row.error
+            matches!(
+                row.reason,
+                Some(userphoto_bulk::reason::Reason::WriterStopped { .. })
+            ),
+            "{row:?}"
+        );
+        let worded = userphoto_bulk::wording::Wording::command_line().item(row.clone());
+        assert!(
+            worded
+                .error
                 .as_deref()
                 .is_some_and(|e| e.contains("stopped unexpectedly")),
-            "{row:?}"
+            "{worded:?}"
         );
     }
     assert_eq!(report.summary.written, 6, "{:?}", report.summary);
@@ -649,7 +663,7 @@ async fn hybrid_users_are_found_in_the_cloud_by_upn_and_missing_ones_are_skipped
         UserKey::SamAccountName,
         "the on-premises listing names files"
     );
-    let rows = plan.rows();
+    let rows = userphoto_bulk::wording::Wording::command_line().plan_rows(&plan);
     let find = |file: &str, t: &str| {
         rows.iter()
             .find(|r| r.file == file && r.target.as_deref() == Some(t))
@@ -696,7 +710,12 @@ async fn two_files_that_reach_one_cloud_user_are_one_import_and_a_duplicate() {
         .flat_map(|e| &e.steps)
         .filter(|s| s.target == TargetKind::M365 && s.action == Action::Set)
         .count();
-    assert_eq!(cloud_writes, 1, "{:#?}", plan.rows());
+    assert_eq!(
+        cloud_writes,
+        1,
+        "{:#?}",
+        userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)
+    );
     let second = plan
         .entries
         .iter()
@@ -710,7 +729,7 @@ async fn two_files_that_reach_one_cloud_user_are_one_import_and_a_duplicate() {
             (TargetKind::Ad, Action::Set)
         ],
         "{:#?}",
-        plan.rows()
+        userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)
     );
 }
 
@@ -778,7 +797,7 @@ async fn a_user_without_a_mailbox_is_skipped_at_hd_not_failed() {
     )
     .await
     .expect("plan");
-    let row = kiosk_hd(&plan.rows());
+    let row = kiosk_hd(&userphoto_bulk::wording::Wording::command_line().plan_rows(&plan));
     assert_eq!(row.action, Action::Skipped, "{row:#?}");
     assert!(
         row.reason
@@ -797,7 +816,11 @@ async fn a_user_without_a_mailbox_is_skipped_at_hd_not_failed() {
     )
     .await
     .expect("plan");
-    assert_eq!(kiosk_hd(&plan.rows()).action, Action::Set, "not read yet");
+    assert_eq!(
+        kiosk_hd(&userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)).action,
+        Action::Set,
+        "not read yet"
+    );
     let report = Executor::new(targets.clone(), ops(root.path()))
         .run(&plan)
         .await;
@@ -810,11 +833,11 @@ async fn a_user_without_a_mailbox_is_skipped_at_hd_not_failed() {
         .find(|i| i.file == "kiosk.jpg" && i.target.as_deref() == Some("folder"))
         .expect("kiosk HD item");
     assert_eq!(item.outcome, Outcome::Skipped, "{item:#?}");
-    assert!(
-        item.error
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("no mailbox"),
+    assert_eq!(
+        item.reason,
+        Some(userphoto_bulk::reason::Reason::NoMailbox {
+            target: TargetKind::Folder
+        }),
         "{item:#?}"
     );
     // Nothing tried at HD for kiosk; AD still gets kiosk's photo.

@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 use import_common::samba::{ad_target, ad_vars, START_HINT};
 use import_common::{ops, photo, planned_ad_run, resume, run_journalled};
 use userphoto_bulk::backup::BackupSet;
-use userphoto_bulk::import::execute::prepare_file;
 use userphoto_bulk::import::{
     Event, ExecuteOptions, Executor, Outcome, Plan, PrepareMode, Reporter,
 };
+use userphoto_bulk::prepare::prepare_file;
+use userphoto_bulk::wording::Wording;
 use userphoto_directory::{DirectoryExt as _, Photo, PhotoLookup, User, UserKey};
 use userphoto_imaging::{OutputSpec, Pipeline};
 
@@ -164,7 +165,9 @@ impl Reporter for Killer {
                 v.push((
                     item.user.clone().unwrap_or_default(),
                     item.outcome,
-                    item.error.clone(),
+                    item.reason
+                        .as_ref()
+                        .map(|r| Wording::command_line().reason(r)),
                 ));
             }
         }
@@ -270,7 +273,11 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
     );
     // Each failure says what happened, per item; the run carried on.
     for i in first.items.iter().filter(|i| i.outcome == Outcome::Failed) {
-        let e = i.error.as_deref().unwrap_or_default();
+        let e = i
+            .reason
+            .as_ref()
+            .map(|r| Wording::command_line().reason(r))
+            .unwrap_or_default();
         assert!(!e.is_empty(), "{i:?}");
     }
     eprintln!(
@@ -282,7 +289,8 @@ async fn samba_killed_mid_import_then_resume_finishes_with_old_or_new_never_none
             .items
             .iter()
             .find(|i| i.outcome == Outcome::Failed)
-            .and_then(|i| i.error.clone())
+            .and_then(|i| i.reason.as_ref())
+            .map(|r| Wording::command_line().reason(r))
     );
 
     let took = guard.restart();

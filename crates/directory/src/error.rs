@@ -187,6 +187,28 @@ fn throttled_message(retry_after: Option<Duration>) -> String {
 }
 
 impl Error {
+    /// A short machine-readable code for reports and `--json` output
+    /// (`not-found`, `permission-denied`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not-found",
+            Error::Ambiguous { .. } => "ambiguous",
+            Error::PermissionDenied { .. } => "permission-denied",
+            Error::Unauthenticated { .. } => "unauthenticated",
+            Error::PhotoRejected { .. } => "photo-rejected",
+            Error::Throttled { .. } => "throttled",
+            Error::Unavailable { .. } => "unavailable",
+            Error::Timeout { .. } => "timeout",
+            Error::Precondition { .. } => "precondition",
+            Error::NotVerified { .. } => "not-verified",
+            Error::NotSupported { .. } => "not-supported",
+            Error::InvalidConfig { .. } => "invalid-config",
+            Error::ConfigUnreadable { .. } => "config-unreadable",
+            Error::NotConfigured { .. } => "not-configured",
+            Error::Other { .. } => "other",
+        }
+    }
+
     /// The message for a front end without command-line flags (the web
     /// UI): the same sentence as `Display`, with a remedy that names no
     /// flag. `Display` is the command line's wording.

@@ -154,6 +154,9 @@ impl Pipeline {
         let (uw, uh) = (f64::from(info.width), f64::from(info.height));
         let mut warnings = Vec::new();
         let mut checks = Vec::new();
+        // Each warning with the finding it is about, for callers that word
+        // or filter findings by kind rather than by sentence.
+        let mut findings: Vec<(QualityIssue, String)> = Vec::new();
         let mut faces = Vec::new();
         let mut face_notes = Vec::new();
 
@@ -235,10 +238,12 @@ impl Pipeline {
                 .filter(|o| f64::from(o.size) > crop.side.floor())
             {
                 let side = crop.side.floor().max(1.0) as u32;
-                warnings.push(format!(
+                let text = format!(
                     "the source square is {side}×{side} px, smaller than {}×{}; written at {side}×{side}, not enlarged",
                     spec.size, spec.size
-                ));
+                );
+                findings.push((QualityIssue::SourceTooSmall, text.clone()));
+                warnings.push(text);
                 if !checks.contains(&QualityIssue::SourceTooSmall) {
                     checks.push(QualityIssue::SourceTooSmall);
                 }
@@ -246,6 +251,7 @@ impl Pipeline {
         }
         let mut finding = |issue: QualityIssue, text: String| {
             checks.push(issue);
+            findings.push((issue, text.clone()));
             warnings.push(text);
         };
         if matches!(options.crop, CropMode::Face | CropMode::Auto) {
@@ -383,6 +389,7 @@ impl Pipeline {
                 faces,
                 quality: Some(measures),
                 checks,
+                findings,
             },
         })
     }

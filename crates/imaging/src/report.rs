@@ -72,6 +72,11 @@ pub struct Report {
     pub quality: Option<QualityMeasures>,
     /// Quality findings, as codes; each also has a sentence in `warnings`.
     pub checks: Vec<QualityIssue>,
+    /// Every warning of `warnings` with the finding it is about, in the
+    /// same order (a source smaller than several outputs has one sentence
+    /// per output), so callers can word or leave out findings by kind.
+    #[serde(skip)]
+    pub findings: Vec<(QualityIssue, String)>,
 }
 
 /// The outputs and the report of one `prepare` call.

@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/folders", post(handlers::imports::new_folder))
         .route("/folders/{id}/files", post(handlers::imports::put_file))
         .route("/imports", post(handlers::imports::plan))
+        .route("/imports/interrupted", get(handlers::imports::interrupted))
+        .route("/imports/resume", post(handlers::imports::resume))
         .route("/imports/{id}/start", post(handlers::imports::start))
         .route("/imports/{id}/events", get(handlers::imports::events))
         .route("/imports/{id}/decide", post(handlers::imports::decide))

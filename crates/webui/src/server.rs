@@ -33,6 +33,10 @@ pub struct ServeConfig {
     pub demo: bool,
     /// A folder the page suggests for folder import.
     pub sample_folder: Option<std::path::PathBuf>,
+    /// Where folder imports keep their plans, journals and digest cache
+    /// (the same place `userphoto import` uses, so either can carry on the
+    /// other's interrupted run); `None`: a temporary folder for this run.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Checks the listen address against the loopback rule.
@@ -81,7 +85,8 @@ pub fn state_for(
     let mut options = ServerOptions::new(local)
         .with_demo(config.demo)
         .with_max_upload_bytes(config.max_upload_bytes)
-        .with_sample_folder(config.sample_folder.clone());
+        .with_sample_folder(config.sample_folder.clone())
+        .with_state_dir(config.state_dir.clone());
     for host in &config.extra_hosts {
         options = options.with_extra_host(host.clone());
     }

@@ -36,6 +36,10 @@ pub struct ServerOptions {
     pub demo: bool,
     /// A folder the page suggests for folder import (the demo's samples).
     pub sample_folder: Option<std::path::PathBuf>,
+    /// Where folder imports keep their state (see
+    /// [`ImportSession`](userphoto_bulk::import::ImportSession)); `None`:
+    /// a temporary folder, removed when the server ends.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl ServerOptions {
@@ -48,7 +52,14 @@ impl ServerOptions {
             max_upload_bytes: DEFAULT_MAX_UPLOAD,
             demo: false,
             sample_folder: None,
+            state_dir: None,
         }
+    }
+
+    /// Keeps folder imports' state in `dir`.
+    pub fn with_state_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.state_dir = dir;
+        self
     }
 
     /// Sets the upload limit.
@@ -112,6 +123,8 @@ struct Inner {
     sessions: Mutex<VecDeque<(String, String)>>,
     uploads: Mutex<(VecDeque<String>, HashMap<String, Upload>)>,
     jobs: crate::handlers::imports::Jobs,
+    /// Where folder imports keep their state.
+    import_state: ImportState,
     /// Decodes at once: one per core. Each may hold a large image (up to
     /// `Limits`' pixels); a burst of uploads and crop previews waits here
     /// instead of multiplying that memory.
@@ -142,6 +155,7 @@ impl AppState {
             .into_iter()
             .map(|h| h.to_ascii_lowercase())
             .collect();
+        let options_state_dir = options.state_dir.clone();
         let mut targets = targets;
         // Panes in the original's order: the thumbnail (AD), plain LDAP,
         // then the HD photo.
@@ -162,6 +176,7 @@ impl AppState {
                 sessions: Mutex::new(VecDeque::new()),
                 uploads: Mutex::new((VecDeque::new(), HashMap::new())),
                 jobs: Default::default(),
+                import_state: ImportState::new(options_state_dir),
                 imaging: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, usize::from),
                 ),
@@ -244,6 +259,14 @@ impl AppState {
             .into_iter()
             .filter(|k| self.target(*k).is_some())
             .collect()
+    }
+
+    /// Where folder imports keep their plans, journals and cache.
+    ///
+    /// # Errors
+    /// When no temporary folder can be made for them.
+    pub(crate) fn import_state_dir(&self) -> std::io::Result<std::path::PathBuf> {
+        self.inner.import_state.dir()
     }
 
     pub(crate) fn jobs(&self) -> &crate::handlers::imports::Jobs {
@@ -391,5 +414,35 @@ mod tests {
             (1..=cores).contains(&most),
             "{most} at once on {cores} cores"
         );
+    }
+}
+
+/// Where folder imports keep their state: the configured folder, or a
+/// temporary one made on first use and removed with the server.
+#[derive(Debug)]
+struct ImportState {
+    configured: Option<std::path::PathBuf>,
+    temporary: std::sync::OnceLock<tempfile::TempDir>,
+}
+
+impl ImportState {
+    fn new(configured: Option<std::path::PathBuf>) -> Self {
+        ImportState {
+            configured,
+            temporary: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn dir(&self) -> std::io::Result<std::path::PathBuf> {
+        if let Some(dir) = &self.configured {
+            return Ok(dir.clone());
+        }
+        if let Some(t) = self.temporary.get() {
+            return Ok(t.path().to_path_buf());
+        }
+        let made = tempfile::Builder::new()
+            .prefix("userphoto-import-")
+            .tempdir()?;
+        Ok(self.temporary.get_or_init(|| made).path().to_path_buf())
     }
 }

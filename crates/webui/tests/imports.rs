@@ -354,7 +354,11 @@ async fn an_uploaded_folder_keeps_its_subfolders_and_plans_like_import_r() {
     )
     .await
     .expect("plan");
-    let mut cli: Vec<String> = cli.rows().into_iter().map(|r| r.file).collect();
+    let mut cli: Vec<String> = userphoto_bulk::wording::Wording::command_line()
+        .plan_rows(&cli)
+        .into_iter()
+        .map(|r| r.file)
+        .collect();
     cli.sort();
     cli.dedup();
     assert_eq!(ui, cli);

@@ -46,6 +46,37 @@ export function init(context) {
       else ctx.toast('Nothing to import there: drop a folder of photos, or its photos.', 'warn');
     }, ctx.failed);
   });
+  offerCarryOn().catch(ctx.failed);
+}
+
+/**
+ * Imports that stopped before their end (the server was stopped, the page
+ * closed mid-run, a write failed) are kept with their plan and journal: the
+ * page offers to carry each on, doing only what is not done yet.
+ */
+async function offerCarryOn() {
+  const found = await get('/api/imports/interrupted');
+  const box = $('folder-interrupted');
+  if (!box) return;
+  box.replaceChildren();
+  for (const i of found.imports || []) {
+    const go = h('button', { type: 'button', class: 'carry-on', text: 'Carry on' });
+    go.addEventListener('click', () => carryOn(i.folder));
+    box.append(h('p', { class: 'interrupted', role: 'status' },
+      `An import of ${i.folder} stopped before it finished (${i.done} of ${i.writes} writes done). `, go));
+  }
+}
+
+/** Loads the interrupted import of `folder` as a plan to run again. */
+async function carryOn(folder) {
+  ctx.clearToasts();
+  const out = $('folder-out');
+  out.replaceChildren(h('p', { class: 'muted', text: 'Reading the interrupted import…' }));
+  try {
+    job = await post('/api/imports/resume', { folder });
+  } catch (e) { out.replaceChildren(); ctx.failed(e); return; }
+  $('folder-interrupted').replaceChildren();
+  showPlan(`Carrying on the import of ${job.folder}: ${job.done} of ${job.writes} writes were done before it stopped; only the rest is done now.`);
 }
 
 /**
@@ -148,10 +179,24 @@ const ACTION_TEXT = {
 async function plan(request) {
   ctx.clearToasts();
   const out = $('folder-out');
-  out.replaceChildren(h('p', { class: 'muted', text: 'Matching files to users…' }));
+  out.replaceChildren(h('p', { class: 'muted', text: 'Matching files to users and checking every photo…' }));
   try {
     job = await post('/api/imports', request);
   } catch (e) { out.replaceChildren(); ctx.failed(e); return; }
+  // An uploaded folder lives on the server: the field shows what is planned.
+  if (request.upload) $('folder-path').value = '';
+  showPlan(request.upload ? 'Plan for the uploaded folder' : `Plan for ${job.folder}`);
+  if (job.interrupted) {
+    const again = h('button', { type: 'button', id: 'folder-carry-on', text: 'Carry that one on instead' });
+    again.addEventListener('click', () => carryOn(job.folder));
+    $('folder-out').prepend(h('p', { class: 'interrupted', role: 'status' },
+      'An earlier import of this folder stopped before it finished. Importing now starts afresh (what is in place is skipped). ', again));
+  }
+}
+
+/** The plan of `job` as a table, under `title`. */
+function showPlan(title) {
+  const out = $('folder-out');
   const c = job.counts;
   const counts = h('p', { class: 'counts', id: 'plan-counts' });
   counts.textContent = `${c.files} file${c.files === 1 ? '' : 's'} · ${c.set} to write · ${c.unchanged} unchanged · ${c.skipped} skipped · ${c.unmatched} unmatched · ${c.duplicate} duplicates · ${c.error} errors`;
@@ -173,13 +218,20 @@ async function plan(request) {
     tr.append(userCell(r));
     const t = r.target ? ctx.targetOf(r.target) : null;
     tr.append(h('td', { text: t ? t.label : (r.target || '—') }));
-    tr.append(h('td', { text: ACTION_TEXT[r.action] + (r.reason ? `: ${r.reason}` : '') }));
+    const said = h('td', { text: ACTION_TEXT[r.action] + (r.reason ? `: ${r.reason}` : '') });
+    // Quality findings (no face, too dark…) before anyone confirms.
+    if (r.action !== 'error' && r.warnings && r.warnings.length) {
+      said.append(h('div', { class: 'plan-warnings muted', text: `Check: ${r.warnings.join('; ')}` }));
+    }
+    tr.append(said);
     body.append(tr);
   }
   table.append(body);
-  const run = h('button', { type: 'button', class: 'primary', id: 'folder-run', text: c.set ? `Import ${c.set} photo${c.set === 1 ? '' : 's'}` : 'Nothing to import', disabled: !c.set });
+  const label = job.resumed ? 'Carry on' : (c.set ? `Import ${c.set} photo${c.set === 1 ? '' : 's'}` : 'Nothing to import');
+  const run = h('button', { type: 'button', class: 'primary', id: 'folder-run', text: label, disabled: !c.set });
   run.addEventListener('click', start);
-  out.replaceChildren(counts, run, h('div', { id: 'folder-step' }), h('div', { id: 'folder-progress' }), table);
+  const heading = h('h3', { id: 'plan-title', text: title });
+  out.replaceChildren(heading, counts, run, h('div', { id: 'folder-step' }), h('div', { id: 'folder-progress' }), table);
 }
 
 async function start() {
@@ -281,6 +333,8 @@ async function finished(s) {
   try {
     showResults(await get(`/api/imports/${job.id}/report`));
   } catch (e) { ctx.failed(e); }
+  // A stopped run (or one with failures) can be carried on later.
+  offerCarryOn().catch(ctx.failed);
 }
 
 /**

@@ -7,8 +7,9 @@
 //! exactly this (and replaced the 64×64 Exchange writes into AD).
 //!
 //! Users are taken from the HD target (all of them, or the ones named),
-//! found in the AD target by UPN, then mail, then logon name (`[m365]
-//! match_order`) — one batched lookup per key — and each HD photo is
+//! found in the AD target by the [`Resolver`](crate::identity::Resolver)
+//! (UPN, then mail, then logon name; `[m365] match_order`) — one batched
+//! lookup per key — and each HD photo is
 //! prepared at the AD target's size and budget. Identical photos are not
 //! written (`unchanged`). A name given that `hd` does not know, or knows
 //! twice, is a row of its own; a user matching several AD users by a key
@@ -19,15 +20,15 @@ use std::collections::HashMap;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use userphoto_directory::config::Target;
-use userphoto_directory::{
-    normalize_key, FindResult, Photo, PhotoLookup, User, UserKey, UserQuery,
-};
-use userphoto_imaging::{CropMode, OutputSpec, PrepareOptions};
+use userphoto_directory::{normalize_key, FindResult, PhotoLookup, User, UserQuery};
+use userphoto_imaging::OutputSpec;
 
 use super::report::{ItemResult, Outcome, RunReport, Summary};
 use super::reporter::{Event, Reporter};
 use super::{CancelToken, ImportError};
 use crate::ops::{ChangeStatus, Ops, WriteOptions};
+use crate::prepare::thumbnail_of;
+use crate::reason::{Detail, Reason};
 
 /// Writes a thumbnail of each user's HD photo (from `hd`) to `ad`.
 /// `names` limits it to those users (by `hd`'s listing key); empty means
@@ -54,14 +55,15 @@ pub async fn use_existing_hd(
         }
     };
     let listing = hd.directory.capabilities().listing_key;
-    let row = |name: String, outcome: Outcome, error: String| ItemResult {
+    let row = |name: String, outcome: Outcome, reason: Reason| ItemResult {
         file: String::new(),
         user: Some(name),
         user_id: None,
         target: Some(ad.kind.as_str().to_owned()),
         outcome,
         bytes: None,
-        error: Some(error),
+        reason: Some(reason),
+        error: None,
         backup: None,
         retryable: false,
     };
@@ -86,36 +88,50 @@ pub async fn use_existing_hd(
                 FindResult::NotFound => settled.push(row(
                     name.clone(),
                     Outcome::Unmatched,
-                    format!("no user has {} {name:?} in {}", listing.as_str(), hd.kind),
+                    Reason::UnknownName {
+                        key: listing,
+                        name: name.clone(),
+                        target: hd.kind,
+                    },
                 )),
                 FindResult::Ambiguous(many) => settled.push(row(
                     name.clone(),
                     Outcome::Failed,
-                    format!(
-                        "{} users have {} {name:?} in {}; name one by a unique key",
-                        many.len(),
-                        listing.as_str(),
-                        hd.kind
-                    ),
+                    Reason::AmbiguousName {
+                        key: listing,
+                        name: name.clone(),
+                        target: hd.kind,
+                        count: many.len(),
+                    },
                 )),
             }
         }
         users
     };
-    let matched = match_in(ad, &users, ops.match_order()).await?;
+    let pair = [hd.clone(), ad.clone()];
+    let matched = ops
+        .resolver()
+        .users(&pair, 0, &users)
+        .await
+        .pop()
+        .unwrap_or_else(|| Ok(Vec::new()))
+        .map_err(dir_err(ad))?;
     // One write per AD user: the first HD user to reach one has it.
     let mut writers: HashMap<String, String> = HashMap::new();
     let mut work = Vec::new();
     for (user, found) in users.into_iter().zip(matched) {
         let name = user.key(listing).unwrap_or(user.label()).to_owned();
         match found {
-            AdMatch::Found(ad_user) => {
+            FindResult::Found(ad_user) => {
                 let id = normalize_key(&ad_user.id);
                 if let Some(first) = writers.get(&id) {
                     let mut item = row(
                         name,
                         Outcome::Duplicate,
-                        format!("the same {} user as {first}; written once", ad.kind),
+                        Reason::SameTargetUser {
+                            target: ad.kind,
+                            first: first.clone(),
+                        },
                     );
                     item.user_id = Some(ad_user.id.clone());
                     settled.push(item);
@@ -124,21 +140,20 @@ pub async fn use_existing_hd(
                     work.push((user, ad_user));
                 }
             }
-            AdMatch::NotFound => {
+            FindResult::NotFound => {
                 settled.push(row(
                     name,
                     Outcome::Unmatched,
-                    format!("not found in {}", ad.kind),
+                    Reason::NotFoundIn { target: ad.kind },
                 ));
             }
-            AdMatch::Ambiguous { key, count } => settled.push(row(
+            FindResult::Ambiguous(many) => settled.push(row(
                 name,
                 Outcome::Failed,
-                format!(
-                    "matches {count} users in {} by {}; set match_order in [m365] to a unique key",
-                    ad.kind,
-                    key.as_str()
-                ),
+                Reason::Ambiguous {
+                    target: ad.kind,
+                    candidates: many.iter().map(ToString::to_string).collect(),
+                },
             )),
         }
     }
@@ -163,6 +178,7 @@ pub async fn use_existing_hd(
                 target: Some(ad.kind.as_str().to_owned()),
                 outcome: Outcome::Skipped,
                 bytes: None,
+                reason: None,
                 error: None,
                 backup: None,
                 retryable: false,
@@ -174,35 +190,20 @@ pub async fn use_existing_hd(
             let source = match hd.directory.get_photo(&user).await {
                 Ok(PhotoLookup::Photo(p)) => p,
                 Ok(_) => {
-                    item.error = Some(format!("no HD photo in {}", hd.kind));
+                    item.reason = Some(Reason::NoHdPhoto { hd: hd.kind });
                     return item;
                 }
                 Err(e) => {
                     item.outcome = Outcome::Failed;
-                    item.error = Some(format!("{}: {e}", hd.kind));
+                    item.reason = Some(Reason::HdUnusable(Detail::directory(&e)));
                     return item;
                 }
             };
-            let bytes = source.bytes().to_vec();
-            let prepared = tokio::task::spawn_blocking(move || {
-                // Already framed: the same square, scaled down.
-                let options = PrepareOptions {
-                    outputs: vec![spec],
-                    crop: CropMode::Centre,
-                    ..PrepareOptions::default()
-                };
-                userphoto_imaging::prepare(&bytes, &options)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut p| p.photos.pop().ok_or_else(|| "nothing prepared".to_owned()))
-                    .and_then(|p| Photo::new(p.jpeg).map_err(|e| e.to_string()))
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-            let photo = match prepared {
+            let photo = match thumbnail_of(&source, spec).await {
                 Ok(p) => p,
-                Err(e) => {
+                Err(detail) => {
                     item.outcome = Outcome::Failed;
-                    item.error = Some(format!("the HD photo cannot be used: {e}"));
+                    item.reason = Some(Reason::HdUnusable(detail));
                     return item;
                 }
             };
@@ -218,7 +219,7 @@ pub async fn use_existing_hd(
                 }
                 Err(e) => {
                     item.outcome = Outcome::Failed;
-                    item.error = Some(e.to_string());
+                    item.reason = Some(Reason::WriteFailed(e.detail()));
                 }
             }
             item
@@ -233,77 +234,4 @@ pub async fn use_existing_hd(
     summary.elapsed_ms = started.elapsed().as_millis();
     reporter.event(&Event::Finished(summary.clone()));
     Ok(RunReport { summary, items })
-}
-
-/// An HD user's counterpart in the AD target.
-#[derive(Clone, Debug)]
-enum AdMatch {
-    Found(User),
-    /// Several users have its value of `key`: not matched by a later key,
-    /// which would be a guess.
-    Ambiguous {
-        key: UserKey,
-        count: usize,
-    },
-    NotFound,
-}
-
-/// Each HD user's counterpart in `ad`: by the keys of `order` (`[m365]
-/// match_order`; UPN, then mail, then logon name by default), one batched
-/// lookup per key.
-async fn match_in(
-    ad: &Target,
-    users: &[User],
-    order: &[UserKey],
-) -> Result<Vec<AdMatch>, ImportError> {
-    let caps = ad.directory.capabilities();
-    let mut out: Vec<AdMatch> = vec![AdMatch::NotFound; users.len()];
-    for &key in order {
-        if !caps.supports_key(key) {
-            continue;
-        }
-        let wanted: Vec<(usize, String)> = users
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| matches!(out.get(*i), Some(AdMatch::NotFound)))
-            .filter_map(|(i, u)| u.key(key).map(|v| (i, v.to_owned())))
-            .collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        let mut unique: HashMap<String, String> = HashMap::new();
-        for (_, v) in &wanted {
-            unique.entry(normalize_key(v)).or_insert_with(|| v.clone());
-        }
-        let values: Vec<String> = unique.values().cloned().collect();
-        let found = ad
-            .directory
-            .find_users(key, &values)
-            .await
-            .map_err(|source| ImportError::Directory {
-                target: ad.kind,
-                source,
-            })?;
-        let by_value: HashMap<String, AdMatch> = values
-            .iter()
-            .zip(found)
-            .filter_map(|(v, r)| match r {
-                FindResult::Found(u) => Some((normalize_key(v), AdMatch::Found(u))),
-                FindResult::Ambiguous(many) => Some((
-                    normalize_key(v),
-                    AdMatch::Ambiguous {
-                        key,
-                        count: many.len(),
-                    },
-                )),
-                FindResult::NotFound => None,
-            })
-            .collect();
-        for (i, v) in wanted {
-            if let (Some(m), Some(slot)) = (by_value.get(&normalize_key(&v)), out.get_mut(i)) {
-                *slot = m.clone();
-            }
-        }
-    }
-    Ok(out)
 }

@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use serde::{Deserialize, Serialize};
 use userphoto_directory::config::TargetKind;
 
-use super::plan::Plan;
+use super::model::Plan;
 use super::report::Outcome;
 use super::ImportError;
 
@@ -81,6 +81,16 @@ impl RunState {
         RunState {
             dir: state_dir.join("runs").join(&id[..16]),
         }
+    }
+
+    /// The run state kept in `dir` (one of `<state>/runs/*`).
+    pub fn at(dir: PathBuf) -> Self {
+        RunState { dir }
+    }
+
+    /// How many (file, target) the journal says are done.
+    pub fn done_count(&self) -> usize {
+        read_journal(&self.journal_path()).map_or(0, |(done, _)| done.len())
     }
 
     /// The folder holding this run's files.

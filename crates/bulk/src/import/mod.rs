@@ -4,48 +4,58 @@
 //! Why a module tree of its own: this is the job admins actually have (HR
 //! drops 3,000 photos in a share; each must reach the right person in every
 //! directory, tonight, and again next month when 40 change), and both the
-//! CLI and the web UI run it. The pieces are library calls so that either
-//! front end can show the plan, ask, run and report in its own way:
+//! CLI and the web UI run it — through one [`ImportSession`]:
 //!
-//! 1. [`matching`] — the naming rule: file name up to the first space or the
+//! 1. [`session`] — where a folder's state lives, fresh run or resume, the
+//!    journal's order, the digest cache;
+//! 2. [`matching`] — the naming rule: file name up to the first space or the
 //!    extension, NFC, case-insensitive; a mapping CSV overrides it; one file
 //!    per user, the others reported as duplicates;
-//! 2. [`plan`] — [`build_plan`] resolves users in batches in every target,
-//!    applies the size rule and the HD-first order, and marks what is
-//!    already in place as `unchanged` (using the [`cache`] of prepared
-//!    digests, so a second run need not decode anything);
-//! 3. [`execute`] — the [`Executor`] prepares on a CPU pool while writes go
-//!    out concurrently, backs up, audits, journals, and stops cleanly on
-//!    [`CancelToken::cancel`];
-//! 4. [`journal`] — the saved plan and the append-only, fsync'd journal of
-//!    a run, for `--resume`;
-//! 5. [`report`] — per-item results, the summary, `--report FILE`;
-//! 6. [`reporter`] — the [`Reporter`] trait receiving progress [`Event`]s
+//! 3. [`plan`] — [`build_plan`] in stages: users found in batches in every
+//!    target by the [`Resolver`](crate::identity::Resolver), then
+//!    [`sizing`] (the size rule and HD-first order), [`digests`] (what is
+//!    already in place, from the [`cache`]) and [`current`] (what each
+//!    target holds now); the result is the data of [`model`];
+//! 4. [`execute`] — the [`Executor`] prepares on a CPU pool while writes go
+//!    out concurrently through [`Ops`](crate::ops::Ops), journals, and
+//!    stops cleanly on [`CancelToken::cancel`]; [`outage`] waits out a
+//!    directory that stopped answering and redoes those writes once;
+//! 5. [`journal`] — the saved plan and the append-only, fsync'd journal of
+//!    a run, for resuming;
+//! 6. [`report`] — per-item results, the summary, `--report FILE`;
+//! 7. [`reporter`] — the [`Reporter`] trait receiving progress [`Event`]s
 //!    (text, JSON lines, progress bar, server-sent events);
-//! 7. [`existing_hd`] — "use existing HD" for many users: a thumbnail of
+//! 8. [`existing_hd`] — "use existing HD" for many users: a thumbnail of
 //!    each current HD photo into Active Directory.
 //!
+//! Rows carry [`Reason`](crate::reason::Reason)s; front ends word them.
+//!
 //! ```no_run
-//! use std::sync::Arc;
-//! use userphoto_bulk::import::{build_plan, Executor, ImportOptions, NoReporter, PreparedCache};
+//! use userphoto_bulk::import::{ImportOptions, ImportSession, NoReporter, RunHooks};
 //! use userphoto_bulk::ops::Ops;
 //! # async fn demo(targets: Vec<userphoto_directory::config::Target>) -> Result<(), userphoto_bulk::import::ImportError> {
-//! let cache = Arc::new(PreparedCache::in_memory());
-//! let plan = build_plan(&ImportOptions::new("/srv/hr-photos"), &targets, &cache, &NoReporter).await?;
-//! let report = Executor::new(targets, Ops::none()).with_cache(cache).run(&plan).await;
+//! let session = ImportSession::open("/var/lib/userphoto", "/srv/hr-photos", targets, Ops::none());
+//! let options = ImportOptions::new("/srv/hr-photos");
+//! let pending = session.plan_and_start(&options, &NoReporter).await?;
+//! let report = session.run(pending, RunHooks::default()).await?;
 //! assert!(report.summary.is_success());
 //! # Ok(()) }
 //! ```
 
 pub mod cache;
+mod current;
+mod digests;
 pub mod execute;
 pub mod existing_hd;
 pub mod journal;
 pub mod matching;
+pub mod model;
+mod outage;
 pub mod plan;
-pub mod preparer;
 pub mod report;
 pub mod reporter;
+pub mod session;
+mod sizing;
 
 use std::path::PathBuf;
 
@@ -53,17 +63,17 @@ use userphoto_directory::config::TargetKind;
 
 pub use self::cache::{FileStamp, PreparedCache};
 pub use self::execute::{
-    CancelToken, ConfirmRequest, Confirmer, Decision, ExecuteOptions, Executor, PrepareMode,
+    CancelToken, ConfirmRequest, Confirmer, Decision, ExecuteOptions, Executor,
 };
 pub use self::existing_hd::use_existing_hd;
 pub use self::journal::{Journal, RunState};
 pub use self::matching::{name_from_file, Mapping};
-pub use self::plan::{
-    build_plan, build_plan_preparing, Action, Entry, ImportOptions, Plan, PlanCounts, PlanRow, Step,
-};
-pub use self::preparer::Preparer;
+pub use self::model::{Action, Entry, Plan, PlanCounts, PlanRow, Step};
+pub use self::plan::{build_plan, build_plan_preparing, ImportOptions};
 pub use self::report::{ItemResult, Outcome, RunReport, Summary};
 pub use self::reporter::{CollectingReporter, Event, NoReporter, Reporter};
+pub use self::session::{ImportSession, Interrupted, PendingRun, RunHooks};
+pub use crate::prepare::{PrepareMode, Preparer};
 
 /// Why an import could not run at all (per-item problems are in the plan
 /// and the report instead).

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::reason::Reason;
+
 /// What became of one (file, user, target).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -64,7 +66,12 @@ pub struct ItemResult {
     pub outcome: Outcome,
     /// Bytes of the photo written (or already there).
     pub bytes: Option<usize>,
-    /// Why it failed or was skipped.
+    /// Why it failed or was skipped (or a note), as data.
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    /// The reason in the words of the front end that shows the report
+    /// (set by [`ItemResult::worded`]; the engine leaves it empty).
+    #[serde(default)]
     pub error: Option<String>,
     /// Where the replaced photo was kept, relative to the backup folder.
     pub backup: Option<String>,
@@ -72,6 +79,16 @@ pub struct ItemResult {
     /// unreachable, throttled or timed out (not in the CSV report).
     #[serde(default)]
     pub retryable: bool,
+}
+
+impl ItemResult {
+    /// The row with its reason worded by `word` (a front end's
+    /// [`Wording::reason`](crate::wording::Wording::reason)) into `error`.
+    #[must_use]
+    pub fn worded(mut self, word: &dyn Fn(&Reason) -> String) -> Self {
+        self.error = self.reason.as_ref().map(word);
+        self
+    }
 }
 
 /// Counts of a run.
@@ -177,7 +194,15 @@ impl RunReport {
         };
     }
 
-    /// Writes the report to `path`: JSON for `.json`, CSV otherwise (with a
+    /// Every row's reason worded by `word` (see [`ItemResult::worded`]).
+    pub fn word(&mut self, word: &dyn Fn(&Reason) -> String) {
+        for item in &mut self.items {
+            item.error = item.reason.as_ref().map(word);
+        }
+    }
+
+    /// Writes the report to `path` (word it first, [`RunReport::word`]):
+    /// JSON for `.json`, CSV otherwise (with a
     /// header `file,user,user_id,target,outcome,bytes,error,backup`).
     ///
     /// # Errors
@@ -241,6 +266,7 @@ mod tests {
             target: Some("ad".into()),
             outcome,
             bytes: Some(4000),
+            reason: None,
             error: (outcome == Outcome::Failed).then(|| "said \"no\"".into()),
             backup: None,
             retryable: false,

@@ -5,16 +5,17 @@
 //! Why one function: `userphoto use-existing-hd` and the web UI's button
 //! do exactly this; the many-users job is [`crate::import::use_existing_hd`].
 //! The person is found at the HD target from their on-premises account by
-//! [`Ops::match_order`] (UPN, then mail, then onPremisesSamAccountName by
-//! default; `[m365] match_order`), and the thumbnail goes through the usual
-//! prepare → back up → write → audit of [`Ops::set_photo`].
+//! the [`Resolver`](crate::identity::Resolver) (UPN, then mail, then
+//! onPremisesSamAccountName by default; `[m365] match_order`), and the
+//! thumbnail goes through the usual back up → write → audit.
 
 use userphoto_directory::config::{Target, TargetKind};
-use userphoto_directory::graph::find_in_cloud;
-use userphoto_directory::{FindResult, PhotoLookup, User, UserKey};
-use userphoto_imaging::CropMode;
+use userphoto_directory::{FindResult, PhotoLookup, User};
+use userphoto_imaging::OutputSpec;
 
 use super::{Change, Ops, OpsError, SetOptions};
+use crate::backup::BackupReason;
+use crate::prepare;
 
 /// Why "use existing HD" did not write. Each message is one sentence that
 /// says what to do.
@@ -69,7 +70,17 @@ pub enum ExistingHdError {
         /// What the directory said.
         reason: String,
     },
-    /// Looking up, preparing or writing failed.
+    /// The HD photo cannot be made into a thumbnail.
+    #[error("the HD photo of {user} in {hd} cannot be used: {detail}")]
+    Unusable {
+        /// The person at the HD target.
+        user: String,
+        /// The HD target.
+        hd: TargetKind,
+        /// Why.
+        detail: String,
+    },
+    /// Looking up or writing failed.
     #[error(transparent)]
     Ops(#[from] OpsError),
 }
@@ -99,12 +110,18 @@ impl Ops {
         options: &SetOptions,
     ) -> Result<ExistingHd, ExistingHdError> {
         let order = self.match_order();
-        let hd_user = match find_in_cloud(hd.directory.as_ref(), user, order)
+        let pair = [thumb.clone(), hd.clone()];
+        let found = self
+            .resolver()
+            .users(&pair, 0, std::slice::from_ref(user))
             .await
+            .pop()
+            .unwrap_or_else(|| Ok(Vec::new()))
             .map_err(|source| OpsError::Directory {
                 target: hd.kind,
                 source,
-            })? {
+            })?;
+        let hd_user = match found.into_iter().next().unwrap_or(FindResult::NotFound) {
             FindResult::Found(u) => u,
             FindResult::NotFound => {
                 return Err(ExistingHdError::NotFound {
@@ -163,13 +180,29 @@ impl Ops {
             };
         // The HD photo is already framed: its thumbnail is the same square
         // scaled down, never re-framed around a face found in it.
-        let options = SetOptions {
-            crop: CropMode::Centre,
-            ..options.clone()
+        let spec = OutputSpec {
+            size: thumb.photo_size,
+            max_bytes: thumb.budget_bytes,
         };
+        let small = prepare::thumbnail_of(&photo, spec)
+            .await
+            .map_err(|detail| ExistingHdError::Unusable {
+                user: named.clone(),
+                hd: hd.kind,
+                detail: detail.text,
+            })?;
         let change = self
-            .set_photo(thumb, &user.id, Some(UserKey::Id), photo.bytes(), &options)
+            .replace(
+                thumb,
+                user,
+                &small,
+                crate::audit::AuditAction::Set,
+                BackupReason::BeforeSet,
+                &options.write,
+            )
             .await?;
+        let mut change = change;
+        change.new_size = Some(spec.size);
         Ok(ExistingHd { hd_user, change })
     }
 }

@@ -10,7 +10,9 @@ use userphoto_directory::{Error as DirError, PhotoLookup, PhotoSlot, User, UserK
 
 use super::*;
 use crate::audit::AuditAction;
-use crate::backup::BackupSet;
+use crate::backup::{BackupError, BackupSet};
+use crate::reason::Reason;
+use crate::size_rule::is_small_source;
 
 /// A PNG of `w`×`h` pixels with a gradient (so sizes differ by content).
 fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
@@ -66,7 +68,13 @@ fn small_sources_go_to_ad_only_by_default() {
     assert_eq!(plan.order, vec![TargetKind::Ad]);
     assert_eq!(plan.skipped.len(), 1);
     assert_eq!(plan.skipped[0].0, TargetKind::M365);
-    assert!(plan.skipped[0].1.contains("96×96"), "{}", plan.skipped[0].1);
+    assert_eq!(
+        plan.skipped[0].1,
+        Reason::SmallSourceSkipped {
+            width: 96,
+            height: 96
+        }
+    );
     // Only the square counts: 96 wide and tall is small.
     assert!(is_small_source(96, 400));
     assert!(!is_small_source(97, 97));
@@ -103,7 +111,13 @@ fn an_explicit_hd_target_with_a_small_source_is_written_with_a_warning() {
     assert_eq!(plan.order, vec![TargetKind::M365, TargetKind::Ad]);
     assert_eq!(plan.warnings.len(), 1);
     assert_eq!(plan.warnings[0].0, TargetKind::M365);
-    assert!(plan.warnings[0].1.contains("80×80"));
+    assert_eq!(
+        plan.warnings[0].1,
+        Reason::SmallSourceWritten {
+            width: 80,
+            height: 80
+        }
+    );
 }
 
 #[tokio::test]

@@ -124,7 +124,12 @@ pub async fn planned_ad_run(
     let state = RunState::for_run(&root.join("state"), &folder, &[TargetKind::Ad]);
     let cache = Arc::new(PreparedCache::in_memory());
     let plan = plan_cached(&folder, std::slice::from_ref(ad), &cache).await;
-    assert_eq!(plan.counts().set, names.len(), "{:#?}", plan.rows());
+    assert_eq!(
+        plan.counts().set,
+        names.len(),
+        "{:#?}",
+        userphoto_bulk::wording::Wording::command_line().plan_rows(&plan)
+    );
     state.save_plan(&plan).expect("save plan");
     (state, cache, plan)
 }

@@ -29,16 +29,12 @@ pub(crate) async fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<Status>
         );
     }
     let (targets, ops) = (demo.targets.clone(), demo.ops.clone());
-    let status = super::serve::serve_ui(
-        &args.web,
-        true,
-        Some(demo.incoming.clone()),
-        targets,
-        Vec::new(),
-        ops,
-        out,
-    )
-    .await;
+    let site = super::serve::Site {
+        demo: true,
+        sample_folder: Some(demo.incoming.clone()),
+        state_dir: demo.root.join("import"),
+    };
+    let status = super::serve::serve_ui(&args.web, site, targets, Vec::new(), ops, out).await;
     drop(demo);
     status
 }

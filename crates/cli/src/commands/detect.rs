@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use userphoto_bulk::ops::detect;
+use userphoto_bulk::detect::detect;
 use userphoto_directory::config::{Config, Mode};
 
 use crate::output::{Output, Status};

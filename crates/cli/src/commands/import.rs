@@ -9,11 +9,11 @@ use anyhow::{anyhow, bail};
 use indicatif::ProgressBar;
 use serde_json::json;
 use userphoto_bulk::import::{
-    build_plan, build_plan_preparing, CancelToken, ConfirmRequest, Confirmer, Decision, Event,
-    ExecuteOptions, Executor, ImportOptions, Mapping, Outcome, Plan, PreparedCache, Reporter,
-    RunReport, RunState,
+    CancelToken, ConfirmRequest, Confirmer, Decision, Event, ExecuteOptions, ImportOptions,
+    ImportSession, Mapping, NoReporter, Outcome, Plan, Reporter, RunHooks, RunReport,
 };
-use userphoto_directory::config::{Config, Target, TargetKind};
+use userphoto_bulk::wording::Wording;
+use userphoto_directory::config::{Config, Target};
 
 use super::{chosen, open, ops, report_failure};
 use crate::args::ImportArgs;
@@ -48,22 +48,17 @@ pub(crate) async fn run(
     if targets.is_empty() {
         bail!("no target could be opened, so nothing was imported");
     }
-    let opened: Vec<TargetKind> = targets.iter().map(|t| t.kind).collect();
-    let state_dir = match &args.state_dir {
-        Some(d) => d.clone(),
-        None => config
-            .audit_path()
-            .map_err(|e| anyhow!("{e}"))?
-            .parent()
-            .map_or_else(|| PathBuf::from("import"), |p| p.join("import")),
-    };
-    let state = RunState::for_run(&state_dir, &args.folder, &opened);
-    let cache = Arc::new(PreparedCache::open(state_dir.join("prepared-cache.jsonl")));
-
-    let mut ahead = None;
-    let (plan, done, journal) = if args.resume {
-        let (plan, done, journal) = state.resume().map_err(|e| anyhow!("{e}"))?;
-        (plan, done, journal)
+    let wording = Wording::command_line();
+    let ops = ops(config)?;
+    let match_order = ops.match_order().to_vec();
+    let session = ImportSession::open(
+        state_dir(args.state_dir.as_deref(), config)?,
+        &args.folder,
+        targets,
+        ops,
+    );
+    let pending = if args.resume {
+        session.resume().map_err(|e| anyhow!("{e}"))?
     } else {
         let options = ImportOptions {
             recursive: args.recursive,
@@ -75,46 +70,38 @@ pub(crate) async fn run(
                 .transpose()
                 .map_err(|e| anyhow!("{e}; the mapping file needs rows `file,user`"))?,
             explicit_targets: explicit,
-            prepare_all: args.write.dry_run,
             threads: args.jobs,
-            match_order: ops(config)?.match_order().to_vec(),
+            match_order,
             crop: args.quality.crop.into(),
             strict: args.quality.strict,
             ..ImportOptions::new(&args.folder)
         };
-        if state.is_interrupted() && !args.write.dry_run && !out.json {
-            out.problem(
-                &ProgressBar::hidden(),
-                "note: an earlier import of this folder was interrupted; this run starts afresh (use --resume to continue it instead)",
-            );
-        }
-        let reporter = &userphoto_bulk::import::NoReporter;
         if args.write.dry_run {
-            let plan = build_plan(&options, &targets, &cache, reporter)
+            let plan = session
+                .plan(&options.reviewed(), &NoReporter)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            print_plan(out, &plan);
-            let _ = cache.save();
+            print_plan(out, &plan, &wording);
             return Ok(if failed_targets == 0 {
                 Status::Success
             } else {
                 Status::PartialFailure
             });
         }
+        if session.is_interrupted() && !out.json {
+            out.problem(
+                &ProgressBar::hidden(),
+                "note: an earlier import of this folder was interrupted; this run starts afresh (use --resume to continue it instead)",
+            );
+        }
         // Photos are prepared while the users are looked up.
-        let (plan, preparer) = build_plan_preparing(&options, &targets, &cache, reporter)
+        session
+            .plan_and_start(&options, &NoReporter)
             .await
-            .map_err(|e| anyhow!("{e}"))?;
-        ahead = Some(preparer);
-        // The old journal is emptied before the new plan replaces the old
-        // one: a crash between the two must not pair the new plan with the
-        // old run's finished items.
-        let journal = state.start_journal().map_err(|e| anyhow!("{e}"))?;
-        state.save_plan(&plan).map_err(|e| anyhow!("{e}"))?;
-        (plan, Default::default(), journal)
+            .map_err(|e| anyhow!("{e}"))?
     };
 
-    let counts = plan.counts();
+    let counts = pending.plan().counts();
     let bar = Arc::new(out.progress(counts.set as u64, "importing"));
     let reporter = Arc::new(CliReporter {
         retries: args.outage_wait > 0,
@@ -134,9 +121,8 @@ pub(crate) async fn run(
             }
         });
     }
-    let journal = Arc::new(journal);
-    let mut executor = Executor::new(targets, ops(config)?)
-        .with_options(ExecuteOptions {
+    let hooks = RunHooks {
+        options: ExecuteOptions {
             write: userphoto_bulk::ops::WriteOptions {
                 backup: !args.write.no_backup,
                 dry_run: false,
@@ -145,29 +131,23 @@ pub(crate) async fn run(
             concurrency: args.concurrency,
             outage_wait: (args.outage_wait > 0)
                 .then(|| std::time::Duration::from_secs(args.outage_wait)),
-            ..ExecuteOptions::default()
-        })
-        .with_reporter(reporter)
-        .with_journal(Arc::clone(&journal), done)
-        .with_cache(Arc::clone(&cache))
-        .with_cancel(cancel);
-    if let Some(preparer) = ahead {
-        executor = executor.with_preparer(preparer);
-    }
-    if args.confirm {
-        executor = executor.with_confirmer(Arc::new(TtyConfirmer {
-            bar: Arc::clone(&bar),
-        }));
-    }
-    let report = executor.run(&plan).await;
+        },
+        reporter,
+        cancel,
+        confirmer: args.confirm.then(|| -> Arc<dyn Confirmer> {
+            Arc::new(TtyConfirmer {
+                bar: Arc::clone(&bar),
+            })
+        }),
+    };
+    let run = session.run(pending, hooks).await;
     bar.finish_and_clear();
-    let journal_result = journal.close(report.summary.is_success());
-    let _ = cache.save();
+    let mut report = run.map_err(|e| anyhow!("{e}"))?;
+    report.word(&|r| wording.reason(r));
     if let Some(path) = &args.report {
         report.write(path).map_err(|e| anyhow!("{e}"))?;
     }
     print_summary(out, "import", &report, args.report.as_deref());
-    journal_result.map_err(|e| anyhow!("{e}"))?;
     Ok(if report.summary.is_success() && failed_targets == 0 {
         Status::Success
     } else {
@@ -175,9 +155,23 @@ pub(crate) async fn run(
     })
 }
 
+/// Where imports keep their state: `dir` if given (`--state-dir`), else
+/// `import/` beside the audit log. The web UI uses the same place, so
+/// either can carry on the other's interrupted import.
+pub(crate) fn state_dir(dir: Option<&Path>, config: &Config) -> anyhow::Result<PathBuf> {
+    Ok(match dir {
+        Some(d) => d.to_path_buf(),
+        None => config
+            .audit_path()
+            .map_err(|e| anyhow!("{e}"))?
+            .parent()
+            .map_or_else(|| PathBuf::from("import"), |p| p.join("import")),
+    })
+}
+
 /// The plan as a table, or as JSON lines.
-fn print_plan(out: &Output, plan: &Plan) {
-    let rows = plan.rows();
+fn print_plan(out: &Output, plan: &Plan, wording: &Wording) {
+    let rows = wording.plan_rows(plan);
     let bar = ProgressBar::hidden();
     if out.json {
         for r in &rows {
@@ -341,6 +335,8 @@ impl Reporter for CliReporter {
         }
         match event {
             Event::Item(item) => {
+                // The engine gives reasons; the command line words them.
+                let item = &Wording::command_line().item(item.clone());
                 if self.json {
                     let mut v = serde_json::to_value(item).unwrap_or_default();
                     if let Some(o) = v.as_object_mut() {

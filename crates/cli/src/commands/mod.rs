@@ -130,6 +130,7 @@ fn change_user(change: &Change) -> String {
 
 /// Reports one change (set, remove, restore) as text or JSON.
 pub(crate) fn report_change(out: &Output, ops: &Ops, kind: &str, change: &Change) {
+    let wording = userphoto_bulk::wording::Wording::command_line();
     let backup = change.backup.as_ref().map(|b| {
         ops.backups()
             .map_or_else(|| b.path.clone().into(), |s| s.dir().join(&b.path))
@@ -146,13 +147,17 @@ pub(crate) fn report_change(out: &Output, ops: &Ops, kind: &str, change: &Change
             "bytes": change.new_bytes,
             "size": change.new_size,
             "backup": backup,
-            "warnings": change.warnings,
+            "warnings": change.warnings.iter().map(|w| wording.reason(w)).collect::<Vec<_>>(),
+            "notes": change.warnings.iter().map(|w| w.code()).collect::<Vec<_>>(),
         }));
         return;
     }
     let bar = indicatif::ProgressBar::hidden();
     for w in &change.warnings {
-        out.problem(&bar, &format!("warning: {}: {w}", change.target));
+        out.problem(
+            &bar,
+            &format!("warning: {}: {}", change.target, wording.reason(w)),
+        );
     }
     let what = match (kind, change.status) {
         ("remove", ChangeStatus::Done) => "photo removed".to_owned(),

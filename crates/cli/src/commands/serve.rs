@@ -36,15 +36,28 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
         }
     }
     let ops = super::ops(config)?;
-    serve_ui(&args.web, false, None, targets, unavailable, ops, out).await
+    let state_dir = super::import::state_dir(None, config)?;
+    let site = Site {
+        demo: false,
+        sample_folder: None,
+        state_dir,
+    };
+    serve_ui(&args.web, site, targets, unavailable, ops, out).await
+}
+
+/// What kind of server: the demo or not, its sample folder, where folder
+/// imports keep their state.
+pub(crate) struct Site {
+    pub(crate) demo: bool,
+    pub(crate) sample_folder: Option<std::path::PathBuf>,
+    pub(crate) state_dir: std::path::PathBuf,
 }
 
 /// Binds, prints the sign-in address, opens the browser, serves until
 /// Ctrl-C or SIGTERM. Shared with `demo`.
 pub(crate) async fn serve_ui(
     web: &WebArgs,
-    demo: bool,
-    sample_folder: Option<std::path::PathBuf>,
+    site: Site,
     targets: Vec<Target>,
     unavailable: Vec<Unavailable>,
     ops: Ops,
@@ -55,9 +68,11 @@ pub(crate) async fn serve_ui(
         allow_remote: web.allow_remote,
         extra_hosts: web.allow_hosts.clone(),
         max_upload_bytes: web.max_upload_mb as usize * 1024 * 1024,
-        demo,
-        sample_folder,
+        demo: site.demo,
+        sample_folder: site.sample_folder,
+        state_dir: Some(site.state_dir),
     };
+    let demo = site.demo;
     let bar = indicatif::ProgressBar::hidden();
     let listener = server::bind(&config).await.map_err(|e| anyhow!("{e}"))?;
     if !config.listen.ip().is_loopback() {

@@ -50,11 +50,13 @@ pub(crate) async fn run(args: &SetArgs, config: &Config, out: &Output) -> anyhow
             other => anyhow!("{other}"),
         })?;
 
-    for (kind, reason) in &run.skipped {
+    let wording = userphoto_bulk::wording::Wording::command_line();
+    for (kind, why) in &run.skipped {
+        let reason = wording.reason(why);
         if out.json {
             out.json_line(&json!({
                 "type": "set", "target": kind.as_str(), "user": user,
-                "status": "skipped", "reason": reason,
+                "status": "skipped", "reason": reason, "code": why.code(),
             }));
         } else {
             out.line(
@@ -69,7 +71,7 @@ pub(crate) async fn run(args: &SetArgs, config: &Config, out: &Output) -> anyhow
             "nothing was written for {user}: {}; configure an Active Directory-sized target or name one with --target",
             run.skipped
                 .iter()
-                .map(|(k, why)| format!("{k} skipped because {why}"))
+                .map(|(k, why)| format!("{k} skipped because {}", wording.reason(why)))
                 .collect::<Vec<_>>()
                 .join("; ")
         );

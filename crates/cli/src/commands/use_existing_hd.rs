@@ -78,7 +78,7 @@ async fn run_all(
             }
         });
     }
-    let report = use_existing_hd(
+    let mut report = use_existing_hd(
         hd,
         thumb,
         &[],
@@ -90,6 +90,8 @@ async fn run_all(
     .await
     .map_err(|e| anyhow!("{e}"))?;
     bar.finish_and_clear();
+    let wording = userphoto_bulk::wording::Wording::command_line();
+    report.word(&|r| wording.reason(r));
     if let Some(path) = &args.report {
         report.write(path).map_err(|e| anyhow!("{e}"))?;
     }

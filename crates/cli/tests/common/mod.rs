@@ -114,6 +114,11 @@ impl Cli {
         self.dir.path().join(rel)
     }
 
+    /// The variables every run gets.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     /// Runs `userphoto` (with `extra_env` on top); the exit code, stdout
     /// and stderr.
     pub fn output(

@@ -55,8 +55,12 @@ use crate::error::{Error, Result};
 /// The configuration file looked for in the working folder when none is given.
 pub const DEFAULT_FILE: &str = "userphoto.toml";
 
-/// A kind of target: where photos are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A kind of target: where photos are written. Serialised as its section
+/// name (`ad`, `m365`, …), as saved plans and reports name it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// Active Directory (`thumbnailPhoto`, 96×96).
     Ad,

@@ -70,46 +70,58 @@ pub(crate) async fn resolve(
     Ok((source.kind, user))
 }
 
-/// A key (and the user's value for it) every one of `targets` can find
-/// the user by: the source's listing key first, then UPN, mail, logon
-/// name, alias, employee id.
-pub(crate) fn common_key(
-    user: &User,
+/// The person `user` (found at the listing source `source`) as each of
+/// `targets` knows them, by the library's one rule (the
+/// [`Resolver`](userphoto_bulk::identity::Resolver), with `[m365]
+/// match_order`): the pane shows, and a write changes, the same user. One
+/// result per target, in order; a target that does not know them gets
+/// that error.
+pub(crate) async fn counterparts(
+    state: &AppState,
     source: TargetKind,
+    user: &User,
     targets: &[&Target],
-) -> AppResult<(UserKey, String)> {
-    if targets.iter().all(|t| t.kind == source) {
-        return Ok((UserKey::Id, user.id.clone()));
-    }
-    let mut order = vec![
-        UserKey::Upn,
-        UserKey::Mail,
-        UserKey::SamAccountName,
-        UserKey::Alias,
-        UserKey::EmployeeId,
-    ];
-    if let Some(first) = targets.iter().find(|t| t.kind == source) {
-        order.insert(0, first.directory.capabilities().listing_key);
-    }
-    order
-        .into_iter()
-        .find_map(|key| {
-            let value = user.key(key).filter(|v| !v.is_empty())?;
-            let all = targets
-                .iter()
-                .all(|t| t.directory.capabilities().supports_key(key));
-            all.then(|| (key, value.to_owned()))
+) -> Vec<Result<User, userphoto_directory::Error>> {
+    let Some(src) = state.target(source) else {
+        return targets
+            .iter()
+            .map(|t| {
+                Err(userphoto_directory::Error::other(
+                    &t.directory,
+                    "the listing source is not open",
+                ))
+            })
+            .collect();
+    };
+    // The source first, then every other target asked about.
+    let mut all: Vec<Target> = vec![src.clone()];
+    all.extend(
+        targets
+            .iter()
+            .filter(|t| t.kind != source)
+            .map(|t| (*t).clone()),
+    );
+    let found = state.ops().resolver().counterparts(&all, 0, user).await;
+    let by_kind: Vec<(TargetKind, Result<User, userphoto_directory::Error>)> =
+        all.iter().map(|t| t.kind).zip(found).collect();
+    let mut by_kind: Vec<Option<(TargetKind, Result<User, userphoto_directory::Error>)>> =
+        by_kind.into_iter().map(Some).collect();
+    targets
+        .iter()
+        .map(|t| {
+            by_kind
+                .iter_mut()
+                .find(|e| e.as_ref().is_some_and(|(k, _)| *k == t.kind))
+                .and_then(Option::take)
+                .map(|(_, r)| r)
+                .unwrap_or_else(|| {
+                    Err(userphoto_directory::Error::other(
+                        &t.directory,
+                        "the user was not looked up here",
+                    ))
+                })
         })
-        .ok_or_else(|| {
-            AppError::new(
-                axum::http::StatusCode::CONFLICT,
-                "no-common-key",
-                format!(
-                    "{} cannot be matched across the targets (no UPN, mail or logon name they all know)",
-                    user.label()
-                ),
-            )
-        })
+        .collect()
 }
 
 /// `AD`, `HD`, `LDAP`: the short name the checkboxes and panes use.
@@ -154,8 +166,8 @@ pub(crate) fn user_json(user: &User, listing_key: UserKey) -> Value {
     })
 }
 
-/// One change (set / remove) as the page shows it.
-pub(crate) fn change_json(change: &Change) -> Value {
+/// One change (set / remove) as the page shows it, its notes in `wording`.
+pub(crate) fn change_json(change: &Change, wording: &Wording) -> Value {
     json!({
         "target": change.target.as_str(),
         "status": change.status.as_str(),
@@ -163,7 +175,8 @@ pub(crate) fn change_json(change: &Change) -> Value {
         "size": change.new_size,
         "sha256": change.new_sha256,
         "backed_up": change.backup.is_some(),
-        "warnings": change.warnings,
+        "warnings": change.warnings.iter().map(|w| wording.reason(w)).collect::<Vec<_>>(),
+        "notes": change.warnings.iter().map(|w| w.code()).collect::<Vec<_>>(),
     })
 }
 

@@ -9,12 +9,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use userphoto_bulk::ops::{self, plan_targets, ExistingHdError, SetOptions, WriteOptions};
+use userphoto_bulk::ops::{ExistingHdError, SetOptions, WriteOptions};
+use userphoto_bulk::prepare;
+use userphoto_bulk::size_rule::{is_small_source, plan_targets};
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::{PhotoSlot, User};
-use userphoto_imaging::{CropBox, CropMode, Limits, OutputSpec, PrepareOptions, QualityIssue};
+use userphoto_imaging::{CropBox, CropMode};
 
-use super::{change_json, common_key, failure_json, resolve, wording};
+use super::{change_json, counterparts, failure_json, resolve, wording};
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, Upload};
 
@@ -37,20 +39,10 @@ pub(crate) async fn upload(
     }
     let bytes = Arc::new(body.to_vec());
     let work = Arc::clone(&bytes);
-    let (info, prepared) = state
-        .imaging(move || {
-            let info = userphoto_imaging::probe(&work, &Limits::default())?;
-            let prepared =
-                userphoto_imaging::prepare(&work, &preview_options(CropMode::default()))?;
-            Ok::<_, userphoto_imaging::ImagingError>((info, prepared))
-        })
+    let seen = state
+        .imaging(move || prepare::inspect(&work, PREVIEW_SIZE, CropMode::default()))
         .await??;
-    let preview = prepared
-        .photos
-        .into_iter()
-        .next()
-        .map(|p| p.jpeg)
-        .ok_or_else(|| AppError::internal("the pipeline made no preview"))?;
+    let info = &seen.source;
 
     let candidates: Vec<(TargetKind, PhotoSlot)> = state
         .targets()
@@ -69,55 +61,40 @@ pub(crate) async fn upload(
             )
         })
         .collect();
+    let words = wording(&state);
     let skipped: Vec<Value> = plan
         .skipped
         .iter()
-        .map(|(k, why)| json!({"target": k.as_str(), "reason": why}))
+        .map(|(k, why)| json!({"target": k.as_str(), "reason": words.reason(why), "code": why.code()}))
         .collect();
-    let checks: Vec<_> = prepared
-        .report
-        .checks
-        .iter()
-        .filter(|c| **c != QualityIssue::SourceTooSmall)
-        .collect();
-    let warnings: Vec<&String> = prepared
-        .report
-        .warnings
-        .iter()
-        .filter(|w| !w.contains("upscale"))
-        .collect();
+    // The preview is made at 648: "smaller than that" is the size rule's
+    // business here (the results after writing say it per target).
+    let (checks, warnings): (Vec<_>, Vec<_>) = seen
+        .findings()
+        .map(|(issue, text)| (*issue, text.clone()))
+        .unzip();
+    let report = &seen.report;
     let id = state.put_upload(Upload {
         bytes,
-        preview: Arc::new(preview),
+        preview: Arc::new(seen.jpeg.clone()),
     });
     Ok(Json(json!({
         "id": id,
         "width": info.width,
         "height": info.height,
         "format": info.format,
-        "small": ops::is_small_source(info.width, info.height),
+        "small": is_small_source(info.width, info.height),
         "ticked": ticked,
         "skipped": skipped,
         // The square the pipeline chose (face framing when it finds a
         // face): the page shows it on the source and lets it be nudged.
-        "crop": prepared.report.crop,
-        "framing": prepared.report.framing,
-        "faces": prepared.report.faces,
+        "crop": report.crop,
+        "framing": report.framing,
+        "faces": report.faces,
         "checks": checks,
-        // The preview is made at 648; "smaller than asked" is the size
-        // rule's business here (the toasts after writing say it per target).
         "warnings": warnings,
         "preview": format!("/api/uploads/{id}/preview.jpg"),
     })))
-}
-
-/// The preview's pipeline options: one 648 output, cropped by `crop`.
-fn preview_options(crop: CropMode) -> PrepareOptions {
-    PrepareOptions {
-        outputs: vec![OutputSpec::with_default_budget(PREVIEW_SIZE)],
-        crop,
-        ..PrepareOptions::default()
-    }
 }
 
 /// A nudged crop square in the query (`?x=&y=&side=`), all or nothing.
@@ -144,15 +121,10 @@ pub(crate) async fn preview(
     let jpeg = match (q.x, q.y, q.side) {
         (None, None, None) => preview.to_vec(),
         (Some(x), Some(y), Some(side)) => {
-            let options = preview_options(CropMode::Box(CropBox { x, y, side }));
+            let crop = CropMode::Box(CropBox { x, y, side });
             state
-                .imaging(move || userphoto_imaging::prepare(&bytes, &options))
+                .imaging(move || prepare::preview(&bytes, PREVIEW_SIZE, crop))
                 .await??
-                .photos
-                .into_iter()
-                .next()
-                .map(|p| p.jpeg)
-                .ok_or_else(|| AppError::internal("the pipeline made no preview"))?
         }
         _ => {
             return Err(AppError::bad_request(
@@ -211,14 +183,22 @@ pub(crate) async fn remove(
     let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
     let (source, user) = resolve(&state, body.source.as_deref(), &id).await?;
     let target = super::target(&state, &body.target)?;
-    let (key, value) = common_key(&user, source, &[target])?;
+    let at_target = counterparts(&state, source, &user, &[target])
+        .await
+        .pop()
+        .unwrap_or_else(|| {
+            Err(userphoto_directory::Error::other(
+                &target.directory,
+                "not looked up",
+            ))
+        })?;
     let change = state
         .ops()
-        .remove_photo(target, &value, Some(key), &WriteOptions::default())
+        .remove_photo_of(target, &at_target, &WriteOptions::default())
         .await
         .map_err(|e| AppError::ops(&e, &wording(&state)))?;
     Ok(Json(
-        json!({"user": user.label(), "results": [change_json(&change)]}),
+        json!({"user": user.label(), "results": [change_json(&change, &wording(&state))]}),
     ))
 }
 
@@ -252,21 +232,17 @@ pub(crate) async fn use_existing_hd(
         return Err(AppError::not_found("no Active Directory target is open"));
     }
     let mut results = Vec::new();
-    for thumb in thumbs {
-        // The person as this target knows them (the listing source may be
-        // the HD target).
-        let at_thumb = if thumb.kind == source {
-            user.clone()
-        } else {
-            let (key, value) = common_key(&user, source, &[thumb])?;
-            ops::find_user(thumb, Some(key), &value).await?
-        };
+    // The person as each target knows them (the listing source may be the
+    // HD target).
+    let found = counterparts(&state, source, &user, &thumbs).await;
+    for (thumb, at_thumb) in thumbs.into_iter().zip(found) {
+        let at_thumb = at_thumb?;
         match state
             .ops()
             .use_existing_hd(hd, thumb, &at_thumb, &SetOptions::default())
             .await
         {
-            Ok(done) => results.push(change_json(&done.change)),
+            Ok(done) => results.push(change_json(&done.change, &wording(&state))),
             Err(ExistingHdError::Ops(e)) => {
                 results.push(failure_json(thumb.kind, &e, &wording(&state)));
             }
@@ -309,19 +285,19 @@ async fn write(
     image: &[u8],
     options: &SetOptions,
 ) -> AppResult<Json<Value>> {
-    let (key, value) = common_key(user, source, targets)?;
+    let found = counterparts(state, source, user, targets).await;
     let owned: Vec<Target> = targets.iter().map(|t| (*t).clone()).collect();
     let wording = wording(state);
     let run = state
         .ops()
-        .set_photo_many(&owned, true, &value, Some(key), image, options)
+        .set_photo_to(&owned, found, true, image, options)
         .await
         .map_err(|e| AppError::ops(&e, &wording))?;
     let results: Vec<Value> = run
         .results
         .into_iter()
         .map(|(kind, result)| match result {
-            Ok(change) => change_json(&change),
+            Ok(change) => change_json(&change, &wording),
             Err(e) => failure_json(kind, &e, &wording),
         })
         .collect();
@@ -330,6 +306,6 @@ async fn write(
         "user": user.label(),
         "ok": ok,
         "results": results,
-        "skipped": run.skipped.iter().map(|(k, why)| json!({"target": k.as_str(), "reason": why})).collect::<Vec<_>>(),
+        "skipped": run.skipped.iter().map(|(k, why)| json!({"target": k.as_str(), "reason": wording.reason(why), "code": why.code()})).collect::<Vec<_>>(),
     })))
 }

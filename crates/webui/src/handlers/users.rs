@@ -9,11 +9,11 @@ use axum::Json;
 use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use userphoto_bulk::ops;
+use userphoto_bulk::prepare;
 use userphoto_directory::config::Target;
 use userphoto_directory::{PhotoLookup, User, UserQuery};
 
-use super::{common_key, resolve, source, user_json};
+use super::{counterparts, resolve, source, user_json};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -80,9 +80,9 @@ pub(crate) async fn show(
         .directory
         .capabilities()
         .listing_key;
-    let panes =
-        futures::future::join_all(state.targets().iter().map(|t| pane(t, &user, source_kind)))
-            .await;
+    let targets: Vec<&Target> = state.targets().iter().collect();
+    let found = counterparts(&state, source_kind, &user, &targets).await;
+    let panes = futures::future::join_all(targets.iter().zip(found).map(|(t, u)| pane(t, u))).await;
     let unavailable = state
         .unavailable()
         .iter()
@@ -95,23 +95,17 @@ pub(crate) async fn show(
 }
 
 /// One target's pane: photo / no-photo / no-mailbox / not-accessible.
-async fn pane(
-    target: &Target,
-    user: &User,
-    source: userphoto_directory::config::TargetKind,
-) -> Value {
+async fn pane(target: &Target, user: Result<User, userphoto_directory::Error>) -> Value {
     let kind = target.kind.as_str();
     let lookup = async {
-        let (key, value) = common_key(user, source, &[target])?;
-        let (_, lookup) = ops::get_photo(target, Some(key), &value).await?;
-        Ok::<_, AppError>(lookup)
+        let user = user?;
+        target.directory.get_photo(&user).await
     };
     match lookup.await {
         Ok(PhotoLookup::Photo(photo)) => {
-            let side =
-                userphoto_imaging::probe(photo.bytes(), &userphoto_imaging::Limits::default())
-                    .ok()
-                    .map(|i| json!([i.width, i.height]));
+            let side = prepare::probe(photo.bytes(), &userphoto_imaging::Limits::default())
+                .ok()
+                .map(|i| json!([i.width, i.height]));
             json!({
                 "target": kind,
                 "state": "photo",
@@ -130,7 +124,10 @@ async fn pane(
         Ok(PhotoLookup::NotAccessible { reason }) => {
             json!({"target": kind, "state": "not-accessible", "reason": reason})
         }
-        Err(e) => json!({"target": kind, "state": "not-accessible", "reason": e.message()}),
+        Err(e) => {
+            let reason = AppError::from(e).message().to_owned();
+            json!({"target": kind, "state": "not-accessible", "reason": reason})
+        }
     }
 }
 
@@ -143,8 +140,16 @@ pub(crate) async fn photo(
 ) -> AppResult<Response> {
     let (source_kind, user) = resolve(&state, params.source.as_deref(), &id).await?;
     let target = super::target(&state, &kind)?;
-    let (key, value) = common_key(&user, source_kind, &[target])?;
-    let (_, lookup) = ops::get_photo(target, Some(key), &value).await?;
+    let at_target = counterparts(&state, source_kind, &user, &[target])
+        .await
+        .pop()
+        .unwrap_or_else(|| {
+            Err(userphoto_directory::Error::other(
+                &target.directory,
+                "not looked up",
+            ))
+        })?;
+    let lookup = target.directory.get_photo(&at_target).await?;
     match lookup {
         PhotoLookup::Photo(photo) => Ok((
             [(header::CONTENT_TYPE, photo.content_type())],

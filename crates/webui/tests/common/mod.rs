@@ -27,12 +27,20 @@ pub struct TestApp {
 
 pub struct Builder {
     max_upload: usize,
+    /// Serve these targets (and engine) instead of the demo sandbox's.
+    targets: Option<(
+        Vec<userphoto_directory::config::Target>,
+        userphoto_bulk::ops::Ops,
+    )>,
+    state_dir: Option<std::path::PathBuf>,
 }
 
 impl TestApp {
     pub fn builder() -> Builder {
         Builder {
             max_upload: userphoto_webui::DEFAULT_MAX_UPLOAD,
+            targets: None,
+            state_dir: None,
         }
     }
 
@@ -153,14 +161,34 @@ impl Builder {
         self
     }
 
+    /// Serves `targets` with `ops` instead of the demo sandbox's.
+    pub fn with_targets(
+        mut self,
+        targets: Vec<userphoto_directory::config::Target>,
+        ops: userphoto_bulk::ops::Ops,
+    ) -> Self {
+        self.targets = Some((targets, ops));
+        self
+    }
+
+    /// Keeps folder imports' state in `dir` (as `serve` does).
+    pub fn with_state_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
     pub async fn build(self) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         copy_dir(template(), dir.path());
         let demo = sandbox(Some(dir.path())).await.expect("demo sandbox");
         let options = ServerOptions::new(HOST.parse().expect("addr"))
-            .with_demo(true)
-            .with_max_upload_bytes(self.max_upload);
-        let state = AppState::new(demo.targets.clone(), demo.ops.clone(), options);
+            .with_demo(self.targets.is_none())
+            .with_max_upload_bytes(self.max_upload)
+            .with_state_dir(self.state_dir);
+        let (targets, ops) = self
+            .targets
+            .unwrap_or_else(|| (demo.targets.clone(), demo.ops.clone()));
+        let state = AppState::new(targets, ops, options);
         TestApp {
             router: router(state.clone()),
             state,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use axum::http::StatusCode;
-use userphoto_bulk::import::{CancelToken, Decision, Plan, PreparedCache, RunReport};
+use userphoto_bulk::import::{CancelToken, Decision, ImportSession, Plan, RunReport};
 
 use super::feed::Feed;
 use super::lock;
@@ -154,7 +154,11 @@ fn drop_off_thread<T: Send + 'static>(value: Option<T>) {
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) plan: Plan,
-    pub(crate) cache: Arc<PreparedCache>,
+    /// The folder's import session: its journal, cache and saved plan.
+    pub(crate) session: Arc<ImportSession>,
+    /// Whether this carries on an interrupted run (its saved plan, less
+    /// what is done) rather than starting the plan afresh.
+    pub(crate) resume: bool,
     pub(crate) started: AtomicBool,
     pub(crate) cancel: CancelToken,
     pub(crate) feed: Feed,
@@ -168,12 +172,14 @@ impl Job {
     /// A job for `plan`, not started.
     pub(crate) fn new(
         plan: Plan,
-        cache: Arc<PreparedCache>,
+        session: Arc<ImportSession>,
+        resume: bool,
         upload: Option<Arc<UploadFolder>>,
     ) -> Self {
         Job {
             plan,
-            cache,
+            session,
+            resume,
             started: AtomicBool::new(false),
             cancel: CancelToken::new(),
             feed: Feed::new(),

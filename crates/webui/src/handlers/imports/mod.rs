@@ -8,6 +8,8 @@
 //! | POST | `/api/folders` | a server-side folder for a folder chosen in the browser |
 //! | POST | `/api/folders/{id}/files?name=` | one of its files (raw body), `name` its path in the folder (`sub/a.jpg`) |
 //! | POST | `/api/imports` | `{folder, recursive}` or `{upload}` → the plan (rows, counts) |
+//! | GET | `/api/imports/interrupted` | imports that stopped before their end (carry on) |
+//! | POST | `/api/imports/resume` | `{folder}` → the interrupted import's plan, to carry on |
 //! | POST | `/api/imports/{id}/start` | `{confirm}` → runs it |
 //! | GET | `/api/imports/{id}/events` | SSE: engine events, `confirm` questions, `report-ready` |
 //! | POST | `/api/imports/{id}/decide` | `{decision: yes/no/all/quit}` |
@@ -33,9 +35,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use userphoto_bulk::import::{
-    build_plan, ConfirmRequest, Confirmer, Decision, Event, ExecuteOptions, Executor,
-    ImportOptions, NoReporter, PreparedCache, Reporter,
+    ConfirmRequest, Confirmer, Decision, Event, ImportOptions, ImportSession, NoReporter, Plan,
+    Reporter, RunHooks,
 };
+use userphoto_bulk::wording::Wording;
+use userphoto_directory::config::Target;
 
 use self::feed::FeedEvent;
 use self::jobs::Job;
@@ -131,38 +135,153 @@ pub(crate) async fn plan(
             folder.display()
         )));
     }
-    let mut options = ImportOptions::new(folder);
-    // An uploaded folder came with its subfolders (the browser sends them
-    // all): plan it as `import -r` would.
-    options.recursive = body.recursive || body.upload.is_some();
-    // A person reviews this plan before running it: show now who has no
-    // mailbox and what each target holds, as `import --dry-run` does.
-    options.read_current = true;
-    // Reasons in the page's words: its names for targets, no flags.
-    let wording = super::wording(&state);
-    options.wording = wording.clone();
-    let targets: Vec<_> = state
+    let options = ImportOptions {
+        // An uploaded folder came with its subfolders (the browser sends
+        // them all): plan it as `import -r` would.
+        recursive: body.recursive || body.upload.is_some(),
+        match_order: state.ops().match_order().to_vec(),
+        ..ImportOptions::new(&folder)
+    }
+    // A person reviews this plan before running it: the same planning as
+    // `import --dry-run` (damaged files are errors, quality findings and
+    // what each target holds are shown before anyone confirms).
+    .reviewed();
+    let targets: Vec<Target> = state
         .targets()
         .iter()
         .filter(|t| t.directory.capabilities().can_write)
         .cloned()
         .collect();
-    let cache = Arc::new(PreparedCache::in_memory());
+    let session = Arc::new(ImportSession::open(
+        state.import_state_dir().map_err(AppError::internal)?,
+        &folder,
+        targets,
+        state.ops().clone(),
+    ));
     // The planner's future is not provably `Send` (a compiler limitation
     // with its closures), so it runs on the blocking pool, driven by the
     // runtime's handle.
     let handle = tokio::runtime::Handle::current();
-    let planning = Arc::clone(&cache);
-    let plan = tokio::task::spawn_blocking(move || {
-        handle.block_on(build_plan(&options, &targets, &planning, &NoReporter))
+    let planning = Arc::clone(&session);
+    let wording = super::wording(&state);
+    let plan =
+        tokio::task::spawn_blocking(move || handle.block_on(planning.plan(&options, &NoReporter)))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|e| AppError::new(StatusCode::CONFLICT, "import", wording.import_error(&e)))?;
+    let interrupted = session.is_interrupted();
+    let answer = plan_json(&plan, &wording);
+    let id = state
+        .jobs()
+        .insert(Job::new(plan, session, false, upload))?;
+    Ok(Json(json!({
+        "id": id,
+        "folder": answer["folder"],
+        "counts": answer["counts"],
+        "rows": answer["rows"],
+        // An earlier import of this folder stopped before its end: the page
+        // offers to carry it on instead.
+        "interrupted": interrupted,
+    })))
+}
+
+/// A plan as the page shows it: its folder, counts and rows, each reason
+/// in the page's words with its code.
+fn plan_json(plan: &Plan, wording: &Wording) -> Value {
+    json!({
+        "folder": plan.folder,
+        "counts": plan.counts(),
+        "rows": wording.plan_rows(plan),
     })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(|e| AppError::new(StatusCode::CONFLICT, "import", wording.import_error(&e)))?;
-    let rows = plan.rows();
-    let counts = plan.counts();
-    let id = state.jobs().insert(Job::new(plan, cache, upload))?;
-    Ok(Json(json!({"id": id, "counts": counts, "rows": rows})))
+}
+
+/// `GET /api/imports/interrupted`: imports kept in the state folder that
+/// stopped before their end (the server was stopped, the page was closed
+/// mid-run, a write failed), whose folder is still there.
+pub(crate) async fn interrupted(State(state): State<AppState>) -> AppResult<Json<Value>> {
+    let dir = state.import_state_dir().map_err(AppError::internal)?;
+    let found = tokio::task::spawn_blocking(move || ImportSession::interrupted(&dir))
+        .await
+        .map_err(AppError::internal)?;
+    let imports: Vec<Value> = found
+        .into_iter()
+        .filter(|i| i.folder.is_dir())
+        .map(|i| {
+            json!({
+                "folder": i.folder,
+                "targets": i.targets,
+                "writes": i.writes,
+                "done": i.done,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"imports": imports})))
+}
+
+/// `{folder}`
+#[derive(Debug, Deserialize)]
+pub(crate) struct ResumeBody {
+    folder: String,
+}
+
+/// `POST /api/imports/resume`: the interrupted import of `folder` as a job
+/// to start: its saved plan, of which the done rows are not done again.
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    body: Result<Json<ResumeBody>, axum::extract::rejection::JsonRejection>,
+) -> AppResult<Json<Value>> {
+    let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let folder = std::path::PathBuf::from(body.folder.trim());
+    let dir = state.import_state_dir().map_err(AppError::internal)?;
+    let wanted = {
+        let dir = dir.clone();
+        let folder = folder.clone();
+        tokio::task::spawn_blocking(move || {
+            let canonical = std::fs::canonicalize(&folder).unwrap_or(folder);
+            ImportSession::interrupted(&dir)
+                .into_iter()
+                .find(|i| i.folder == canonical)
+        })
+        .await
+        .map_err(AppError::internal)?
+    };
+    let Some(wanted) = wanted else {
+        return Err(AppError::not_found(
+            "there is no interrupted import of that folder to carry on; plan it again",
+        ));
+    };
+    let targets: Vec<Target> = wanted
+        .targets
+        .iter()
+        .filter_map(|k| state.target(*k).cloned())
+        .collect();
+    if targets.len() != wanted.targets.len() {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "target-missing",
+            "a target of the interrupted import is not open now; open it (check userphoto.toml) and try again, or plan the folder again",
+        ));
+    }
+    let session = Arc::new(ImportSession::open(
+        dir,
+        &wanted.folder,
+        targets,
+        state.ops().clone(),
+    ));
+    let plan = Plan::load(&session.run_state().plan_path())
+        .map_err(|e| AppError::new(StatusCode::CONFLICT, "import", e.to_string()))?;
+    let wording = super::wording(&state);
+    let answer = plan_json(&plan, &wording);
+    let id = state.jobs().insert(Job::new(plan, session, true, None))?;
+    Ok(Json(json!({
+        "id": id,
+        "folder": answer["folder"],
+        "counts": answer["counts"],
+        "rows": answer["rows"],
+        "resumed": true,
+        "done": wanted.done,
+        "writes": wanted.writes,
+    })))
 }
 
 /// `{confirm}`
@@ -187,40 +306,59 @@ pub(crate) async fn start(
             "this import has already run; plan it again to run it again",
         ));
     }
-    let targets: Vec<_> = state
-        .targets()
-        .iter()
-        .filter(|t| job.plan.targets.contains(&t.kind))
-        .cloned()
-        .collect();
+    // Journalled like `userphoto import`: the plan is saved and each write
+    // recorded, so a stopped server leaves an import the page can carry on.
+    let pending = if job.resume {
+        job.session.resume()
+    } else {
+        job.session.start(job.plan.clone())
+    }
+    .map_err(|e| {
+        job.started.store(false, Ordering::SeqCst);
+        AppError::new(StatusCode::CONFLICT, "import", e.to_string())
+    })?;
     // The report's sentences in the page's words, as the plan's were.
-    let options = ExecuteOptions {
-        wording: super::wording(&state),
-        ..ExecuteOptions::default()
-    };
-    let mut executor = Executor::new(targets, state.ops().clone())
-        .with_options(options)
-        .with_cache(Arc::clone(&job.cache))
-        .with_cancel(job.cancel.clone())
-        .with_reporter(Arc::new(WebReporter(Arc::clone(&job))));
-    if body.confirm {
+    let wording = super::wording(&state);
+    let confirmer: Option<Arc<dyn Confirmer>> = body.confirm.then(|| {
         let answers = job.questions.open();
-        executor = executor.with_confirmer(Arc::new(WebConfirmer {
+        Arc::new(WebConfirmer {
             job: Arc::clone(&job),
             answers: Mutex::new(answers),
-        }));
-    }
+        }) as Arc<dyn Confirmer>
+    });
+    let hooks = RunHooks {
+        reporter: Arc::new(WebReporter {
+            job: Arc::clone(&job),
+            wording: wording.clone(),
+        }),
+        cancel: job.cancel.clone(),
+        confirmer,
+        ..RunHooks::default()
+    };
     let run = Arc::clone(&job);
     let running = tokio::spawn(async move {
-        let report = executor.run(&run.plan).await;
+        let mut report = run
+            .session
+            .run(pending, hooks)
+            .await
+            .map_err(|e| e.to_string())?;
+        report.word(&|r| wording.reason(r));
         let summary = report.summary.clone();
         *lock(&run.report) = Some(report);
-        summary
+        Ok::<_, String>(summary)
     });
     // The page waits for `report-ready`: it comes even if the run panics.
     tokio::spawn(async move {
         let end = match running.await {
-            Ok(summary) => json!({"type": "report-ready", "summary": summary}),
+            Ok(Ok(summary)) => json!({"type": "report-ready", "summary": summary}),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a folder import's journal could not be closed");
+                json!({
+                    "type": "report-ready",
+                    "summary": null,
+                    "error": "the import ran, but its journal could not be closed; what it wrote is in the audit log",
+                })
+            }
             Err(e) => {
                 tracing::error!(error = %e, "a folder import stopped");
                 json!({
@@ -359,6 +497,7 @@ pub(crate) async fn preview(
         .find(|e| e.relative == q.file)
         .ok_or_else(|| AppError::not_found("that file is not in this import"))?;
     let path = entry.file.clone();
+    let crop = job.plan.crop;
     let limit = state.options().max_upload_bytes.max(50 * 1024 * 1024);
     let jpeg = state
         .imaging(move || -> AppResult<Vec<u8>> {
@@ -369,26 +508,31 @@ pub(crate) async fn preview(
             }
             let bytes =
                 std::fs::read(&path).map_err(|_| AppError::not_found("the file cannot be read"))?;
-            let options = userphoto_imaging::PrepareOptions::sizes(&[648]);
-            let prepared = userphoto_imaging::prepare(&bytes, &options)?;
-            prepared
-                .photos
-                .into_iter()
-                .next()
-                .map(|p| p.jpeg)
-                .ok_or_else(|| AppError::internal("no preview was made"))
+            Ok(userphoto_bulk::prepare::preview(&bytes, 648, crop)?)
         })
         .await??;
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
 }
 
-/// Forwards the engine's events to the job's feed.
-struct WebReporter(Arc<Job>);
+/// Forwards the engine's events to the job's feed, rows worded for the
+/// page.
+struct WebReporter {
+    job: Arc<Job>,
+    wording: Wording,
+}
 
 impl Reporter for WebReporter {
     fn event(&self, event: &Event) {
+        let worded;
+        let event = match event {
+            Event::Item(item) => {
+                worded = Event::Item(self.wording.item(item.clone()));
+                &worded
+            }
+            other => other,
+        };
         match serde_json::to_value(event) {
-            Ok(v) => self.0.feed.push(&v),
+            Ok(v) => self.job.feed.push(&v),
             Err(e) => tracing::warn!(error = %e, "import event not serialisable"),
         }
     }

@@ -1,13 +1,13 @@
-//! The CPU side of an import: a pool that prepares files as they are
-//! submitted, and can start before the plan is finished.
+//! A pool that prepares files as they are submitted, and can start before
+//! an import's plan is finished.
 //!
 //! Why a queue and not a list: looking the users up (a few batched
 //! searches) leaves the cores idle for about a second on a 2,000-file
 //! run, while preparing is the bulk of the work. So `import` submits the
 //! files the [cache](super::cache) does not know as soon as they are
-//! matched ([`build_plan_preparing`](super::plan::build_plan_preparing)),
+//! matched ([`build_plan_preparing`](crate::import::build_plan_preparing)),
 //! with the outputs the size rule gives if every target knows the user.
-//! The [executor](super::execute::Executor) then says which files it
+//! The [executor](crate::import::Executor) then says which files it
 //! really needs ([`Preparer::want_only`]), submits the rest, and takes a
 //! result made ahead only if its outputs are exactly what the plan asks
 //! for — otherwise the file is prepared again — so quality warnings and
@@ -25,9 +25,9 @@ use tokio::sync::mpsc;
 use userphoto_directory::PhotoSlot;
 use userphoto_imaging::{OutputSpec, Pipeline};
 
-use super::execute::{prepare_bytes, PrepareMode, PreparedFile};
-use crate::ops::plan_targets;
-use crate::wording::Wording;
+use super::{prepare_bytes, PrepareMode, PreparedFile};
+use crate::reason::Detail;
+use crate::size_rule::plan_targets;
 
 /// Results waiting to be taken, at most. A prepared file is a few KB (AD)
 /// to ~100 KB (HD), so this is a few MB; enough to cover planning.
@@ -56,7 +56,7 @@ pub(crate) struct Prepared {
     /// The outputs made (or that would have been).
     pub specs: Vec<OutputSpec>,
     /// The photos, or why there are none.
-    pub result: Result<PreparedFile, String>,
+    pub result: Result<PreparedFile, Detail>,
 }
 
 struct Work {
@@ -89,8 +89,7 @@ impl Preparer {
     /// The workers are threads of their own, not the global rayon pool:
     /// they block waiting for work while the plan is being built, and the
     /// plan itself uses the rayon pool to read image headers.
-    /// Its failures are sentences worded by `wording`.
-    pub(crate) fn start(mode: PrepareMode, threads: Option<usize>, wording: &Wording) -> Self {
+    pub(crate) fn start(mode: PrepareMode, threads: Option<usize>) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Work>();
         let queue = Arc::new(Mutex::new(queue));
         let (tx, results) = mpsc::channel(WAITING);
@@ -104,11 +103,10 @@ impl Preparer {
             .filter_map(|i| {
                 let (queue, tx) = (Arc::clone(&queue), tx.clone());
                 let (wanted, stop) = (Arc::clone(&wanted), Arc::clone(&stop));
-                let wording = wording.clone();
                 std::thread::Builder::new()
                     // Linux keeps 15 bytes of a thread's name (`top`, `perf`).
                     .name(format!("up-prepare-{i}"))
-                    .spawn(move || work_loop(&queue, &tx, &wanted, &stop, mode, &wording))
+                    .spawn(move || work_loop(&queue, &tx, &wanted, &stop, mode))
                     .ok()
             })
             .collect();
@@ -189,7 +187,6 @@ fn work_loop(
     wanted: &RwLock<Option<HashSet<PathBuf>>>,
     stop: &AtomicBool,
     mode: PrepareMode,
-    wording: &Wording,
 ) {
     let mut pipeline = Pipeline::new();
     loop {
@@ -208,7 +205,7 @@ fn work_loop(
         if skip {
             continue;
         }
-        let done = prepare_work(&mut pipeline, work, mode, wording);
+        let done = prepare_work(&mut pipeline, work, mode);
         if tx.blocking_send(done).is_err() {
             return;
         }
@@ -216,12 +213,7 @@ fn work_loop(
 }
 
 /// Reads, sizes (for [`Outputs::BySize`]) and prepares one file.
-fn prepare_work(
-    pipeline: &mut Pipeline,
-    work: Work,
-    mode: PrepareMode,
-    wording: &Wording,
-) -> Prepared {
+fn prepare_work(pipeline: &mut Pipeline, work: Work, mode: PrepareMode) -> Prepared {
     let Work { path, outputs } = work;
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -229,7 +221,7 @@ fn prepare_work(
             return Prepared {
                 path,
                 specs: Vec::new(),
-                result: Err(format!("cannot read the file: {e}")),
+                result: Err(Detail::io(&e)),
             }
         }
     };
@@ -244,12 +236,12 @@ fn prepare_work(
                 return Prepared {
                     path,
                     specs: Vec::new(),
-                    result: Err(wording.imaging_error(&e)),
+                    result: Err(Detail::image(&e)),
                 }
             }
         },
     };
-    let result = prepare_bytes(pipeline, &bytes, specs.clone(), mode, wording);
+    let result = prepare_bytes(pipeline, &bytes, specs.clone(), mode);
     Prepared {
         path,
         specs,
