@@ -146,7 +146,9 @@ impl AuditLog {
             })
         })?;
         line.push(b'\n');
-        self.appender.append(&line).map_err(wrap)
+        self.appender
+            .append(&line)
+            .map_err(|f| wrap(BackupError::from(f)))
     }
 
     /// [`append_blocking`](Self::append_blocking) on tokio's blocking pool.

@@ -261,13 +261,13 @@ impl BackupStore {
             source: io::Error::other(e),
         })?;
         line.push(b'\n');
-        self.manifest.append(&line)
+        Ok(self.manifest.append(&line)?)
     }
 
     /// Creates the manifest (and the folder) if missing, durably: an empty
     /// backup folder is still recognisably one.
     fn touch_manifest(&self) -> Result<(), BackupError> {
-        self.manifest.append(b"")
+        Ok(self.manifest.append(b"")?)
     }
 }
 
@@ -618,6 +618,16 @@ pub async fn export_target(
         on_item(&item);
     }
     Ok(summary)
+}
+
+impl From<crate::durable_append::AppendFailed> for BackupError {
+    fn from(f: crate::durable_append::AppendFailed) -> Self {
+        BackupError::Io {
+            action: f.action,
+            path: f.path,
+            source: f.source,
+        }
+    }
 }
 
 #[cfg(test)]

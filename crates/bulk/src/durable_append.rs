@@ -18,7 +18,19 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::backup::BackupError;
+/// An append that did not reach the disk: what was being done, to which
+/// file, and why. The backup manifest and the audit log each turn it into
+/// their own error.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}: {source}", path.display())]
+pub(crate) struct AppendFailed {
+    /// What was being done (`write`, `sync`).
+    pub(crate) action: &'static str,
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// Why.
+    pub(crate) source: io::Error,
+}
 
 /// One append-only file with group commit. Share it (in an `Arc`) among
 /// every writer of the file.
@@ -69,9 +81,9 @@ impl DurableAppender {
     /// is on disk. Blocking.
     ///
     /// # Errors
-    /// [`BackupError::Io`] naming the file, when the batch holding `line`
+    /// [`AppendFailed`] naming the file, when the batch holding `line`
     /// could not be written or synced.
-    pub(crate) fn append(&self, line: &[u8]) -> Result<(), BackupError> {
+    pub(crate) fn append(&self, line: &[u8]) -> Result<(), AppendFailed> {
         let mut state = self.lock();
         state.queued.extend_from_slice(line);
         state.last_queued += 1;
@@ -83,7 +95,7 @@ impl DurableAppender {
                     .iter()
                     .find(|(first, last, _)| (*first..=*last).contains(&mine))
                 {
-                    Some((_, _, f)) => Err(BackupError::Io {
+                    Some((_, _, f)) => Err(AppendFailed {
                         action: f.action,
                         path: self.path.clone(),
                         source: io::Error::new(f.kind, f.message.clone()),

@@ -128,14 +128,12 @@ pub(crate) enum Command {
 
 /// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`).
 fn parse_target(s: &str) -> Result<TargetKind, String> {
-    s.parse()
-        .map_err(|e: userphoto_directory::Error| e.to_string())
+    s.parse::<TargetKind>().map_err(|e| e.to_string())
 }
 
 /// Parses a user key (`upn`, `mail`, `employee-id`, `sam-account-name`…).
 fn parse_key(s: &str) -> Result<UserKey, String> {
-    s.parse()
-        .map_err(|e: userphoto_directory::Error| e.to_string())
+    s.parse::<UserKey>().map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]

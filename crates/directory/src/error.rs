@@ -153,7 +153,7 @@ pub enum Error {
     #[error("the {kind} target is not configured ({configured}); add an [{kind}] section to {file} or pass --config")]
     NotConfigured {
         /// The target asked for.
-        kind: crate::config::TargetKind,
+        kind: crate::kind::TargetKind,
         /// What is configured: `configured: ad, m365`, or `no target is
         /// configured`.
         configured: String,
@@ -183,6 +183,22 @@ fn throttled_message(retry_after: Option<Duration>) -> String {
         ),
         None => "the directory is throttling requests; try again later or lower the concurrency"
             .to_owned(),
+    }
+}
+
+impl From<crate::user::UnknownKey> for Error {
+    fn from(e: crate::user::UnknownKey) -> Self {
+        Error::InvalidConfig {
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::kind::UnknownTarget> for Error {
+    fn from(e: crate::kind::UnknownTarget) -> Self {
+        Error::InvalidConfig {
+            message: e.to_string(),
+        }
     }
 }
 
@@ -296,7 +312,7 @@ mod tests {
             reason: "No such file or directory (os error 2)".into(),
         };
         let missing = Error::NotConfigured {
-            kind: crate::config::TargetKind::Ad,
+            kind: crate::kind::TargetKind::Ad,
             configured: "configured: folder".into(),
             file: "userphoto.toml".into(),
         };

@@ -45,9 +45,11 @@ pub mod ews;
 mod ext;
 pub mod folder;
 pub mod graph;
+mod kind;
 pub mod ldap;
 pub mod limited;
 pub mod photo;
+mod target;
 pub mod user;
 
 pub use crate::capabilities::{Capabilities, PhotoSlot};

@@ -15,8 +15,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::error::Error;
-
 /// A user in a directory: a stable id plus every name we can match on.
 ///
 /// Names the directory does not have are `None`. Two `User` values refer to
@@ -204,8 +202,13 @@ impl fmt::Display for UserKey {
     }
 }
 
+/// A name that is not a [`UserKey`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a user key; use one of sam-account-name, upn, mail, alias, employee-id, id, display-name")]
+pub struct UnknownKey(pub String);
+
 impl FromStr for UserKey {
-    type Err = Error;
+    type Err = UnknownKey;
 
     /// Parses a key name, ignoring case, `-` and `_`; accepts the directory
     /// attribute names too (`sAMAccountName`, `userPrincipalName`,
@@ -224,13 +227,7 @@ impl FromStr for UserKey {
             "employeeid" => UserKey::EmployeeId,
             "id" => UserKey::Id,
             "displayname" => UserKey::DisplayName,
-            _ => {
-                return Err(Error::InvalidConfig {
-                    message: format!(
-                        "{s:?} is not a user key; use one of sam-account-name, upn, mail, alias, employee-id, id, display-name"
-                    ),
-                })
-            }
+            _ => return Err(UnknownKey(s.to_owned())),
         })
     }
 }

@@ -134,7 +134,6 @@ pub struct Ops {
     resolver: Resolver,
 }
 
-
 impl Ops {
     /// Backups in `backups`, audit lines in `audit`.
     pub fn new(backups: BackupStore, audit: AuditLog) -> Self {

@@ -38,166 +38,20 @@ mod secret;
 mod sections;
 mod validate;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-pub use self::open::Target;
 pub use self::secret::SecretSource;
 pub use self::sections::{
     AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, M365Section,
 };
+pub use crate::kind::{Mode, Side, TargetKind, UnknownTarget};
 pub use crate::ldap::LdapConfig;
+pub use crate::target::Target;
 
-use crate::capabilities::PhotoSlot;
 use crate::error::{Error, Result};
 
 /// The configuration file looked for in the working folder when none is given.
 pub const DEFAULT_FILE: &str = "userphoto.toml";
-
-/// A kind of target: where photos are written. Serialised as its section
-/// name (`ad`, `m365`, …), as saved plans and reports name it.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    /// Active Directory (`thumbnailPhoto`, 96×96).
-    Ad,
-    /// Microsoft 365 / Entra ID through Graph (HD, 648×648).
-    M365,
-    /// Exchange Server on-premises through EWS (HD, 648×648).
-    Exchange,
-    /// A plain LDAP directory (`jpegPhoto`, size from config).
-    Ldap,
-    /// A local folder directory.
-    Folder,
-}
-
-impl TargetKind {
-    /// Every kind, in the order `detect` reports them.
-    pub const ALL: [TargetKind; 5] = [
-        TargetKind::Ad,
-        TargetKind::M365,
-        TargetKind::Exchange,
-        TargetKind::Ldap,
-        TargetKind::Folder,
-    ];
-
-    /// The section and command-line name: `ad`, `m365`, `exchange`, `ldap`, `folder`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Ad => "ad",
-            TargetKind::M365 => "m365",
-            TargetKind::Exchange => "exchange",
-            TargetKind::Ldap => "ldap",
-            TargetKind::Folder => "folder",
-        }
-    }
-
-    /// Which side of a hybrid organisation the kind lives on.
-    pub fn side(self) -> Side {
-        match self {
-            TargetKind::Ad | TargetKind::Exchange | TargetKind::Ldap => Side::OnPremises,
-            TargetKind::M365 => Side::Cloud,
-            TargetKind::Folder => Side::Local,
-        }
-    }
-
-    /// The slot the kind holds by default (a folder's is configurable).
-    pub fn default_slot(self) -> PhotoSlot {
-        match self {
-            TargetKind::Ad => PhotoSlot::Thumbnail,
-            TargetKind::M365 | TargetKind::Exchange | TargetKind::Folder => PhotoSlot::Hd,
-            TargetKind::Ldap => PhotoSlot::LdapJpeg,
-        }
-    }
-}
-
-impl fmt::Display for TargetKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TargetKind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "ad" | "activedirectory" | "active-directory" => Ok(TargetKind::Ad),
-            "m365" | "graph" | "entra" | "o365" => Ok(TargetKind::M365),
-            "exchange" | "ews" => Ok(TargetKind::Exchange),
-            "ldap" => Ok(TargetKind::Ldap),
-            "folder" => Ok(TargetKind::Folder),
-            _ => Err(Error::InvalidConfig {
-                message: format!(
-                    "{s:?} is not a target; use one of ad, m365, exchange, ldap, folder"
-                ),
-            }),
-        }
-    }
-}
-
-/// Where a target lives, for the mode (see [`Mode`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// Active Directory, Exchange Server, plain LDAP.
-    OnPremises,
-    /// Microsoft 365.
-    Cloud,
-    /// A local folder: counts for neither side.
-    Local,
-}
-
-/// How the organisation's photos are managed, from the targets that answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Only on-premises targets (`ad`, `exchange`, `ldap`) are reachable.
-    OnPremises,
-    /// Only Microsoft 365 is reachable.
-    Cloud,
-    /// Both sides are reachable.
-    Hybrid,
-    /// No directory is reachable (a `folder` alone counts for neither side).
-    None,
-}
-
-impl Mode {
-    /// The mode given the kinds that are reachable and authenticated.
-    pub fn of(reachable: impl IntoIterator<Item = TargetKind>) -> Mode {
-        let (mut on_prem, mut cloud) = (false, false);
-        for kind in reachable {
-            match kind.side() {
-                Side::OnPremises => on_prem = true,
-                Side::Cloud => cloud = true,
-                Side::Local => {}
-            }
-        }
-        match (on_prem, cloud) {
-            (true, true) => Mode::Hybrid,
-            (true, false) => Mode::OnPremises,
-            (false, true) => Mode::Cloud,
-            (false, false) => Mode::None,
-        }
-    }
-
-    /// `ON-PREMISES`, `CLOUD`, `HYBRID`, `NONE`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::OnPremises => "ON-PREMISES",
-            Mode::Cloud => "CLOUD",
-            Mode::Hybrid => "HYBRID",
-            Mode::None => "NONE",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A checked configuration: the file's sections plus where it came from.
 #[derive(Clone, Debug, Default)]

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::PhotoSlot;
 
 fn parse(text: &str) -> Result<Config> {
     Config::parse(text, Path::new("/etc/userphoto/userphoto.toml"))

@@ -17,8 +17,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::client::{clamp_page_size, Client, ClientSettings, Security};
-use super::config::{AttributeMap, LdapFlavor};
 use super::filter::{is_attribute_name, parenthesize, Dn};
+use super::schema::{AttributeMap, LdapFlavor};
 use super::{LdapDirectory, Settings};
 use crate::capabilities::{Capabilities, PhotoSlot};
 use crate::error::{Error, Result};

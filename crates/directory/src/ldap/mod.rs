@@ -62,6 +62,7 @@ mod client;
 mod config;
 mod errors;
 mod filter;
+mod schema;
 pub(crate) mod tls;
 
 use std::collections::HashMap;
@@ -86,8 +87,9 @@ pub use self::builder::{
     LdapDirectoryBuilder, DEFAULT_CONCURRENCY, DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT,
 };
 pub use self::client::{LdapStats, MAX_PAGE_SIZE};
-pub use self::config::{AttributeMap, LdapConfig, LdapFlavor};
+pub use self::config::LdapConfig;
 pub use self::filter::{escape_dn_value, escape_filter_value};
+pub use self::schema::{AttributeMap, LdapFlavor};
 
 /// How many values one lookup search carries in its OR-filter.
 pub const FIND_BATCH: usize = 100;

@@ -33,9 +33,11 @@ use crate::state::AppState;
 
 /// The target named `kind` (`ad`, `m365`, …), if open.
 pub(crate) fn target<'a>(state: &'a AppState, kind: &str) -> AppResult<&'a Target> {
-    let kind: TargetKind = kind
-        .parse()
-        .map_err(|e: userphoto_directory::Error| AppError::bad_request(e.to_string()))?;
+    let kind: TargetKind =
+        kind.parse()
+            .map_err(|e: userphoto_directory::config::UnknownTarget| {
+                AppError::bad_request(e.to_string())
+            })?;
     state.target(kind).ok_or_else(|| {
         AppError::not_found(format!(
             "the {kind} target is not configured or could not be opened"
