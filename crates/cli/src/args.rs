@@ -342,10 +342,10 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub(crate) concurrency: Option<usize>,
 
-    /// When writes fail because a directory cannot be reached (a restart, a
-    /// dropped network), wait up to this many seconds at the end of the run
-    /// for it to answer, then retry those writes once; 0: do not wait
-    /// (`--resume` retries them later).
+    /// When a directory cannot be reached (a restart, a dropped network),
+    /// wait up to this many seconds for it to answer, then carry on with
+    /// the writes that waited; 0: do not wait (they fail, and `--resume`
+    /// retries them later).
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=86_400))]
     pub(crate) outage_wait: u64,
 

@@ -18,8 +18,8 @@
 //!    target holds now); the result is the data of [`model`];
 //! 4. [`execute`] — the [`Executor`] prepares on a CPU pool while writes go
 //!    out concurrently through [`Ops`](crate::ops::Ops), journals, and
-//!    stops cleanly on [`CancelToken::cancel`]; [`outage`] waits out a
-//!    directory that stopped answering and redoes those writes once;
+//!    stops cleanly on [`CancelToken::cancel`]; [`outage`] is the layer
+//!    that waits out a directory that stopped answering;
 //! 5. [`journal`] — the saved plan and the append-only, fsync'd journal of
 //!    a run, for resuming;
 //! 6. [`report`] — per-item results, the summary, `--report FILE`;

@@ -163,37 +163,6 @@ pub struct ReportError {
 }
 
 impl RunReport {
-    /// Puts the rows of `later` (a retry of some of this run's rows) in
-    /// place of the rows they redo, and counts again (the caller times the
-    /// whole run). A row written the first time stays written when the
-    /// retry found the photo in place, and a row keeps the backup of the
-    /// first photo replaced (the user's own, not ours of the first pass).
-    pub fn replace_items(&mut self, later: RunReport) {
-        for item in later.items {
-            let same = |i: &ItemResult| {
-                i.file == item.file && i.target == item.target && i.user == item.user
-            };
-            match self.items.iter_mut().find(|i| same(i)) {
-                Some(slot)
-                    if slot.outcome == Outcome::Written && item.outcome == Outcome::Unchanged => {}
-                Some(slot) => {
-                    let first_backup = slot.backup.take();
-                    *slot = ItemResult {
-                        backup: first_backup.or(item.backup.clone()),
-                        ..item
-                    };
-                }
-                None => self.items.push(item),
-            }
-        }
-        let stopped = self.summary.stopped || later.summary.stopped;
-        self.summary = Summary {
-            stopped,
-            elapsed_ms: self.summary.elapsed_ms,
-            ..Summary::of(&self.items)
-        };
-    }
-
     /// Every row's reason worded by `word` (see [`ItemResult::worded`]).
     pub fn word(&mut self, word: &dyn Fn(&Reason) -> String) {
         for item in &mut self.items {

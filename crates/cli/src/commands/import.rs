@@ -103,10 +103,7 @@ pub(crate) async fn run(
 
     let counts = pending.plan().counts();
     let bar = Arc::new(out.progress(counts.set as u64, "importing"));
-    let reporter = Arc::new(CliReporter {
-        retries: args.outage_wait > 0,
-        ..CliReporter::counting_writes(Arc::clone(&bar), out)
-    });
+    let reporter = Arc::new(CliReporter::counting_writes(Arc::clone(&bar), out));
     let cancel = CancelToken::new();
     {
         let cancel = cancel.clone();
@@ -296,8 +293,6 @@ pub(crate) struct CliReporter {
     /// The bar counts every item and takes its length from `Started`
     /// (use-existing-hd), rather than only the writes of a plan (import).
     every_item: bool,
-    /// Failures the run retries after an outage are warnings, not errors.
-    retries: bool,
 }
 
 impl CliReporter {
@@ -310,7 +305,6 @@ impl CliReporter {
             verbose: out.verbose,
             out: Output::new(out.json, out.verbose),
             every_item: false,
-            retries: false,
         }
     }
 
@@ -348,14 +342,6 @@ impl Reporter for CliReporter {
                 let target = item.target.as_deref().unwrap_or("-");
                 let user = item.user.as_deref().unwrap_or("-");
                 match item.outcome {
-                    Outcome::Failed if item.retryable && self.retries => self.out.problem(
-                        &self.bar,
-                        &format!(
-                            "userphoto: warning: {}: {target}: {user}: {}; retried at the end of the run",
-                            item.file,
-                            item.error.as_deref().unwrap_or("failed")
-                        ),
-                    ),
                     Outcome::Failed => self.out.problem(
                         &self.bar,
                         &format!(
@@ -398,7 +384,7 @@ impl Reporter for CliReporter {
                 patience_s,
             } => {
                 self.bar.println(format!(
-                    "userphoto: {writes} writes failed because {} could not be reached; waiting up to {patience_s} s for it to answer, then retrying them (Ctrl-C stops; --resume retries them later)",
+                    "userphoto: {} could not be reached ({writes} writes waiting); waiting up to {patience_s} s for it to answer, then carrying on (Ctrl-C stops; --resume does the rest later)",
                     targets.join(", ")
                 ));
             }

@@ -47,7 +47,7 @@ use self::user_task::{Job, UserTask};
 use super::cache::{CachedOutput, PreparedCache};
 use super::journal::{DoneKey, Journal, JournalRecord};
 use super::model::{Action, Entry, Plan, Step};
-use super::outage::{retry_plan, wait_for_targets};
+use super::outage::OutageWait;
 use super::report::{ItemResult, Outcome, RunReport, Summary};
 use super::reporter::{Event, NoReporter, Reporter};
 use crate::ops::{Ops, WriteOptions};
@@ -69,11 +69,11 @@ pub struct ExecuteOptions {
     pub threads: Option<usize>,
     /// Writes at once per target (default: what the target suggests).
     pub concurrency: Option<usize>,
-    /// When writes fail because a directory could not be reached (a
+    /// When a call fails because a directory could not be reached (a
     /// restart, a dropped network, throttling past the backend's retries),
-    /// wait up to this long at the end of the run for every such directory
-    /// to answer again, then retry just those writes, once. `None` (the
-    /// default): they are reported failed, and `--resume` retries them.
+    /// wait up to this long for it to answer again, then make the call
+    /// once more ([`OutageWait`]). `None` (the default): the write is
+    /// reported failed, and `--resume` retries it.
     pub outage_wait: Option<std::time::Duration>,
 }
 
@@ -174,32 +174,11 @@ impl Executor {
     }
 
     /// Carries out `plan`. Per-item failures are in the report; the run
-    /// never stops for one. With [`ExecuteOptions::outage_wait`], writes
-    /// that failed because a directory was unreachable are retried once it
-    /// answers again (see [`retry_plan`]).
+    /// never stops for one. With [`ExecuteOptions::outage_wait`], calls
+    /// that fail because a directory was unreachable wait for it to answer
+    /// again and are made once more (see [`OutageWait`]).
     pub async fn run(&self, plan: &Plan) -> RunReport {
-        let started = Instant::now();
-        let mut report = self.run_pass(plan).await;
-        if let (Some(patience), Some(again)) = (self.options.outage_wait, retry_plan(plan, &report))
-        {
-            let waited = !report.summary.stopped
-                && wait_for_targets(
-                    &self.targets,
-                    &again,
-                    patience,
-                    self.reporter.as_ref(),
-                    &self.cancel,
-                )
-                .await;
-            if waited {
-                let second = self.run_pass(&again).await;
-                report.replace_items(second);
-            } else if self.cancel.is_cancelled() {
-                // Ctrl-C during the wait: the failures stand, for --resume.
-                report.summary.stopped = true;
-            }
-        }
-        report.summary.elapsed_ms = started.elapsed().as_millis();
+        let report = self.run_pass(plan).await;
         self.reporter
             .event(&Event::Finished(report.summary.clone()));
         report
@@ -300,16 +279,27 @@ impl Executor {
     }
 
     /// Each target with its directory wrapped so that at most its
-    /// concurrency of calls reach it; the disk work around a write
-    /// (backup, audit, journal fsyncs) happens outside that limit.
+    /// concurrency of calls reach it (the disk work around a write —
+    /// backup, audit, journal fsyncs — happens outside that limit), and,
+    /// with an outage wait, so that its calls wait out an outage.
     fn limited_targets(&self) -> HashMap<TargetKind, Target> {
         self.targets
             .iter()
             .map(|t| {
-                let mut limited = t.clone();
-                limited.directory =
+                let mut layered = t.clone();
+                let limited: Arc<dyn userphoto_directory::Directory> =
                     Arc::new(Limited::new(Arc::clone(&t.directory), self.concurrency(t)));
-                (t.kind, limited)
+                layered.directory = match self.options.outage_wait {
+                    Some(patience) => Arc::new(OutageWait::new(
+                        limited,
+                        t.kind,
+                        patience,
+                        Arc::clone(&self.reporter),
+                        self.cancel.clone(),
+                    )),
+                    None => limited,
+                };
+                (t.kind, layered)
             })
             .collect()
     }
