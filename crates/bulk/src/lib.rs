@@ -24,13 +24,12 @@
 //! * [`reason`] is why a row is what it is, as data; [`wording`] turns it
 //!   (and errors) into sentences for the front end that shows them — the
 //!   engine never words;
-//! * [`scan`], [`convert`], [`backup`], [`audit`], [`detect`]: finding
-//!   image files, converting a folder, keeping and exporting photos, the
-//!   audit log, and checking targets.
+//! * [`scan`], [`backup`], [`audit`], [`detect`]: finding image files,
+//!   keeping and exporting photos, the audit log, and checking targets;
+//!   [`convert`] (in [`prepare`]) converts a folder of photos to files.
 
 pub mod audit;
 pub mod backup;
-pub mod convert;
 pub mod detect;
 mod durable_append;
 pub mod identity;
@@ -41,3 +40,5 @@ pub mod reason;
 pub mod scan;
 pub mod size_rule;
 pub mod wording;
+
+pub use prepare::convert;

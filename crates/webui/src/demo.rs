@@ -23,7 +23,8 @@ use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::folder::{Access, FolderDirectory, FolderOptions, FolderUser};
 use userphoto_directory::{Directory, Photo, PhotoSlot, User};
-use userphoto_imaging::{CropMode, OutputSpec, PrepareOptions};
+use userphoto_bulk::prepare;
+use userphoto_imaging::{CropMode, OutputSpec};
 
 /// The sample people: display name and what they start with.
 const PEOPLE: [(&str, Sample); 20] = [
@@ -209,17 +210,8 @@ async fn seed_incoming(dir: &Path) -> Result<(), userphoto_directory::Error> {
             let name = file.split([' ', '.']).take(2).collect::<Vec<_>>().join(" ");
             let source = avatar_image(&name, index + 3, 800, 800, image::ImageFormat::Bmp)?;
             // Drawn square samples: kept whole, as a camera would give them.
-            let options = PrepareOptions {
-                crop: CropMode::Centre,
-                ..PrepareOptions::sizes(&[800])
-            };
-            let jpeg = userphoto_imaging::prepare(&source, &options)
-                .map_err(|e| userphoto_directory::Error::other("demo", e))?
-                .photos
-                .into_iter()
-                .next()
-                .map(|p| p.jpeg)
-                .unwrap_or_default();
+            let jpeg = prepare::preview(&source, 800, CropMode::Centre)
+                .map_err(|e| userphoto_directory::Error::other("demo", e))?;
             std::fs::write(dir.join(file), jpeg)
                 .map_err(|e| userphoto_directory::Error::other("demo", e))?;
         }
@@ -241,14 +233,9 @@ fn avatar_jpegs(
         outputs.push(OutputSpec::with_default_budget(size));
     }
     // The drawn avatars are already square and framed.
-    let options = PrepareOptions {
-        outputs,
-        crop: CropMode::Centre,
-        ..PrepareOptions::default()
-    };
-    let prepared = userphoto_imaging::prepare(&source, &options)
+    let photos = prepare::squares(&source, outputs, CropMode::Centre)
         .map_err(|e| userphoto_directory::Error::other("demo", e))?;
-    let mut photos = prepared.photos.into_iter().map(|p| p.jpeg);
+    let mut photos = photos.into_iter();
     let hd = photos.next().unwrap_or_default();
     Ok((hd, photos.next()))
 }

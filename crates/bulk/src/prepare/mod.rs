@@ -14,11 +14,14 @@
 //!   output is worded per target rather than as the pipeline's sentence;
 //! * [`preview`] and [`inspect`]: what the web UI shows before writing;
 //! * [`probe_file`] / [`probe`]: a source's upright size from its header;
-//! * [`Preparer`]: the worker pool an import prepares on.
+//! * [`Preparer`]: the worker pool an import prepares on;
+//! * [`convert`]: a folder of photos into directory-ready files, on every
+//!   core (`userphoto convert`).
 //!
 //! Failures are [`Detail`]s (code and both wordings), worded by the front
 //! end that shows them.
 
+pub mod convert;
 mod pool;
 
 use std::path::Path;
@@ -267,6 +270,25 @@ pub fn inspect(image: &[u8], size: u32, crop: CropMode) -> Result<Inspection, Im
 /// The image cannot be used.
 pub fn preview(image: &[u8], size: u32, crop: CropMode) -> Result<Vec<u8>, ImagingError> {
     frame(image, size, crop).map(|(jpeg, _)| jpeg)
+}
+
+/// One JPEG per output, from one decode of `image`, framed by `crop`
+/// (blocking): photos made up front (the demo's samples).
+///
+/// # Errors
+/// The image cannot be used.
+pub fn squares(
+    image: &[u8],
+    outputs: Vec<OutputSpec>,
+    crop: CropMode,
+) -> Result<Vec<Vec<u8>>, ImagingError> {
+    let options = PrepareOptions {
+        outputs,
+        crop,
+        ..PrepareOptions::default()
+    };
+    let prepared = userphoto_imaging::prepare(image, &options)?;
+    Ok(prepared.photos.into_iter().map(|p| p.jpeg).collect())
 }
 
 fn frame(image: &[u8], size: u32, crop: CropMode) -> Result<(Vec<u8>, Report), ImagingError> {

@@ -6,7 +6,8 @@ use serde_json::json;
 use userphoto_bulk::ops::get_photo;
 use userphoto_directory::config::Config;
 use userphoto_directory::PhotoLookup;
-use userphoto_imaging::{Limits, PrepareOptions};
+use userphoto_bulk::prepare;
+use userphoto_imaging::{CropMode, Limits};
 
 use super::open;
 use crate::args::GetArgs;
@@ -25,21 +26,17 @@ pub(crate) async fn run(args: &GetArgs, config: &Config, out: &Output) -> anyhow
     let mut bytes: Option<Vec<u8>> = lookup.photo().map(|p| p.bytes().to_vec());
     if let (Some(size), Some(original)) = (args.size, &bytes) {
         // A stored photo is already framed: resize it, never re-frame it.
-        let options = PrepareOptions {
-            crop: userphoto_imaging::CropMode::Centre,
-            ..PrepareOptions::sizes(&[size])
-        };
-        let prepared = userphoto_imaging::prepare(original, &options).map_err(|e| {
+        let resized = prepare::preview(original, size, CropMode::Centre).map_err(|e| {
             anyhow!(
                 "the photo of {name} at {} cannot be resized: {e}",
                 args.target
             )
         })?;
-        bytes = prepared.photos.into_iter().next().map(|p| p.jpeg);
+        bytes = Some(resized);
     }
     let dims = bytes
         .as_deref()
-        .and_then(|b| userphoto_imaging::probe(b, &Limits::default()).ok());
+        .and_then(|b| prepare::probe(b, &Limits::default()).ok());
     let written = match (&args.out, &bytes) {
         (Some(path), Some(data)) => {
             write_file(path, data)?;

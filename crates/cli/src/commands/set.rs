@@ -20,7 +20,7 @@ pub(crate) async fn run(args: &SetArgs, config: &Config, out: &Output) -> anyhow
         ..SetOptions::default()
     };
     // Refuse a bad image before talking to any directory.
-    userphoto_imaging::probe(&image, &options.limits)
+    userphoto_bulk::prepare::probe(&image, &options.limits)
         .map_err(|e| anyhow!("{file}: {e}; nothing was changed"))?;
 
     let explicit = args.targets.is_explicit();
