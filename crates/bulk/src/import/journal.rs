@@ -225,7 +225,7 @@ enum Msg {
 pub struct Journal {
     path: PathBuf,
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
-    writer: Mutex<Option<JoinHandle<Result<(), String>>>>,
+    writer: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
 }
 
 impl Journal {
@@ -256,7 +256,7 @@ impl Journal {
         let (tx, rx) = mpsc::channel::<Msg>();
         let writer = std::thread::Builder::new()
             .name("userphoto-journal".into())
-            .spawn(move || -> Result<(), String> {
+            .spawn(move || -> std::io::Result<()> {
                 let mut open = true;
                 while open {
                     let Ok(first) = rx.recv() else { break };
@@ -266,11 +266,11 @@ impl Journal {
                     }
                     for m in batch {
                         match m {
-                            Msg::Line(l) => file.write_all(&l).map_err(|e| e.to_string())?,
+                            Msg::Line(l) => file.write_all(&l)?,
                             Msg::Close => open = false,
                         }
                     }
-                    file.sync_data().map_err(|e| e.to_string())?;
+                    file.sync_data()?;
                 }
                 Ok(())
             })

@@ -113,6 +113,44 @@ pub struct MappingError {
     pub message: String,
 }
 
+/// What is wrong with a line of a mapping file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MappingProblem {
+    /// The CSV itself cannot be read there.
+    #[error("line {line}: {detail}")]
+    Unreadable {
+        /// The line.
+        line: u64,
+        /// What the CSV reader said.
+        detail: String,
+    },
+    /// A row with one cell.
+    #[error("line {line}: a row needs two cells, file and user (e.g. `John Smith.jpg,John.Smith`)")]
+    OneCell {
+        /// The line.
+        line: u64,
+    },
+    /// A row with an empty file or user.
+    #[error("line {line}: the file or the user is empty")]
+    Empty {
+        /// The line.
+        line: u64,
+    },
+    /// One file mapped to two users.
+    #[error("line {line}: {file} is mapped to both {first} and {second}; keep one row per file")]
+    Twice {
+        /// The line.
+        line: u64,
+        /// The file.
+        file: String,
+        /// The user of the earlier row.
+        first: String,
+        /// The user of this row.
+        second: String,
+    },
+}
+
 impl Mapping {
     /// Reads a CSV with columns `file,user` (a header row naming them is
     /// optional; extra columns are ignored; `#` lines are comments).
@@ -125,17 +163,17 @@ impl Mapping {
             path: path.to_path_buf(),
             message: format!("cannot read the mapping file: {e}"),
         })?;
-        Self::parse(&text).map_err(|message| MappingError {
+        Self::parse(&text).map_err(|problem| MappingError {
             path: path.to_path_buf(),
-            message,
+            message: problem.to_string(),
         })
     }
 
     /// Parses mapping CSV text (see [`Mapping::load`]).
     ///
     /// # Errors
-    /// A sentence naming the line.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// What is wrong, and on which line.
+    pub fn parse(text: &str) -> Result<Self, MappingProblem> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -144,28 +182,32 @@ impl Mapping {
             .from_reader(text.as_bytes());
         let mut rows = HashMap::new();
         for (i, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| format!("line {}: {e}", i + 1))?;
+            let record = record.map_err(|e| MappingProblem::Unreadable {
+                line: i as u64 + 1,
+                detail: e.to_string(),
+            })?;
             let line = record.position().map_or(i as u64 + 1, |p| p.line());
             if record.iter().all(str::is_empty) {
                 continue;
             }
             let (Some(file), Some(user)) = (record.get(0), record.get(1)) else {
-                return Err(format!(
-                    "line {line}: a row needs two cells, file and user (e.g. `John Smith.jpg,John.Smith`)"
-                ));
+                return Err(MappingProblem::OneCell { line });
             };
             if i == 0 && file.eq_ignore_ascii_case("file") && user.eq_ignore_ascii_case("user") {
                 continue;
             }
             if file.is_empty() || user.is_empty() {
-                return Err(format!("line {line}: the file or the user is empty"));
+                return Err(MappingProblem::Empty { line });
             }
             let key = file_key(file);
             if let Some(previous) = rows.insert(key, user.to_owned()) {
                 if !userphoto_directory::keys_equal(&previous, user) {
-                    return Err(format!(
-                        "line {line}: {file} is mapped to both {previous} and {user}; keep one row per file"
-                    ));
+                    return Err(MappingProblem::Twice {
+                        line,
+                        file: file.to_owned(),
+                        first: previous,
+                        second: user.to_owned(),
+                    });
                 }
             }
         }
@@ -368,9 +410,11 @@ mod tests {
     #[test]
     fn bad_mappings_say_which_line() {
         let err = Mapping::parse("a.jpg,x\nb.jpg\n").expect_err("short row");
-        assert!(err.contains("line 2"), "{err}");
+        assert_eq!(err, MappingProblem::OneCell { line: 2 });
+        assert!(err.to_string().starts_with("line 2:"), "{err}");
         let err = Mapping::parse("a.jpg,x\nA.JPG,y\n").expect_err("conflict");
-        assert!(err.contains("both"), "{err}");
+        assert!(matches!(err, MappingProblem::Twice { line: 2, .. }), "{err}");
+        assert!(err.to_string().contains("both"), "{err}");
         assert!(Mapping::parse("a.jpg,x\nA.JPG,X\n").is_ok());
     }
 }
