@@ -103,6 +103,25 @@ function startProcess(name, cmd, args, env, re) {
   });
 }
 
+/** Starts `userphoto serve` over the hybrid configuration; its sign-in link. */
+async function startServe() {
+  const serve = await startProcess('userphoto-serve', BIN,
+    ['--config', serveConfig, 'serve', '--no-open', '--listen', '127.0.0.1:0'],
+    { USERPHOTO_E2E_AD_PASSWORD: ad.password, USERPHOTO_E2E_M365_SECRET: graph.secret },
+    /(http:\/\/\S+token=[0-9a-f]+)/);
+  return serve.match[1];
+}
+
+/** Kills the running `userphoto serve` at once (SIGKILL, by its PID): a crash. */
+async function killServe() {
+  const entry = children.find((c) => c.name === 'userphoto-serve' && c.child.exitCode === null && c.child.signalCode === null);
+  assert.ok(entry, 'userphoto serve is running');
+  entry.child.removeAllListeners('exit');
+  const gone = new Promise((r) => entry.child.once('exit', r));
+  process.kill(entry.pid, 'SIGKILL');
+  await gone;
+}
+
 async function stopAll() {
   for (const { pid, child } of children.reverse()) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
@@ -119,6 +138,7 @@ async function stopAll() {
 let ad;
 let graph; // {url, tenant, client, secret}
 let serveUrl;
+let serveConfig;
 let browser;
 let page;
 
@@ -191,11 +211,8 @@ before(async () => {
     `path = "${path.join(WORK, 'hybrid-audit.jsonl')}"`,
     '',
   ].join('\n'));
-  const serve = await startProcess('userphoto-serve', BIN,
-    ['--config', config, 'serve', '--no-open', '--listen', '127.0.0.1:0'],
-    { USERPHOTO_E2E_AD_PASSWORD: ad.password, USERPHOTO_E2E_M365_SECRET: graph.secret },
-    /(http:\/\/\S+token=[0-9a-f]+)/);
-  serveUrl = serve.match[1];
+  serveConfig = config;
+  serveUrl = await startServe();
 
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -491,4 +508,78 @@ test('HYBRID: folder import — plan, import all, report; ldapsearch and the emu
       assert.ok(now === beforeHd[u] || (now && beforeHd[u] && now.equals(beforeHd[u])), `${u} untouched in the emulator`);
     }
   }
+});
+
+test('HYBRID: a folder import stopped by killing the server is carried on from the page after a restart', async () => {
+  // Large photos, so that preparing them takes a while and the server dies
+  // with writes still to do.
+  const folder = path.join(WORK, 'hybrid-crash');
+  fs.rmSync(folder, { recursive: true, force: true });
+  fs.mkdirSync(folder);
+  for (const u of RANGE) {
+    const rgb = [0, 1, 2].map(() => crypto.randomInt(0, 200));
+    fs.writeFileSync(path.join(folder, `${u}.png`), png(3000, 2400, rgb));
+  }
+  // The audit lines of this test's writes (it alone writes from now on).
+  const audit = path.join(WORK, 'hybrid-audit.jsonl');
+  const seen = fs.existsSync(audit) ? fs.readFileSync(audit, 'utf8').split('\n').filter((l) => l.trim()).length : 0;
+  const sets = () => (fs.existsSync(audit) ? fs.readFileSync(audit, 'utf8') : '').split('\n')
+    .filter((l) => l.trim()).slice(seen).map((l) => JSON.parse(l))
+    .filter((r) => r.action === 'set');
+
+  await pickUser(USER);
+  await page.getByLabel('Confirm each').uncheck();
+  await page.getByLabel('Folder on this computer').fill(folder);
+  await page.getByRole('button', { name: 'Show plan' }).click();
+  await page.locator('#plan-table').waitFor({ timeout: 120000 });
+  assert.match(await page.locator('#plan-title').textContent(), /hybrid-crash$/);
+  await page.locator('#folder-run').click();
+  const deadline = Date.now() + 120000;
+  while (sets().length < 1) {
+    assert.ok(Date.now() < deadline, 'no photo was written');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await killServe();
+  const before = sets().length;
+  assert.ok(before < RANGE.length * 2, `the import finished before the server was killed (${before} writes)`);
+  await shot('h15-hybrid-before-crash');
+
+  // Started again: the page offers the interrupted import; Carry on.
+  serveUrl = await startServe();
+  await page.goto(serveUrl);
+  await page.waitForSelector('body[data-ready="true"]');
+  const offer = page.locator('#folder-interrupted .interrupted', { hasText: 'hybrid-crash' });
+  await offer.waitFor({ timeout: 30000 });
+  await shot('h16-hybrid-carry-on-offered');
+  await offer.getByRole('button', { name: 'Carry on' }).click();
+  await page.locator('#plan-table').waitFor({ timeout: 60000 });
+  assert.match(await page.locator('#plan-title').textContent(), /Carrying on the import of .*hybrid-crash/);
+  await page.getByLabel('Confirm each').uncheck();
+  await page.locator('#folder-run', { hasText: 'Carry on' }).click();
+  await page.locator('#folder-report').waitFor({ timeout: 300000 });
+  const status = await page.locator('#folder-status').textContent();
+  assert.match(status, /0 failed, 0 not done\.$/, status);
+  await shot('h17-hybrid-carried-on');
+
+  // Every photo landed, none twice: one audit line per (user, target) at
+  // most, and AD holds the photo the audit says was written.
+  const lines = sets();
+  const per = {};
+  for (const r of lines) {
+    const key = `${r.target}:${r.user_id}`;
+    per[key] = (per[key] || 0) + 1;
+  }
+  for (const [key, n] of Object.entries(per)) assert.equal(n, 1, `${key} written ${n} times`);
+  for (const u of RANGE) {
+    const thumb = thumbnailPhoto(ad, u);
+    assert.ok(thumb, `${u} has a thumbnailPhoto`);
+    const written = lines.find((r) => r.target === 'ad' && String(r.user_name).toLowerCase() === u);
+    if (written) assert.equal(sha256(thumb), written.new_sha256, `${u}: AD holds the photo written`);
+    assert.ok(await emulatorPhoto(`${u}@corp.example.test`), `${u} has an HD photo in the emulator`);
+  }
+  assert.ok(lines.length >= RANGE.length * 2 - 2, `${lines.length} of ${RANGE.length * 2} writes in the audit log`);
+  // Nothing is left to carry on.
+  await page.goto(serveUrl.replace(/\?token=.*/, ''));
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.locator('#folder-interrupted .interrupted', { hasText: 'hybrid-crash' }).count(), 0);
 });
