@@ -33,6 +33,7 @@
 //!   `secrecy::SecretString`, and never appear in a message;
 //! * relative paths are relative to the configuration file's folder.
 
+mod google;
 mod open;
 mod secret;
 mod sections;
@@ -45,7 +46,8 @@ use std::str::FromStr;
 pub use self::open::Target;
 pub use self::secret::SecretSource;
 pub use self::sections::{
-    AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, M365Section,
+    AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, GoogleSection,
+    M365Section,
 };
 pub use crate::ldap::LdapConfig;
 
@@ -68,19 +70,23 @@ pub enum TargetKind {
     Ldap,
     /// A local folder directory.
     Folder,
+    /// Google Workspace through the Admin SDK (96×96: what Google keeps).
+    Google,
 }
 
 impl TargetKind {
     /// Every kind, in the order `detect` reports them.
-    pub const ALL: [TargetKind; 5] = [
+    pub const ALL: [TargetKind; 6] = [
         TargetKind::Ad,
         TargetKind::M365,
         TargetKind::Exchange,
         TargetKind::Ldap,
         TargetKind::Folder,
+        TargetKind::Google,
     ];
 
-    /// The section and command-line name: `ad`, `m365`, `exchange`, `ldap`, `folder`.
+    /// The section and command-line name: `ad`, `m365`, `exchange`, `ldap`,
+    /// `folder`, `google`.
     pub fn as_str(self) -> &'static str {
         match self {
             TargetKind::Ad => "ad",
@@ -88,6 +94,7 @@ impl TargetKind {
             TargetKind::Exchange => "exchange",
             TargetKind::Ldap => "ldap",
             TargetKind::Folder => "folder",
+            TargetKind::Google => "google",
         }
     }
 
@@ -95,7 +102,7 @@ impl TargetKind {
     pub fn side(self) -> Side {
         match self {
             TargetKind::Ad | TargetKind::Exchange | TargetKind::Ldap => Side::OnPremises,
-            TargetKind::M365 => Side::Cloud,
+            TargetKind::M365 | TargetKind::Google => Side::Cloud,
             TargetKind::Folder => Side::Local,
         }
     }
@@ -103,7 +110,7 @@ impl TargetKind {
     /// The slot the kind holds by default (a folder's is configurable).
     pub fn default_slot(self) -> PhotoSlot {
         match self {
-            TargetKind::Ad => PhotoSlot::Thumbnail,
+            TargetKind::Ad | TargetKind::Google => PhotoSlot::Thumbnail,
             TargetKind::M365 | TargetKind::Exchange | TargetKind::Folder => PhotoSlot::Hd,
             TargetKind::Ldap => PhotoSlot::LdapJpeg,
         }
@@ -126,9 +133,10 @@ impl FromStr for TargetKind {
             "exchange" | "ews" => Ok(TargetKind::Exchange),
             "ldap" => Ok(TargetKind::Ldap),
             "folder" => Ok(TargetKind::Folder),
+            "google" | "workspace" | "gsuite" => Ok(TargetKind::Google),
             _ => Err(Error::InvalidConfig {
                 message: format!(
-                    "{s:?} is not a target; use one of ad, m365, exchange, ldap, folder"
+                    "{s:?} is not a target; use one of ad, m365, exchange, ldap, folder, google"
                 ),
             }),
         }
@@ -140,7 +148,7 @@ impl FromStr for TargetKind {
 pub enum Side {
     /// Active Directory, Exchange Server, plain LDAP.
     OnPremises,
-    /// Microsoft 365.
+    /// Microsoft 365, Google Workspace.
     Cloud,
     /// A local folder: counts for neither side.
     Local,
@@ -282,6 +290,7 @@ impl Config {
             TargetKind::Exchange => self.file.exchange.is_some(),
             TargetKind::Ldap => self.file.ldap.is_some(),
             TargetKind::Folder => self.file.folder.is_some(),
+            TargetKind::Google => self.file.google.is_some(),
         }
     }
 
@@ -341,6 +350,10 @@ impl Config {
                 .map(|s| format!("app {} in tenant {}", s.client_id, s.tenant_id)),
             TargetKind::Exchange => f.exchange.as_ref().map(|s| s.username.clone()),
             TargetKind::Folder => f.folder.as_ref().map(|_| local_user()),
+            TargetKind::Google => f
+                .google
+                .as_ref()
+                .map(|s| format!("service account acting as {}", s.subject)),
         }
     }
 }

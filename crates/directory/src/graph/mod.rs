@@ -36,7 +36,8 @@ mod device;
 mod errors;
 mod hybrid;
 mod limiter;
-mod transport;
+// Shared with the `google` backend: backoff, body limit, Retry-After.
+pub(crate) mod transport;
 
 use std::collections::VecDeque;
 use std::fmt;

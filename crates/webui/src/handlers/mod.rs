@@ -138,6 +138,7 @@ pub(crate) fn kind_title(kind: TargetKind) -> &'static str {
         TargetKind::Exchange => "Exchange",
         TargetKind::Ldap => "LDAP directory",
         TargetKind::Folder => "Folder",
+        TargetKind::Google => "Google Workspace",
     }
 }
 
