@@ -46,6 +46,7 @@ pub use self::builder::{
     MAX_PHOTO_BYTES, PHOTO_PIXELS, USER_SCOPE,
 };
 pub use self::credential::ServiceAccountKey;
+pub use self::transport::{retry_totals, RetryTotals};
 
 use self::errors::{forbidden, GoogleFailure};
 use self::transport::{Answer, Request, Transport};

@@ -144,6 +144,35 @@ impl Answer {
     }
 }
 
+/// What every Google transport of this process has retried, for a run's
+/// summary (a command opens one target per kind; the engine above sees
+/// only the `Directory` trait).
+static TOTAL_RETRIES: AtomicU64 = AtomicU64::new(0);
+static TOTAL_RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
+static TOTAL_SERVER_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Requests Google answered with a quota error or a 5xx, and how many were
+/// sent again, across this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryTotals {
+    /// Requests sent again.
+    pub retries: u64,
+    /// Quota answers (403 rate limits, 429).
+    pub rate_limited: u64,
+    /// 5xx answers and connection failures.
+    pub server_errors: u64,
+}
+
+/// The process-wide [`RetryTotals`].
+pub fn retry_totals() -> RetryTotals {
+    RetryTotals {
+        retries: TOTAL_RETRIES.load(Relaxed),
+        rate_limited: TOTAL_RATE_LIMITED.load(Relaxed),
+        server_errors: TOTAL_SERVER_ERRORS.load(Relaxed),
+    }
+}
+
 /// What the transport has seen.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -231,9 +260,11 @@ impl Transport {
                     }
                     if f.is_rate_limit() {
                         self.counters.rate_limited.fetch_add(1, Relaxed);
+                        TOTAL_RATE_LIMITED.fetch_add(1, Relaxed);
                         (Error::Throttled { retry_after: after }, after)
                     } else {
                         self.counters.unavailable.fetch_add(1, Relaxed);
+                        TOTAL_SERVER_ERRORS.fetch_add(1, Relaxed);
                         (
                             Error::Unavailable {
                                 message: format!(
@@ -259,6 +290,7 @@ impl Transport {
                         });
                     }
                     self.counters.unavailable.fetch_add(1, Relaxed);
+                    TOTAL_SERVER_ERRORS.fetch_add(1, Relaxed);
                     (
                         Error::Unavailable {
                             message: format!(
@@ -283,6 +315,7 @@ impl Transport {
                 return Err(failure);
             }
             self.counters.retries.fetch_add(1, Relaxed);
+            TOTAL_RETRIES.fetch_add(1, Relaxed);
             tracing::debug!(what = %req.what, retries, ?wait, error = %failure, "google: retrying");
             tokio::time::sleep(wait).await;
         }
