@@ -99,6 +99,14 @@ fn users_set_get_remove_backup_restore_and_detect() {
     );
     assert!(by_id.contains("emu00042"), "{by_id}");
 
+    // The size rule: Google keeps 96×96, so a small source is not skipped
+    // as it would be for an HD target (and it is never upscaled).
+    let small = env.image("small.png", 80, 80, 3);
+    let s = env.json(&["set", "emu00043@example.test", &small, "--crop", "centre"]);
+    assert_eq!(s[0]["target"], "google", "{s:?}");
+    assert_eq!(s[0]["status"], "done", "{s:?}");
+    assert_eq!(emu.emulator.writes_for("100000000000000000043"), 1);
+
     // backup exports what Google holds; restore puts it back.
     let backup = env.json(&["backup", "--out", "export", "--target", "google"]);
     assert!(
