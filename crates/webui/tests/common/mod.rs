@@ -154,13 +154,24 @@ impl Builder {
     }
 
     pub async fn build(self) -> TestApp {
+        self.build_with(None).await
+    }
+
+    /// An app over `targets` (not the demo's) and no backups, when given.
+    pub async fn build_with(
+        self,
+        targets: Option<Vec<userphoto_directory::config::Target>>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         copy_dir(template(), dir.path());
         let demo = sandbox(Some(dir.path())).await.expect("demo sandbox");
         let options = ServerOptions::new(HOST.parse().expect("addr"))
-            .with_demo(true)
+            .with_demo(targets.is_none())
             .with_max_upload_bytes(self.max_upload);
-        let state = AppState::new(demo.targets.clone(), demo.ops.clone(), options);
+        let state = match targets {
+            Some(t) => AppState::new(t, userphoto_bulk::ops::Ops::none(), options),
+            None => AppState::new(demo.targets.clone(), demo.ops.clone(), options),
+        };
         TestApp {
             router: router(state.clone()),
             state,
