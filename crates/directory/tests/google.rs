@@ -384,6 +384,11 @@ async fn the_emulator_is_strict_where_google_is() {
         .await
         .expect_err("over the emulator's limit");
     assert!(matches!(e, Error::PhotoRejected { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("previous photo had already been removed"),
+        "the user is told the old photo is gone and where it is: {e}"
+    );
 }
 
 fn base64_has_std_chars(bytes: &[u8]) -> bool {
@@ -564,4 +569,26 @@ async fn the_photo_endpoint_refuses_the_standard_alphabet_a_wrong_type_and_big_d
         .await
         .expect("sent");
     assert_eq!(r.status(), 400, "neither customer nor domain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_users_stream_page_by_page() {
+    use futures::StreamExt as _;
+    let emulator = GoogleEmulator::start(Knobs::default().with_users(100_000))
+        .await
+        .expect("emulator");
+    let dir = directory(&emulator);
+    let mut users = dir.list_users(&UserQuery::all());
+    let (mut n, mut most_sent_ahead) = (0u64, 0u64);
+    while let Some(user) = users.next().await {
+        user.expect("a user");
+        n += 1;
+        // Streamed: never more than one page requested ahead of what was
+        // handed out.
+        let pages = dir.requests_sent();
+        most_sent_ahead = most_sent_ahead.max(pages * 500 - n.min(pages * 500));
+    }
+    assert_eq!(n, 100_002);
+    assert_eq!(dir.requests_sent(), 201, "pages of 500");
+    assert!(most_sent_ahead < 500, "{most_sent_ahead}");
 }

@@ -460,6 +460,25 @@ impl GoogleDirectory {
     }
 }
 
+/// Says, in an error after the old photo was deleted, that the user has no
+/// photo now and where the old one is.
+fn removed_first(e: Error) -> Error {
+    const NOTE: &str = "; the previous photo had already been removed (deleted first so the new one replaces it), so the user has none now: run the command again, or put the old one back with userphoto restore";
+    match e {
+        Error::PhotoRejected { reason } => Error::PhotoRejected {
+            reason: format!("{reason}{NOTE}"),
+        },
+        Error::Unavailable { message } => Error::Unavailable {
+            message: format!("{message}{NOTE}"),
+        },
+        Error::PermissionDenied { message, hint } => Error::PermissionDenied {
+            message: format!("{message}{NOTE}"),
+            hint,
+        },
+        other => other,
+    }
+}
+
 /// Where a listing is.
 struct Listing {
     token: Option<String>,
@@ -638,13 +657,19 @@ impl Directory for GoogleDirectory {
         }
         let url = self.photo_url(user)?;
         let req = Request::new(Method::PUT, url, what.clone()).json(body.to_string().into_bytes());
-        let answer = self.transport.send(&req).await?;
-        if answer.is_success() {
-            tracing::debug!(%user, bytes = photo.len(), "google: photo written");
-            Ok(())
+        let result = match self.transport.send(&req).await {
+            Ok(answer) if answer.is_success() => {
+                tracing::debug!(%user, bytes = photo.len(), "google: photo written");
+                return Ok(());
+            }
+            Ok(answer) => self.write_error(user, &answer, &what),
+            Err(e) => e,
+        };
+        Err(if self.delete_before_update {
+            removed_first(result)
         } else {
-            Err(self.write_error(user, &answer, &what))
-        }
+            result
+        })
     }
 
     async fn remove_photo(&self, user: &User) -> Result<()> {

@@ -131,6 +131,8 @@ impl Inner {
             .map(|i| GoogleUser::numbered(&knobs.domain, i))
             .collect();
         users.extend(knobs.extra_users.iter().cloned());
+        // users.list pages in one stable order; sorted once, not per page.
+        users.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
         let mut photos = HashMap::new();
         for u in users.iter().filter(|u| u.self_set_photo) {
             photos.insert(

@@ -245,12 +245,11 @@ pub(crate) async fn list_users(
             None => return invalid("Invalid Input: pageToken", "pageToken"),
         },
     };
-    let mut matching: Vec<&GoogleUser> = inner
+    let matching: Vec<&GoogleUser> = inner
         .users
         .iter()
         .filter(|u| query::matches(&clauses, u))
         .collect();
-    matching.sort_by(|a, b| a.primary_email.cmp(&b.primary_email));
     let page: Vec<Value> = matching
         .iter()
         .skip(start)
