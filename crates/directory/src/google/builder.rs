@@ -13,6 +13,7 @@ use super::transport::{Counters, Pacer, Transport};
 use super::GoogleDirectory;
 use crate::capabilities::{Capabilities, PhotoSlot};
 use crate::error::{Error, Result};
+use crate::graph::builder::check_endpoint;
 use crate::graph::transport::RetryConfig;
 use crate::photo::PhotoFormat;
 use crate::user::UserKey;
@@ -154,8 +155,8 @@ impl GoogleBuilder {
             .token_url
             .or_else(|| key.token_uri().map(str::to_owned))
             .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
-        check_endpoint("api_url", &self.api_url)?;
-        check_endpoint("token_url", &token_url)?;
+        check_endpoint("google", "api_url", &self.api_url)?;
+        check_endpoint("google", "oauth_url", &token_url)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("userphoto/", env!("CARGO_PKG_VERSION")))
             .timeout(self.timeout)
@@ -206,37 +207,29 @@ impl GoogleBuilder {
     }
 }
 
-/// `https://…`, or `http://` to this machine only.
-fn check_endpoint(key: &str, url: &str) -> Result<()> {
-    let parsed = url::Url::parse(url).map_err(|e| Error::InvalidConfig {
-        message: format!("[google] {key} = {url:?} is not a URL ({e})"),
-    })?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(Error::InvalidConfig {
-            message: format!(
-                "[google] {key} = {url:?} must be an https:// URL (plain http is allowed only to this machine, for an emulator)"
-            ),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn key() -> ServiceAccountKey {
+        let json = userphoto_emulators::google::service_account_json("http://127.0.0.1:1");
+        ServiceAccountKey::from_json(json.as_bytes(), "test").expect("key")
+    }
+
     #[test]
     fn endpoints_must_be_https_except_loopback() {
-        assert!(check_endpoint("api_url", "https://admin.googleapis.com").is_ok());
-        assert!(check_endpoint("api_url", "http://127.0.0.1:9").is_ok());
-        assert!(check_endpoint("api_url", "http://admin.googleapis.com").is_err());
+        let e = GoogleBuilder::new("a@x.test")
+            .key(key())
+            .api_url("http://admin.googleapis.com")
+            .build()
+            .expect_err("plain http elsewhere");
+        assert!(e.to_string().contains("[google] api_url"), "{e}");
+        assert!(GoogleBuilder::new("a@x.test").key(key()).build().is_ok());
+        let e = GoogleBuilder::new("admin")
+            .key(key())
+            .build()
+            .expect_err("not an e-mail");
+        assert!(e.to_string().contains("Workspace admin"), "{e}");
     }
 
     #[test]

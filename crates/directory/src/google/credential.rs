@@ -26,20 +26,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
-use tokio::time::Instant;
 
 use super::errors::token_refused;
 use crate::error::{Error, Result};
+use crate::graph::credential::TokenSlot;
 use crate::graph::transport::{describe_reqwest, read_body};
 
 /// `grant_type` of the JWT bearer flow.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// How long a signed assertion is valid (Google's maximum: one hour).
 const ASSERTION_LIFETIME: u64 = 3600;
-/// How early a token is renewed, at most.
-const RENEW_EARLY: Duration = Duration::from_secs(300);
 /// How many times a sign-in is retried when Google is busy or down.
 const TOKEN_RETRIES: u32 = 3;
 
@@ -205,12 +203,6 @@ struct TokenAnswer {
     expires_in: Option<u64>,
 }
 
-/// A token and when to renew it.
-struct Cached {
-    token: SecretString,
-    renew_at: Instant,
-}
-
 /// One access token shared by every request, renewed before it expires.
 pub(crate) struct TokenCache {
     http: reqwest::Client,
@@ -218,7 +210,7 @@ pub(crate) struct TokenCache {
     key: ServiceAccountKey,
     subject: String,
     scope: String,
-    current: tokio::sync::Mutex<Option<Cached>>,
+    slot: TokenSlot,
     sign_ins: AtomicU64,
 }
 
@@ -246,7 +238,7 @@ impl TokenCache {
             key,
             subject,
             scope,
-            current: tokio::sync::Mutex::new(None),
+            slot: TokenSlot::default(),
             sign_ins: AtomicU64::new(0),
         }
     }
@@ -258,30 +250,12 @@ impl TokenCache {
 
     /// A valid token, signing in if there is none or it is about to expire.
     pub(crate) async fn get(&self) -> Result<SecretString> {
-        let mut current = self.current.lock().await;
-        if let Some(c) = current.as_ref() {
-            if Instant::now() < c.renew_at {
-                return Ok(c.token.clone());
-            }
-        }
-        let (token, lifetime) = self.sign_in().await?;
-        let early = RENEW_EARLY.min(lifetime / 2);
-        *current = Some(Cached {
-            token: token.clone(),
-            renew_at: Instant::now() + lifetime.saturating_sub(early),
-        });
-        Ok(token)
+        self.slot.get(self.sign_in()).await
     }
 
     /// Forgets `token` (after a 401), unless another task already renewed it.
     pub(crate) async fn invalidate(&self, token: &SecretString) {
-        let mut current = self.current.lock().await;
-        if current
-            .as_ref()
-            .is_some_and(|c| c.token.expose_secret() == token.expose_secret())
-        {
-            *current = None;
-        }
+        self.slot.invalidate(token).await;
     }
 
     async fn sign_in(&self) -> Result<(SecretString, Duration)> {

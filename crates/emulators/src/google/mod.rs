@@ -278,18 +278,7 @@ impl GoogleEmulator {
             key: Arc::new(key),
         };
         let app = router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "google emulator: the server stopped with an error");
-            }
-        });
-        tracing::info!(%addr, "google emulator: listening");
+        let stop = crate::loopback::serve_in_background(listener, app, "google emulator");
         Ok(GoogleEmulator {
             addr,
             shared,
