@@ -6,7 +6,8 @@
 //!   exchanged for an access token (jwt-bearer grant), cached until
 //!   shortly before it expires;
 //! * **transport** (`transport.rs`): the one place requests are paced (the
-//!   documented default quota, 2,400 queries a minute per user) and retried
+//!   documented default quota, 2,400 queries a minute per user, slowing
+//!   down when Google says it is used up) and retried
 //!   (`403 userRateLimitExceeded`/`rateLimitExceeded`, `429`, `5xx`) with
 //!   the Graph backend's backoff and jitter; a write is never repeated
 //!   after it may have succeeded;

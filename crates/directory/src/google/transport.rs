@@ -6,7 +6,7 @@
 //! * waits for its turn at the client-side pace (the [`Pacer`]): Google's
 //!   documented default quota is 2,400 queries per minute per user per
 //!   project, so requests are spaced to the configured rate, and a quota
-//!   answer pauses every task, not just the one that got it;
+//!   answer slows every task down, not just the one that got it;
 //! * attaches the cached access token, and after a 401 signs in again once;
 //! * retries `403 userRateLimitExceeded` / `rateLimitExceeded` /
 //!   `quotaExceeded`, `429` and `5xx` with exponential backoff and full
@@ -35,65 +35,115 @@ use crate::graph::transport::{
     MAX_ANSWER_BYTES,
 };
 
-/// Spaces requests to a rate, and holds everyone back after a quota answer.
+/// The slowest pace a quota answer can push the [`Pacer`] to: one request
+/// a second.
+const SLOWEST: Duration = Duration::from_secs(1);
+/// Quota answers within this time of a cut count as one.
+const CUT_EVERY: Duration = Duration::from_secs(1);
+
+/// Spaces requests to a rate, and slows down when Google says the quota is
+/// used up: each quota answer holds every task back for the wait and
+/// halves the pace (once a second at most: the answers to requests already
+/// in flight count as one; down to one request a second); each answer that
+/// is not a quota error speeds it up by 5 %, back to the configured rate. A
+/// project whose real quota is below `requests_per_minute` thus settles
+/// near its quota instead of meeting it on every other request.
 #[derive(Debug)]
 pub(crate) struct Pacer {
-    interval: Duration,
+    fastest: Duration,
     burst: u32,
     state: Mutex<PacerState>,
 }
 
 #[derive(Debug)]
 struct PacerState {
+    /// The current spacing (at least `fastest`).
+    interval: Duration,
     /// The earliest time the next request may leave.
     next: Instant,
     /// Nobody sends before this (after a quota answer).
     paused_until: Instant,
+    /// When the pace was last halved: the answers to requests already in
+    /// flight then count as one.
+    last_cut: Option<Instant>,
 }
 
 impl Pacer {
-    /// At most `per_minute` requests a minute, with bursts of `burst`.
+    /// At most `per_minute` requests a minute, with bursts of `burst` while
+    /// Google has not complained.
     pub(crate) fn new(per_minute: u32, burst: u32) -> Self {
         let now = Instant::now();
+        let fastest = Duration::from_secs_f64(60.0 / f64::from(per_minute.max(1)));
         Pacer {
-            interval: Duration::from_secs_f64(60.0 / f64::from(per_minute.max(1))),
+            fastest,
             burst: burst.max(1),
             state: Mutex::new(PacerState {
+                interval: fastest,
                 next: now,
                 paused_until: now,
+                last_cut: None,
             }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Waits for this request's turn.
     pub(crate) async fn acquire(&self) {
         let at = {
-            let mut s = self
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut s = self.lock();
             let now = Instant::now();
-            // A quiet spell banks up to `burst` slots, no more.
-            let earliest = now
-                .checked_sub(self.interval * (self.burst - 1))
-                .unwrap_or(now);
+            // A quiet spell banks up to `burst` slots at the full pace only.
+            let bank = if s.interval == self.fastest {
+                s.interval * (self.burst - 1)
+            } else {
+                Duration::ZERO
+            };
+            let earliest = now.checked_sub(bank).unwrap_or(now);
             let slot = s.next.max(earliest).max(s.paused_until);
-            s.next = slot + self.interval;
+            s.next = slot + s.interval;
             slot
         };
         tokio::time::sleep_until(at).await;
     }
 
-    /// Holds every task back for `wait`.
-    pub(crate) fn pause(&self, wait: Duration) {
-        let mut s = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let until = Instant::now() + wait;
-        if until > s.paused_until {
-            s.paused_until = until;
+    /// A quota answer: everyone goes at half the pace, and waits `asked`
+    /// first when Google said how long (`Retry-After`). The task that got
+    /// the answer waits its own backoff before it sends again.
+    pub(crate) fn throttled(&self, asked: Option<Duration>) {
+        let mut s = self.lock();
+        if let Some(wait) = asked {
+            let until = Instant::now() + wait;
+            if until > s.paused_until {
+                s.paused_until = until;
+            }
         }
+        let now = Instant::now();
+        if s.last_cut
+            .is_some_and(|at| now.duration_since(at) < CUT_EVERY)
+        {
+            return;
+        }
+        s.last_cut = Some(now);
+        s.interval = (s.interval * 2).min(SLOWEST.max(self.fastest));
+    }
+
+    /// An answer that was not a quota error: a little faster again.
+    pub(crate) fn success(&self) {
+        let mut s = self.lock();
+        if s.interval > self.fastest {
+            s.interval = s.interval.mul_f64(0.95).max(self.fastest);
+        }
+    }
+
+    /// The current spacing (tests).
+    #[cfg(test)]
+    fn interval(&self) -> Duration {
+        self.lock().interval
     }
 }
 
@@ -255,6 +305,9 @@ impl Transport {
                 }
                 Ok((status, after, body)) => {
                     let f = GoogleFailure::parse(status, &body);
+                    if !f.is_rate_limit() {
+                        self.pacer.success();
+                    }
                     if (200..300).contains(&status) || !retryable(&f) {
                         return Ok(Answer { status, body });
                     }
@@ -306,7 +359,7 @@ impl Transport {
             };
             let wait = asked.unwrap_or_else(|| backoff.wait());
             if matches!(failure, Error::Throttled { .. }) {
-                self.pacer.pause(wait);
+                self.pacer.throttled(asked);
             }
             retries += 1;
             if retries > self.retry.max_retries || start.elapsed() + wait > self.retry.retry_timeout
@@ -338,9 +391,31 @@ mod tests {
             "{:?}",
             t0.elapsed()
         );
-        pacer.pause(Duration::from_secs(2));
+        pacer.throttled(Some(Duration::from_secs(2)));
         let t1 = Instant::now();
         pacer.acquire().await;
         assert!(t1.elapsed() >= Duration::from_secs(2));
+        assert_eq!(
+            pacer.interval(),
+            Duration::from_millis(200),
+            "half the pace"
+        );
+        // The acquire above waited 2 s: a new answer cuts again, but the
+        // answers to what was in flight with it count as one.
+        pacer.throttled(None);
+        pacer.throttled(None);
+        assert_eq!(
+            pacer.interval(),
+            Duration::from_millis(400),
+            "one cut a second"
+        );
+        for _ in 0..500 {
+            pacer.success();
+        }
+        assert_eq!(
+            pacer.interval(),
+            Duration::from_millis(100),
+            "back to the configured pace"
+        );
     }
 }
