@@ -242,3 +242,38 @@ fn a_key_file_others_may_read_is_refused() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("chmod 600"), "{stderr}");
 }
+
+#[test]
+fn import_matches_by_employee_id_too() {
+    let emu = Emulator::start(Knobs::default().with_users(5));
+    let env = emu.cli(DEFAULT_ADMIN, "");
+    let hr = env.path("hr");
+    std::fs::create_dir_all(&hr).expect("mkdir");
+    for i in 1..=3u32 {
+        let bytes = userphoto_testkit::fixtures::jpeg(
+            &userphoto_testkit::fixtures::noise(128, 128, 500 + i),
+            &userphoto_testkit::fixtures::JpegOptions::default(),
+        );
+        std::fs::write(hr.join(format!("E0000{i} badge.jpg")), bytes).expect("photo");
+    }
+    let state = env.path("state");
+    let (code, stdout, stderr) = env.output(
+        &[
+            "--json",
+            "import",
+            "hr",
+            "--target",
+            "google",
+            "--match-by",
+            "employee-id",
+            "--crop",
+            "centre",
+        ],
+        &[("USERPHOTO_STATE_DIR", state.to_str().expect("utf-8 path"))],
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    for i in 1..=3 {
+        assert_eq!(emu.emulator.writes_for(&format!("1{i:020}")), 1, "E0000{i}");
+    }
+    assert_eq!(emu.emulator.stats().writes, 3);
+}

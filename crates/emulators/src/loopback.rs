@@ -65,7 +65,9 @@ pub(crate) fn serve_in_background(
     name: &'static str,
 ) -> tokio::sync::oneshot::Sender<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let addr = listener.local_addr().ok();
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_owned(), |a| a.to_string());
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -76,7 +78,7 @@ pub(crate) fn serve_in_background(
             tracing::warn!(error = %e, "{name}: the server stopped with an error");
         }
     });
-    tracing::info!(?addr, "{name}: listening");
+    tracing::info!(%addr, "{name}: listening");
     stop
 }
 

@@ -104,5 +104,5 @@ fn announce(emulator: &GoogleEmulator, key: &std::path::Path) {
     println!("key_file = \"{}\"", key.display());
     println!("subject = \"{DEFAULT_ADMIN}\"");
     println!("api_url = \"{}\"", emulator.api_url());
-    println!("token_url = \"{}\"", emulator.token_url());
+    println!("oauth_url = \"{}\"", emulator.token_url());
 }
