@@ -1,6 +1,7 @@
 //! The web UI over a Google Workspace target (the Google Workspace
 //! emulator): the pane is labelled Google, the mode is CLOUD, users are
-//! listed from it, and a photo imported through the page lands at 96×96.
+//! listed from it, a photo imported through the page lands at 96×96, and a
+//! folder named by e-mail imports from the page.
 
 mod common;
 
@@ -63,4 +64,44 @@ async fn a_google_pane_lists_users_and_takes_a_photo() {
     assert_eq!(pane["state"], "photo", "{pane}");
     assert_eq!(pane["pixels"], json!([96, 96]));
     assert_eq!(emulator.writes_for(&id), 1);
+
+    // A folder named by e-mail (GAM's #email#.jpg), imported from the page.
+    let folder = tempfile::tempdir().expect("tempdir");
+    for n in [1, 2] {
+        std::fs::write(
+            folder.path().join(format!("emu0000{n}@example.test.png")),
+            photo(300, 300),
+        )
+        .expect("photo");
+    }
+    let (status, plan) = app
+        .post_json("/api/imports", json!({"folder": folder.path()}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let job = plan["id"].as_str().expect("id").to_owned();
+    let (status, _) = app
+        .post_json(
+            &format!("/api/imports/{job}/start"),
+            json!({"confirm": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let report = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let (status, report) = app.get_json(&format!("/api/imports/{job}/report")).await;
+            if status == StatusCode::OK {
+                return report;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the run ends");
+    assert!(
+        report["items"].as_array().is_some_and(|i| i.len() == 2),
+        "{report}"
+    );
+    for n in [1, 2] {
+        assert_eq!(emulator.writes_for(&format!("1{n:020}")), 1, "emu0000{n}");
+    }
 }
