@@ -126,7 +126,8 @@ pub(crate) enum Command {
     Login(LoginArgs),
 }
 
-/// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`).
+/// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`,
+/// `google`).
 fn parse_target(s: &str) -> Result<TargetKind, String> {
     s.parse::<TargetKind>().map_err(|e| e.to_string())
 }
@@ -139,7 +140,7 @@ fn parse_key(s: &str) -> Result<UserKey, String> {
 #[derive(Debug, Args)]
 pub(crate) struct UsersArgs {
     /// The target to list [default: the first configured of ad, m365,
-    /// ldap, exchange, folder].
+    /// google, ldap, exchange, folder].
     #[arg(long, value_name = "T", value_parser = parse_target)]
     pub(crate) source: Option<TargetKind>,
 
@@ -201,7 +202,8 @@ pub(crate) struct WriteArgs {
 /// backup, restore).
 #[derive(Debug, Args)]
 pub(crate) struct TargetsArg {
-    /// Only this target (repeatable): ad, m365, exchange, ldap, folder
+    /// Only this target (repeatable): ad, m365, exchange, ldap, folder,
+    /// google
     /// [default: every configured target; set and import apply the size
     /// rule].
     #[arg(long = "target", short = 't', value_name = "T", value_parser = parse_target)]

@@ -445,7 +445,7 @@ fn no_backup_is_explicit() {
 fn detect_reports_each_target_and_the_mode() {
     let env = Env::new();
     let lines = env.run(&["--json", "detect"]).expect(0).json();
-    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert_eq!(lines.len(), 7, "six kinds and the mode: {lines:?}");
     let folder = lines
         .iter()
         .find(|l| l["target"] == "folder")
@@ -458,6 +458,11 @@ fn detect_reports_each_target_and_the_mode() {
     let ad = lines.iter().find(|l| l["target"] == "ad").expect("ad");
     assert_eq!(ad["configured"], false);
     assert!(ad["reachable"].is_null());
+    let google = lines
+        .iter()
+        .find(|l| l["target"] == "google")
+        .expect("google");
+    assert_eq!(google["configured"], false);
     let mode = lines.last().expect("mode");
     assert_eq!(mode["type"], "mode");
     assert_eq!(mode["mode"], "NONE");

@@ -23,19 +23,23 @@ pub enum TargetKind {
     Ldap,
     /// A local folder directory.
     Folder,
+    /// Google Workspace through the Admin SDK (96×96: what Google keeps).
+    Google,
 }
 
 impl TargetKind {
     /// Every kind, in the order `detect` reports them.
-    pub const ALL: [TargetKind; 5] = [
+    pub const ALL: [TargetKind; 6] = [
         TargetKind::Ad,
         TargetKind::M365,
         TargetKind::Exchange,
         TargetKind::Ldap,
         TargetKind::Folder,
+        TargetKind::Google,
     ];
 
-    /// The section and command-line name: `ad`, `m365`, `exchange`, `ldap`, `folder`.
+    /// The section and command-line name: `ad`, `m365`, `exchange`, `ldap`,
+    /// `folder`, `google`.
     pub fn as_str(self) -> &'static str {
         match self {
             TargetKind::Ad => "ad",
@@ -43,6 +47,7 @@ impl TargetKind {
             TargetKind::Exchange => "exchange",
             TargetKind::Ldap => "ldap",
             TargetKind::Folder => "folder",
+            TargetKind::Google => "google",
         }
     }
 
@@ -50,7 +55,7 @@ impl TargetKind {
     pub fn side(self) -> Side {
         match self {
             TargetKind::Ad | TargetKind::Exchange | TargetKind::Ldap => Side::OnPremises,
-            TargetKind::M365 => Side::Cloud,
+            TargetKind::M365 | TargetKind::Google => Side::Cloud,
             TargetKind::Folder => Side::Local,
         }
     }
@@ -72,6 +77,7 @@ impl FromStr for TargetKind {
             "exchange" | "ews" => Ok(TargetKind::Exchange),
             "ldap" => Ok(TargetKind::Ldap),
             "folder" => Ok(TargetKind::Folder),
+            "google" | "workspace" | "gsuite" => Ok(TargetKind::Google),
             _ => Err(UnknownTarget(s.to_owned())),
         }
     }
@@ -82,7 +88,7 @@ impl FromStr for TargetKind {
 pub enum Side {
     /// Active Directory, Exchange Server, plain LDAP.
     OnPremises,
-    /// Microsoft 365.
+    /// Microsoft 365, Google Workspace.
     Cloud,
     /// A local folder: counts for neither side.
     Local,
@@ -139,5 +145,5 @@ impl fmt::Display for Mode {
 
 /// A name that is not a kind of target.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a target; use one of ad, m365, exchange, ldap, folder")]
+#[error("{0:?} is not a target; use one of ad, m365, exchange, ldap, folder, google")]
 pub struct UnknownTarget(pub String);

@@ -14,7 +14,8 @@
 //! * backends, one module each — today [`folder`] (a real directory in a
 //!   local folder, for the demo, tests and export) and [`ldap`] (Active
 //!   Directory's `thumbnailPhoto` and plain LDAP's `jpegPhoto`); Microsoft
-//!   Graph and EWS follow the same shape;
+//!   Graph ([`graph`]), EWS ([`ews`]) and Google Workspace ([`google`])
+//!   follow the same shape;
 //! * the `conformance` module (feature `conformance`), a suite: the same checks run
 //!   against every backend, confined to a test scope.
 //!
@@ -44,6 +45,7 @@ pub mod error;
 pub mod ews;
 mod ext;
 pub mod folder;
+pub mod google;
 pub mod graph;
 mod kind;
 pub mod ldap;

@@ -95,7 +95,7 @@ impl TargetKind {
     /// The slot the kind holds by default (a folder's is configurable).
     pub fn default_slot(self) -> PhotoSlot {
         match self {
-            TargetKind::Ad => PhotoSlot::Thumbnail,
+            TargetKind::Ad | TargetKind::Google => PhotoSlot::Thumbnail,
             TargetKind::M365 | TargetKind::Exchange | TargetKind::Folder => PhotoSlot::Hd,
             TargetKind::Ldap => PhotoSlot::LdapJpeg,
         }

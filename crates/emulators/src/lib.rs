@@ -1,5 +1,7 @@
 //! Dev-only EMULATORS of Microsoft Graph and Exchange Web Services (EWS),
-//! written from Microsoft's published documentation. They are not the real
+//! written from Microsoft's published documentation, and of Google
+//! Workspace (the Admin SDK Directory API and Google's OAuth token
+//! endpoint), written from Google's. They are not the real
 //! services and never talk to them.
 //!
 //! Why a crate of its own: the Graph backend must be proven against
@@ -21,6 +23,7 @@
 //! ```
 
 pub mod ews;
+pub mod google;
 pub mod graph;
 mod loopback;
 

@@ -56,6 +56,32 @@ where
     Ok(emulator)
 }
 
+/// Serves `app` on `listener` in a background task until the returned
+/// sender is used or dropped (what every emulator's `serve` does); `name`
+/// starts the log lines.
+pub(crate) fn serve_in_background(
+    listener: TcpListener,
+    app: axum::Router,
+    name: &'static str,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "{name}: the server stopped with an error");
+        }
+    });
+    tracing::info!(%addr, "{name}: listening");
+    stop
+}
+
 /// A future that ends at Ctrl-C or, on Unix, SIGTERM. On Unix both are
 /// listened for from this call on, before the announcement: a script that
 /// stops the emulator as soon as it has read it must not kill it instead.

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use userphoto_bulk::audit::AuditLog;
 use userphoto_bulk::backup::BackupStore;
 use userphoto_bulk::ops::Ops;
+use userphoto_bulk::prepare;
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::folder::{Access, FolderDirectory, FolderOptions, FolderUser};
 use userphoto_directory::{Directory, Photo, PhotoSlot, User};
-use userphoto_bulk::prepare;
 use userphoto_imaging::{CropMode, OutputSpec};
 
 /// The sample people: display name and what they start with.

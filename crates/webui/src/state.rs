@@ -246,11 +246,13 @@ impl AppState {
     }
 
     /// The targets users can be listed from, the default first: Active
-    /// Directory, Microsoft 365, plain LDAP, Exchange, folder.
+    /// Directory, Microsoft 365, Google Workspace, plain LDAP, Exchange,
+    /// folder.
     pub fn sources(&self) -> Vec<TargetKind> {
         let order = [
             TargetKind::Ad,
             TargetKind::M365,
+            TargetKind::Google,
             TargetKind::Ldap,
             TargetKind::Exchange,
             TargetKind::Folder,

@@ -126,7 +126,9 @@ pub enum MappingProblem {
         detail: String,
     },
     /// A row with one cell.
-    #[error("line {line}: a row needs two cells, file and user (e.g. `John Smith.jpg,John.Smith`)")]
+    #[error(
+        "line {line}: a row needs two cells, file and user (e.g. `John Smith.jpg,John.Smith`)"
+    )]
     OneCell {
         /// The line.
         line: u64,
@@ -413,7 +415,10 @@ mod tests {
         assert_eq!(err, MappingProblem::OneCell { line: 2 });
         assert!(err.to_string().starts_with("line 2:"), "{err}");
         let err = Mapping::parse("a.jpg,x\nA.JPG,y\n").expect_err("conflict");
-        assert!(matches!(err, MappingProblem::Twice { line: 2, .. }), "{err}");
+        assert!(
+            matches!(err, MappingProblem::Twice { line: 2, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("both"), "{err}");
         assert!(Mapping::parse("a.jpg,x\nA.JPG,X\n").is_ok());
     }

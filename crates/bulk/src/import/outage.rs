@@ -361,7 +361,10 @@ mod tests {
             cancel,
         );
         let started = Instant::now();
-        assert!(layer.set_photo(&User::new("u1"), &test_photo()).await.is_err());
+        assert!(layer
+            .set_photo(&User::new("u1"), &test_photo())
+            .await
+            .is_err());
         assert!(started.elapsed() < Duration::from_secs(1));
     }
 

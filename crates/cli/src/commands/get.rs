@@ -4,9 +4,9 @@
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::json;
 use userphoto_bulk::ops::get_photo;
+use userphoto_bulk::prepare;
 use userphoto_directory::config::Config;
 use userphoto_directory::PhotoLookup;
-use userphoto_bulk::prepare;
 use userphoto_imaging::{CropMode, Limits};
 
 use super::open;

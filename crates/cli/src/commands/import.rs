@@ -246,8 +246,19 @@ pub(crate) fn print_summary(
     report_path: Option<&Path>,
 ) {
     let s = &report.summary;
+    // Google's quota answers are retried inside its transport; the summary
+    // says how many, so a slow run explains itself.
+    let google = userphoto_directory::google::retry_totals();
     if out.json {
-        out.json_line(&json!({"type": "summary", "summary": s, "report": report_path}));
+        let mut line = json!({"type": "summary", "summary": s, "report": report_path});
+        if google.retries > 0 || google.rate_limited > 0 {
+            line["retries"] = json!({"google": {
+                "retries": google.retries,
+                "rate_limited": google.rate_limited,
+                "server_errors": google.server_errors,
+            }});
+        }
+        out.json_line(&line);
         return;
     }
     let mut line = if s.would_write > 0 {
@@ -277,6 +288,12 @@ pub(crate) fn print_summary(
         );
     }
     line.push_str(&format!(" in {:.1} s", s.elapsed_ms as f64 / 1000.0));
+    if google.retries > 0 {
+        line.push_str(&format!(
+            "; google: {} requests retried ({} quota answers, {} server errors)",
+            google.retries, google.rate_limited, google.server_errors
+        ));
+    }
     if let Some(p) = report_path {
         line.push_str(&format!("; report: {}", p.display()));
     }

@@ -11,9 +11,10 @@ use crate::output::{Output, Status};
 
 /// Where users are listed from when `--source` is not given: the
 /// on-premises directory first (it names users the way bulk file names do).
-const SOURCE_ORDER: [TargetKind; 5] = [
+const SOURCE_ORDER: [TargetKind; 6] = [
     TargetKind::Ad,
     TargetKind::M365,
+    TargetKind::Google,
     TargetKind::Ldap,
     TargetKind::Exchange,
     TargetKind::Folder,

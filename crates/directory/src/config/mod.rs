@@ -33,6 +33,7 @@
 //!   `secrecy::SecretString`, and never appear in a message;
 //! * relative paths are relative to the configuration file's folder.
 
+mod google;
 mod open;
 mod secret;
 mod sections;
@@ -42,7 +43,8 @@ use std::path::{Path, PathBuf};
 
 pub use self::secret::SecretSource;
 pub use self::sections::{
-    AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, M365Section,
+    AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, GoogleSection,
+    M365Section,
 };
 pub use crate::kind::{Mode, Side, TargetKind, UnknownTarget};
 pub use crate::ldap::LdapConfig;
@@ -140,6 +142,7 @@ impl Config {
             TargetKind::Exchange => self.file.exchange.is_some(),
             TargetKind::Ldap => self.file.ldap.is_some(),
             TargetKind::Folder => self.file.folder.is_some(),
+            TargetKind::Google => self.file.google.is_some(),
         }
     }
 
@@ -199,6 +202,10 @@ impl Config {
                 .map(|s| format!("app {} in tenant {}", s.client_id, s.tenant_id)),
             TargetKind::Exchange => f.exchange.as_ref().map(|s| s.username.clone()),
             TargetKind::Folder => f.folder.as_ref().map(|_| local_user()),
+            TargetKind::Google => f
+                .google
+                .as_ref()
+                .map(|s| format!("service account acting as {}", s.subject)),
         }
     }
 }

@@ -58,6 +58,15 @@ impl Config {
                 )
                 .await?
             }
+            TargetKind::Google => {
+                super::google::open(
+                    self,
+                    f.google.as_ref().ok_or_else(missing)?,
+                    &origin,
+                    identity,
+                )
+                .await?
+            }
         };
         Ok(target)
     }

@@ -34,6 +34,8 @@ pub struct ConfigFile {
     pub ldap: Option<LdapConfig>,
     /// A local folder directory (demo, tests, export).
     pub folder: Option<FolderSection>,
+    /// Google Workspace through the Admin SDK Directory API.
+    pub google: Option<GoogleSection>,
     /// Where photos are backed up before they are replaced or removed.
     pub backup: Option<BackupSection>,
     /// Where every change is recorded.
@@ -106,6 +108,36 @@ pub struct ExchangeSection {
     /// Allow plain `http://` (loudly warned).
     #[serde(default)]
     pub allow_insecure: bool,
+}
+
+/// `[google]`: Google Workspace through the Admin SDK Directory API, as a
+/// service account with domain-wide delegation (see docs/GOOGLE.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GoogleSection {
+    /// The service account's JSON key file (readable by this account only).
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the JSON key's text.
+    pub key_env: Option<String>,
+    /// The admin to act as (domain-wide delegation).
+    pub subject: String,
+    /// The customer id (default `my_customer`, the subject's account).
+    pub customer: Option<String>,
+    /// List only this domain's users instead of the whole account.
+    pub domain: Option<String>,
+    /// The Admin SDK endpoint (emulators).
+    pub api_url: Option<String>,
+    /// The OAuth token endpoint (default: the key file's `token_uri`).
+    pub oauth_url: Option<String>,
+    /// The client-side pace (default 2400: Google's default quota per
+    /// user per project).
+    pub requests_per_minute: Option<u32>,
+    /// The most photo operations at once (default 8).
+    pub max_concurrency: Option<usize>,
+    /// Delete a photo before replacing it (default true: an update can
+    /// leave a photo the user set themself).
+    pub delete_before_update: Option<bool>,
 }
 
 /// `[folder]`: a folder directory (a `users.csv` and a `photos/` folder).

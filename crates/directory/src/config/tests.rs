@@ -50,6 +50,11 @@ path = "sandbox"
 slot = "thumbnail"
 listing_key = "upn"
 
+[google]
+key_file = "google-key.json"
+subject = "admin@example.com"
+requests_per_minute = 1200
+
 [backup]
 dir = "backups"
 
@@ -234,4 +239,37 @@ async fn a_folder_target_opens_with_its_spec() {
     assert_eq!(target.slot(), PhotoSlot::Thumbnail);
     assert_eq!((target.photo_size, target.budget_bytes), (96, 10 * 1024));
     assert!(target.identity.starts_with("local user "));
+}
+
+#[test]
+fn google_needs_one_key_source_and_an_admin_subject() {
+    let path = Path::new("/etc/userphoto/userphoto.toml");
+    let e = Config::parse("[google]\nsubject = \"admin@x.test\"\n", path).expect_err("no key");
+    assert!(e.to_string().contains("key_file"), "{e}");
+    let e = Config::parse(
+        "[google]\nkey_file = \"k.json\"\nkey_env = \"K\"\nsubject = \"admin@x.test\"\n",
+        path,
+    )
+    .expect_err("two keys");
+    assert!(e.to_string().contains("keep one"), "{e}");
+    let e = Config::parse("[google]\nkey_env = \"K\"\nsubject = \"admin\"\n", path)
+        .expect_err("not an e-mail");
+    assert!(e.to_string().contains("Workspace admin"), "{e}");
+    let e = Config::parse(
+        "[google]\nkey_env = \"K\"\nsubject = \"a@x.test\"\nprivate_key = \"x\"\n",
+        path,
+    )
+    .expect_err("inline key");
+    assert!(!e.to_string().contains("\"x\""), "{e}");
+    let ok =
+        Config::parse("[google]\nkey_env = \"K\"\nsubject = \"a@x.test\"\n", path).expect("valid");
+    assert_eq!(ok.configured(), vec![TargetKind::Google]);
+    assert_eq!(
+        TargetKind::Google.default_slot(),
+        crate::PhotoSlot::Thumbnail
+    );
+    assert_eq!(
+        "workspace".parse::<TargetKind>().ok(),
+        Some(TargetKind::Google)
+    );
 }

@@ -44,6 +44,9 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
     if let Some(folder) = &file.folder {
         check_folder(folder, &origin("folder"))?;
     }
+    if let Some(google) = &file.google {
+        super::google::check(google, &origin("google"))?;
+    }
     Ok(file)
 }
 

@@ -129,7 +129,7 @@ impl GraphBuilder {
             ("graph_url", &self.graph_url),
             ("login_url", &self.login_url),
         ] {
-            check_endpoint(key, url)?;
+            check_endpoint("m365", key, url)?;
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("userphoto/", env!("CARGO_PKG_VERSION")))
@@ -187,11 +187,12 @@ impl GraphBuilder {
     }
 }
 
-/// `https://…`, or `http://` to this machine only.
-fn check_endpoint(key: &str, url: &str) -> Result<()> {
+/// `https://…`, or `http://` to this machine only; `section` names the
+/// configuration section in messages (also the `google` backend's).
+pub(crate) fn check_endpoint(section: &str, key: &str, url: &str) -> Result<()> {
     let parsed = url::Url::parse(url).map_err(|e| Error::InvalidConfig {
         message: format!(
-            "[m365] {key} = {url:?} is not a URL ({e}); write e.g. {key} = \"https://…\""
+            "[{section}] {key} = {url:?} is not a URL ({e}); write e.g. {key} = \"https://…\""
         ),
     })?;
     let loopback = match parsed.host() {
@@ -205,7 +206,7 @@ fn check_endpoint(key: &str, url: &str) -> Result<()> {
         "http" if loopback => Ok(()),
         _ => Err(Error::InvalidConfig {
             message: format!(
-                "[m365] {key} = {url:?} must be an https:// URL (plain http is allowed only to this machine, for an emulator)"
+                "[{section}] {key} = {url:?} must be an https:// URL (plain http is allowed only to this machine, for an emulator)"
             ),
         }),
     }
@@ -223,7 +224,7 @@ mod tests {
             "http://localhost:1",
             "http://[::1]:2",
         ] {
-            assert!(check_endpoint("graph_url", ok).is_ok(), "{ok}");
+            assert!(check_endpoint("m365", "graph_url", ok).is_ok(), "{ok}");
         }
         for bad in [
             "http://graph.microsoft.com",
@@ -231,7 +232,7 @@ mod tests {
             "http://10.0.0.1",
             "nonsense",
         ] {
-            assert!(check_endpoint("graph_url", bad).is_err(), "{bad}");
+            assert!(check_endpoint("m365", "graph_url", bad).is_err(), "{bad}");
         }
     }
 

@@ -174,6 +174,49 @@ struct Cached {
     renew_at: Instant,
 }
 
+/// One access token shared by every request, renewed before it expires
+/// (five minutes early, or halfway for short-lived tokens); one sign-in
+/// at a time. Also the `google` backend's.
+#[derive(Default)]
+pub(crate) struct TokenSlot {
+    cached: tokio::sync::Mutex<Option<Cached>>,
+}
+
+impl TokenSlot {
+    /// The cached token, or the one `sign_in` gets if it is due for
+    /// renewal (`sign_in` is only awaited then).
+    pub(crate) async fn get(
+        &self,
+        sign_in: impl std::future::Future<Output = Result<(SecretString, Duration)>>,
+    ) -> Result<SecretString> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref() {
+            if Instant::now() < c.renew_at {
+                return Ok(c.token.clone());
+            }
+        }
+        let (token, lifetime) = sign_in.await?;
+        let early = RENEW_EARLY.min(lifetime / 2);
+        *cached = Some(Cached {
+            token: token.clone(),
+            renew_at: Instant::now() + lifetime.saturating_sub(early),
+        });
+        Ok(token)
+    }
+
+    /// Forgets `token` if it is still the cached one (the server said it
+    /// is no longer valid), so the next [`get`](Self::get) signs in again.
+    pub(crate) async fn invalidate(&self, token: &SecretString) {
+        let mut cached = self.cached.lock().await;
+        if cached
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == token.expose_secret())
+        {
+            *cached = None;
+        }
+    }
+}
+
 /// The app's access token, fetched once and shared by every request.
 pub(crate) struct TokenCache {
     http: reqwest::Client,
@@ -182,7 +225,7 @@ pub(crate) struct TokenCache {
     client_id: String,
     scope: String,
     credential: GraphCredential,
-    cached: tokio::sync::Mutex<Option<Cached>>,
+    slot: TokenSlot,
     sign_ins: AtomicU64,
 }
 
@@ -211,7 +254,7 @@ impl TokenCache {
             client_id,
             scope,
             credential,
-            cached: tokio::sync::Mutex::new(None),
+            slot: TokenSlot::default(),
             sign_ins: AtomicU64::new(0),
         }
     }
@@ -223,31 +266,13 @@ impl TokenCache {
 
     /// A valid token: the cached one, or a new one if it is due for renewal.
     pub(crate) async fn get(&self) -> Result<SecretString> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            if Instant::now() < c.renew_at {
-                return Ok(c.token.clone());
-            }
-        }
-        let (token, lifetime) = self.sign_in().await?;
-        let early = RENEW_EARLY.min(lifetime / 2);
-        *cached = Some(Cached {
-            token: token.clone(),
-            renew_at: Instant::now() + lifetime.saturating_sub(early),
-        });
-        Ok(token)
+        self.slot.get(self.sign_in()).await
     }
 
     /// Forgets `token` if it is still the cached one (Graph said it is no
     /// longer valid), so the next [`get`](Self::get) signs in again.
     pub(crate) async fn invalidate(&self, token: &SecretString) {
-        let mut cached = self.cached.lock().await;
-        if cached
-            .as_ref()
-            .is_some_and(|c| c.token.expose_secret() == token.expose_secret())
-        {
-            *cached = None;
-        }
+        self.slot.invalidate(token).await;
     }
 
     async fn sign_in(&self) -> Result<(SecretString, Duration)> {

@@ -30,13 +30,16 @@
 //! Tests run it against the Graph emulator (`userphoto-emulators`); see
 //! `docs/M365.md` for registering the app in Entra ID.
 
-mod builder;
-mod credential;
+// check_endpoint is shared with the `google` backend.
+pub(crate) mod builder;
+// TokenSlot is shared with the `google` backend.
+pub(crate) mod credential;
 mod device;
 mod errors;
 mod hybrid;
 mod limiter;
-mod transport;
+// Shared with the `google` backend: backoff, body limit, Retry-After.
+pub(crate) mod transport;
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -141,16 +141,17 @@ impl RetryConfig {
     }
 }
 
-/// Full-jitter exponential backoff with a small injectable RNG.
+/// Full-jitter exponential backoff with a small injectable RNG (also the
+/// `google` backend's).
 #[derive(Debug)]
-struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
     max: Duration,
     rng: u64,
 }
 
 impl Backoff {
-    fn new(config: &RetryConfig) -> Self {
+    pub(crate) fn new(config: &RetryConfig) -> Self {
         let seed = config.jitter_seed.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -166,7 +167,7 @@ impl Backoff {
 
     /// A wait between half of and the full current backoff, which then
     /// doubles.
-    fn wait(&mut self) -> Duration {
+    pub(crate) fn wait(&mut self) -> Duration {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;

@@ -134,18 +134,7 @@ impl GraphEmulator {
             cert,
         };
         let app = router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "graph emulator: the server stopped with an error");
-            }
-        });
-        tracing::info!(%addr, "graph emulator: listening");
+        let stop = crate::loopback::serve_in_background(listener, app, "graph emulator");
         Ok(GraphEmulator {
             addr,
             shared,

@@ -135,12 +135,21 @@ pub(crate) fn slot_label(slot: PhotoSlot) -> &'static str {
     }
 }
 
+/// The short name of a target: `Google` for Google Workspace (it holds a
+/// 96×96 like Active Directory, but is not AD), else [`slot_label`].
+pub(crate) fn target_label(kind: TargetKind, slot: PhotoSlot) -> &'static str {
+    match kind {
+        TargetKind::Google => "Google",
+        _ => slot_label(slot),
+    }
+}
+
 /// How the library words what the page shows: no command-line flag, and
 /// each open target by the short name its pane and checkbox use (`AD`,
 /// `HD`).
 pub(crate) fn wording(state: &AppState) -> Wording {
     state.targets().iter().fold(Wording::plain(), |w, t| {
-        w.with_target_name(t.kind, slot_label(t.slot()))
+        w.with_target_name(t.kind, target_label(t.kind, t.slot()))
     })
 }
 
@@ -152,6 +161,7 @@ pub(crate) fn kind_title(kind: TargetKind) -> &'static str {
         TargetKind::Exchange => "Exchange",
         TargetKind::Ldap => "LDAP directory",
         TargetKind::Folder => "Folder",
+        TargetKind::Google => "Google Workspace",
     }
 }
 

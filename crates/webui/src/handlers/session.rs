@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{kind_title, slot_label};
+use super::{kind_title, target_label};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -24,7 +24,7 @@ pub(crate) async fn get(
             json!({
                 "kind": t.kind.as_str(),
                 "slot": caps.slot.as_str(),
-                "label": slot_label(caps.slot),
+                "label": target_label(t.kind, caps.slot),
                 "title": kind_title(t.kind),
                 "size": t.photo_size,
                 "description": t.directory.to_string(),
@@ -38,7 +38,7 @@ pub(crate) async fn get(
             json!({
                 "kind": u.kind.as_str(),
                 "slot": u.kind.default_slot().as_str(),
-                "label": slot_label(u.kind.default_slot()),
+                "label": target_label(u.kind, u.kind.default_slot()),
                 "title": kind_title(u.kind),
                 "size": u.kind.default_slot().default_pixels(),
                 "state": "not-accessible",

@@ -177,6 +177,21 @@ impl Builder {
         self
     }
 
+    /// An app over `targets` (not the demo's) and no backups, when given.
+    pub async fn build_with(
+        self,
+        targets: Option<Vec<userphoto_directory::config::Target>>,
+    ) -> TestApp {
+        match targets {
+            Some(t) => {
+                self.with_targets(t, userphoto_bulk::ops::Ops::none())
+                    .build()
+                    .await
+            }
+            None => self.build().await,
+        }
+    }
+
     pub async fn build(self) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         copy_dir(template(), dir.path());
