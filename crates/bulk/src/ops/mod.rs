@@ -600,6 +600,41 @@ impl Ops {
             })
     }
 
+    /// Makes sure the audit log has the write an interrupted run made:
+    /// `change` found our photo in place where the plan had read `before`
+    /// (`None`: no photo). Unless the log's last line for the user there
+    /// already records that photo (the run logged it, then stopped before
+    /// its journal line), a line is appended recording the change from
+    /// `before` (its backup was kept before that write).
+    ///
+    /// # Errors
+    /// [`OpsError::Audit`] when the log cannot be read or written.
+    pub async fn audit_found_in_place(
+        &self,
+        target: &Target,
+        change: &Change,
+        before: Option<&str>,
+    ) -> Result<(), OpsError> {
+        let (Some(log), Some(new)) = (&self.audit, change.new_sha256.clone()) else {
+            return Ok(());
+        };
+        let (log_c, kind, id) = (log.clone(), target.kind.as_str(), change.user.id.clone());
+        let logged = tokio::task::spawn_blocking(move || log_c.last_write_is(kind, &id, &new))
+            .await
+            .unwrap_or(Ok(false))
+            .map_err(|source| OpsError::Audit {
+                target: target.kind,
+                user: change.user.to_string(),
+                source,
+            })?;
+        if logged {
+            return Ok(());
+        }
+        let mut found = change.clone();
+        found.old_sha256 = before.map(str::to_owned);
+        self.log(target, &found, AuditAction::Set).await
+    }
+
     /// Appends the audit line for a change that was made.
     async fn log(
         &self,
