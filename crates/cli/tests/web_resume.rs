@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use userphoto_testkit::servers::{samba_ldapsearch, SambaAccount};
 
-use common::{ad_section, Cli, Facts, AD_PASSWORD_VAR};
+use common::{ad_section, base64_decode, Cli, Facts, AD_PASSWORD_VAR};
 
 /// Users of the test OU this test writes (no other test uses them).
 const FIRST: u32 = 2200;
@@ -200,28 +200,6 @@ fn photos_in_samba(samba: &Facts) -> HashMap<String, String> {
         if let (Some(name), Some(photo)) = (name, photo) {
             out.insert(name, userphoto_directory::sha256_hex(&photo));
         }
-    }
-    out
-}
-
-/// Standard base64 (what LDIF uses), ignoring anything else.
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let sextets: Vec<u8> = text.bytes().filter_map(value).collect();
-    let mut out = Vec::with_capacity(sextets.len() * 3 / 4);
-    for chunk in sextets.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &s)| acc | (u32::from(s) << (18 - 6 * i)));
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
     }
     out
 }
