@@ -98,3 +98,44 @@ pub async fn clear(target: &Target, names: &[String]) {
             .expect("clear photo");
     }
 }
+
+/// Adds the users `(sAMAccountName, UPN, mail)` to the test OU as the
+/// administrator, with OpenLDAP's `ldapadd -c` (users already there are
+/// left as they are): fixtures some tests need besides the seeded ones.
+pub fn ensure_users(vars: &HashMap<String, String>, users: &[(&str, &str, &str)]) {
+    let ou = var(vars, "TEST_OU");
+    let ldif: String = users
+        .iter()
+        .map(|(sam, upn, mail)| {
+            format!(
+                "dn: CN={sam},{ou}\nobjectClass: user\nsAMAccountName: {sam}\nuserPrincipalName: {upn}\nmail: {mail}\ndisplayName: {sam}\n\n"
+            )
+        })
+        .collect();
+    let mut child = std::process::Command::new("ldapadd")
+        .env("LDAPTLS_CACERT", var(vars, "CA_FILE"))
+        .args(["-x", "-c", "-H", var(vars, "URL")])
+        .args([
+            "-D",
+            var(vars, "ADMIN_DN"),
+            "-w",
+            var(vars, "ADMIN_PASSWORD"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("ldapadd cannot run ({e}); install ldap-utils"));
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin.write_all(ldif.as_bytes()).expect("ldapadd input");
+    }
+    let out = child.wait_with_output().expect("ldapadd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // 68: the entry exists already (this test ran before).
+    let unexpected = err
+        .lines()
+        .filter(|l| l.contains("ldap_add:") && !l.contains("Already exists"))
+        .count();
+    assert_eq!(unexpected, 0, "ldapadd: {err}");
+}
