@@ -95,4 +95,3 @@ pub struct SetRun {
     /// Each target written to, in write order.
     pub results: Vec<(TargetKind, Result<Change, OpsError>)>,
 }
-
