@@ -48,6 +48,7 @@ pub mod graph;
 pub mod ldap;
 pub mod limited;
 pub mod photo;
+pub mod private_fs;
 pub mod user;
 
 pub use crate::capabilities::{Capabilities, PhotoSlot};

@@ -19,6 +19,7 @@ pub mod assets;
 pub mod demo;
 pub mod error;
 mod handlers;
+pub mod local_files;
 pub mod security;
 pub mod server;
 mod state;

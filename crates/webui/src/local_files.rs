@@ -1,0 +1,72 @@
+//! What the web UI keeps on this machine: browser folder uploads (under
+//! the data folder, private to the user — not in a shared, possibly
+//! RAM-backed `/tmp`), and the path of its log file, which an error page
+//! names.
+
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
+use userphoto_directory::private_fs;
+
+static DATA_DIR: RwLock<Option<PathBuf>> = RwLock::new(None);
+static LOG_FILE: RwLock<Option<PathBuf>> = RwLock::new(None);
+
+/// Sets the data folder uploads go under (`<data>/uploads`); `None` uses
+/// the system's temporary folder (tests, the demo).
+pub fn set_data_dir(dir: Option<PathBuf>) {
+    *DATA_DIR.write().unwrap_or_else(PoisonError::into_inner) = dir;
+}
+
+/// Sets the log file the page names when something fails inside.
+pub fn set_log_file(path: Option<PathBuf>) {
+    *LOG_FILE.write().unwrap_or_else(PoisonError::into_inner) = path;
+}
+
+/// The log file, if the server writes one.
+pub fn log_file() -> Option<PathBuf> {
+    LOG_FILE
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// The folder upload folders are made in, created private (0700).
+pub(crate) fn upload_root() -> std::io::Result<PathBuf> {
+    let dir = DATA_DIR
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match dir {
+        Some(dir) => {
+            let root = dir.join("uploads");
+            private_fs::create_dir_all(&root)?;
+            Ok(root)
+        }
+        None => Ok(std::env::temp_dir()),
+    }
+}
+
+/// [`private_fs::create_dir_all`] off the async threads.
+pub(crate) async fn create_dir_all(path: &Path) -> std::io::Result<()> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || private_fs::create_dir_all(&path))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// Writes `bytes` to a new private (0600) file at `path`.
+pub(crate) async fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let (path, bytes) = (path.to_owned(), bytes.to_vec());
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        private_fs::open(
+            private_fs::options()
+                .write(true)
+                .create(true)
+                .truncate(true),
+            &path,
+        )?
+        .write_all(&bytes)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
