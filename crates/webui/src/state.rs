@@ -107,6 +107,10 @@ struct Inner {
     options: ServerOptions,
     allowed_hosts: Vec<String>,
     cookie_name: String,
+    /// `/s/<random>`: every page and API path is under it, and the session
+    /// cookie's `Path` is it, so the browser sends the cookie to no other
+    /// service on this host (cookies ignore ports, not paths).
+    base_path: String,
     login_token: Mutex<Option<String>>,
     /// Session id → CSRF token, oldest first.
     sessions: Mutex<VecDeque<(String, String)>>,
@@ -156,6 +160,7 @@ impl AppState {
                 unavailable: Vec::new(),
                 ops,
                 cookie_name: format!("userphoto_session_{port}"),
+                base_path: format!("/s/{}", random_token()),
                 allowed_hosts,
                 options,
                 login_token: Mutex::new(None),
@@ -282,6 +287,12 @@ impl AppState {
 
     pub(crate) fn cookie_name(&self) -> &str {
         &self.inner.cookie_name
+    }
+
+    /// The path every page and API request is under (`/s/<random>`, no
+    /// trailing slash); the login redirects to it.
+    pub fn base_path(&self) -> &str {
+        &self.inner.base_path
     }
 
     pub(crate) fn host_allowed(&self, host: &str) -> bool {

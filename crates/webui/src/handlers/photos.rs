@@ -107,7 +107,7 @@ pub(crate) async fn upload(
         // The preview is made at 648; "smaller than asked" is the size
         // rule's business here (the toasts after writing say it per target).
         "warnings": warnings,
-        "preview": format!("/api/uploads/{id}/preview.jpg"),
+        "preview": format!("api/uploads/{id}/preview.jpg"),
     })))
 }
 
