@@ -20,6 +20,8 @@ pub mod audit;
 pub mod backup;
 pub mod convert;
 mod durable_append;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod import;
 pub mod ops;
 pub mod scan;

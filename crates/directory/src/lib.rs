@@ -44,6 +44,8 @@ pub mod error;
 pub mod ews;
 mod ext;
 pub mod folder;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod ldap;
 pub mod limited;

@@ -176,7 +176,12 @@ fn read_journal(path: &Path) -> Result<(HashMap<DoneKey, JournalRecord>, bool), 
             })
         }
     };
-    let text = String::from_utf8_lossy(&bytes);
+    Ok(journal_from_bytes(&bytes))
+}
+
+/// [`read_journal`] after reading the file (also the fuzz target's entry).
+pub(crate) fn journal_from_bytes(bytes: &[u8]) -> (HashMap<DoneKey, JournalRecord>, bool) {
+    let text = String::from_utf8_lossy(bytes);
     let mut done = HashMap::new();
     let mut ended = false;
     for (number, line) in text.lines().enumerate() {
@@ -192,7 +197,7 @@ fn read_journal(path: &Path) -> Result<(HashMap<DoneKey, JournalRecord>, bool), 
             _ => {}
         }
     }
-    Ok((done, ended))
+    (done, ended)
 }
 
 /// Whether the file's last byte is not a newline (a torn last line).

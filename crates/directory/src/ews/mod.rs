@@ -720,6 +720,12 @@ fn parse_server_info(text: &str) -> Option<ServerInfo> {
     })
 }
 
+/// [`classify`] and [`parse_server_info`] for `crate::fuzzing`.
+pub(crate) fn fuzz_classify(text: &str) -> String {
+    let _ = parse_server_info(text);
+    format!("{:?}", classify(text))
+}
+
 /// Reads an EWS answer: a SOAP fault (its `ResponseCode` in `detail`, else
 /// its `faultcode`), or the first response message's `ResponseCode`.
 fn classify(text: &str) -> Reply {

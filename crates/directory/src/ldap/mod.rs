@@ -58,9 +58,9 @@
 //!   OU"); see the `errors` module.
 
 mod builder;
-mod client;
+pub(crate) mod client;
 mod config;
-mod errors;
+pub(crate) mod errors;
 mod filter;
 pub(crate) mod tls;
 
