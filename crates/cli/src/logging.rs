@@ -6,8 +6,9 @@
 
 use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
-use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::filter::{filter_fn, EnvFilter};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer as _;
@@ -15,6 +16,8 @@ use userphoto_directory::private_fs;
 
 /// The log file, once `serve` opened one.
 static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+/// Whether [`FILE`] is open: until then the file layer formats nothing.
+static FILE_OPEN: AtomicBool = AtomicBool::new(false);
 
 /// Writes to [`FILE`] when it is open, nowhere otherwise.
 struct FileWriter;
@@ -63,7 +66,9 @@ pub(crate) fn init(verbose: u8) {
     let file = tracing_subscriber::fmt::layer()
         .with_writer(|| FileWriter)
         .with_ansi(false)
-        .with_filter(LevelFilter::INFO);
+        .with_filter(filter_fn(|meta| {
+            FILE_OPEN.load(Ordering::Relaxed) && *meta.level() <= tracing::Level::INFO
+        }));
     // Fails only if a subscriber is already set: then that one is used.
     let _ = tracing_subscriber::registry()
         .with(stderr)
@@ -81,6 +86,7 @@ pub(crate) fn open_log_file(data_dir: &Path) -> std::io::Result<PathBuf> {
     let path = data_dir.join("serve.log");
     let file = private_fs::open(private_fs::options().create(true).append(true), &path)?;
     *FILE.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
+    FILE_OPEN.store(true, Ordering::Relaxed);
     Ok(path)
 }
 
