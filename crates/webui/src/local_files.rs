@@ -29,6 +29,34 @@ pub fn log_file() -> Option<PathBuf> {
         .clone()
 }
 
+/// Upload folders (`uploads/userphoto-upload-*`) not touched for `max_age`:
+/// left behind by a server that was killed. Unlike a temporary folder,
+/// the data folder is never emptied by a reboot. (Only another server on
+/// the same data folder that kept a folder untouched that long could lose
+/// it.) Returns how many were removed.
+pub fn sweep_stale_uploads(data_dir: &Path, max_age: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("uploads")) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("userphoto-upload-")
+        })
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > max_age)
+        })
+        .filter(|e| std::fs::remove_dir_all(e.path()).is_ok())
+        .count()
+}
+
 /// The folder upload folders are made in, created private (0700).
 pub(crate) fn upload_root() -> std::io::Result<PathBuf> {
     let dir = DATA_DIR

@@ -46,3 +46,30 @@ async fn uploaded_folders_are_private_and_under_the_data_folder() {
     assert_eq!(mode(&upload.join("staff")), 0o700, "subfolder");
     assert_eq!(mode(&upload.join("staff/Ada.jpg")), 0o600, "file");
 }
+
+#[test]
+fn upload_folders_left_by_a_killed_server_are_swept_by_age() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let uploads = data.path().join("uploads");
+    let old = uploads.join("userphoto-upload-old");
+    let fresh = uploads.join("userphoto-upload-fresh");
+    let other = uploads.join("keep-me");
+    for dir in [&old, &fresh, &other] {
+        std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
+    }
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::open(&old)
+        .and_then(|f| f.set_modified(day_ago))
+        .expect("age the folder");
+    std::fs::File::open(&other)
+        .and_then(|f| f.set_modified(day_ago))
+        .expect("age the folder");
+    let removed = userphoto_webui::local_files::sweep_stale_uploads(
+        data.path(),
+        std::time::Duration::from_secs(24 * 3600),
+    );
+    assert_eq!(removed, 1);
+    assert!(!old.exists());
+    assert!(fresh.exists(), "a folder in use stays");
+    assert!(other.exists(), "only upload folders are touched");
+}
