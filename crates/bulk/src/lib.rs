@@ -32,6 +32,8 @@ pub mod audit;
 pub mod backup;
 pub mod detect;
 mod durable_append;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod import;
 pub mod ops;

@@ -26,6 +26,8 @@ const USERS: u32 = 40;
 struct Server {
     child: Child,
     address: String,
+    /// The page's random base path (`/s/…`): the API lives under it.
+    base: String,
     cookie: String,
     csrf: String,
 }
@@ -59,11 +61,16 @@ impl Server {
         let mut server = Server {
             child,
             address,
+            base: String::new(),
             cookie: String::new(),
             csrf: String::new(),
         };
         let (status, headers, _) = server.request("GET", &login, None);
         assert_eq!(status, 303, "the one-time link signs in");
+        server.base = headers
+            .get("location")
+            .map(|l| l.trim_end_matches('/').to_owned())
+            .expect("the sign-in redirects to the page");
         server.cookie = headers
             .get("set-cookie")
             .and_then(|c| c.split(';').next())
@@ -88,6 +95,12 @@ impl Server {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         let body = body.map(Value::to_string).unwrap_or_default();
+        // The API is under the page's base path; the sign-in link is not.
+        let path = if path.starts_with("/api/") {
+            format!("{}{path}", self.base)
+        } else {
+            path.to_owned()
+        };
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.address,

@@ -45,12 +45,15 @@ pub mod error;
 pub mod ews;
 mod ext;
 pub mod folder;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod google;
 pub mod graph;
 mod kind;
 pub mod ldap;
 pub mod limited;
 pub mod photo;
+pub mod private_fs;
 mod target;
 pub mod user;
 

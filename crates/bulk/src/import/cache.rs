@@ -227,7 +227,7 @@ impl PreparedCache {
             return Ok(());
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
+        userphoto_directory::private_fs::create_dir_all(dir)?;
         let mut staged = tempfile::NamedTempFile::new_in(dir)?;
         {
             let mut w = std::io::BufWriter::new(staged.as_file_mut());

@@ -13,7 +13,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | POST | `/{tenant}/oauth2/v2.0/token` | client credentials: `client_secret`, or a JWT `client_assertion` verified against the registered certificate; device code and refresh token grants (delegated sign-in) |
+//! | POST | `/{tenant}/oauth2/v2.0/token` | client credentials: `client_secret`, or a JWT `client_assertion` verified against the registered certificate; device code and refresh token grants (delegated sign-in). Refusals as Entra words them (AADSTS 90002, 700016, 7000215, 7000218, 700027, 700024, 50027; knob `secret_expired`: 7000222) |
 //! | POST | `/{tenant}/oauth2/v2.0/devicecode` | starts a device code sign-in, "approved" after `device_code_pending_polls` polls |
 //! | GET | `/v1.0/users` | `$select`, `$top` (1–999), `$filter` (`eq`, `in`, `startswith`, `or`), `@odata.nextLink` paging |
 //! | GET | `/v1.0/users/{id or UPN}` | one user |
@@ -22,6 +22,9 @@
 //! | PUT | `/v1.0/users/{id}/photo/$value` | upload (`image/jpeg` or `image/png`, ≤ 4 MB) |
 //! | DELETE | `/v1.0/users/{id}/photo`, `/photo/$value` | remove |
 //! | GET | `/_emulator/stats` | counters (not Graph) |
+//!
+//! Knob `admin_consent = false`: every Graph call is 403
+//! `Authorization_RequestDenied` (a token without roles).
 
 mod auth;
 mod knobs;

@@ -93,7 +93,7 @@ pub(crate) async fn upload(
         "faces": report.faces,
         "checks": checks,
         "warnings": warnings,
-        "preview": format!("/api/uploads/{id}/preview.jpg"),
+        "preview": format!("api/uploads/{id}/preview.jpg"),
     })))
 }
 

@@ -65,8 +65,9 @@ impl Jobs {
     pub(crate) fn new_folder(&self) -> AppResult<String> {
         let dir = tempfile::Builder::new()
             .prefix("userphoto-upload-")
-            .tempdir()
+            .tempdir_in(crate::local_files::upload_root().map_err(AppError::internal)?)
             .map_err(AppError::internal)?;
+        userphoto_directory::private_fs::restrict_dir(dir.path()).map_err(AppError::internal)?;
         let id = random_token();
         let mut folders = lock(&self.folders);
         // Deleted once nothing holds it: not under a file being written

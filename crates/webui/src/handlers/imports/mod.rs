@@ -88,7 +88,7 @@ pub(crate) async fn put_file(
     if let Some(parent) = path.parent() {
         // A fresh temporary folder the server made: nothing in it but what
         // was uploaded, so no link can lead outside it.
-        tokio::fs::create_dir_all(parent).await.map_err(|_| {
+        crate::local_files::create_dir_all(parent).await.map_err(|_| {
             AppError::bad_request(format!(
                 "{name:?} cannot be placed: a file of the upload already has the name of one of its folders"
             ))
@@ -99,7 +99,7 @@ pub(crate) async fn put_file(
             "{name:?} cannot be placed: a folder of the upload already has that name"
         )));
     }
-    tokio::fs::write(&path, &body)
+    crate::local_files::write(&path, &body)
         .await
         .map_err(AppError::internal)?;
     Ok(Json(json!({"name": name, "bytes": body.len()})))
