@@ -207,18 +207,14 @@ pub async fn device_code_login(
     let unreachable = |e: reqwest::Error| Error::Unavailable {
         message: format!(
             "cannot reach the Entra ID login endpoint {login_url} ({})",
-            super::transport::describe_reqwest(&e)
+            super::http::describe_reqwest(&e)
         ),
     };
     let read = |response: reqwest::Response| async move {
-        super::transport::read_body(response)
-            .await
-            .map_err(|e| match e {
-                super::transport::BodyError::Broken(e) => unreachable(e),
-                super::transport::BodyError::TooLarge => {
-                    super::transport::too_large(login_url, "login_url")
-                }
-            })
+        super::http::read_body(response).await.map_err(|e| match e {
+            super::http::BodyError::Broken(e) => unreachable(e),
+            super::http::BodyError::TooLarge => super::http::too_large(login_url, "login_url"),
+        })
     };
     let scope = delegated_scope(graph_url.trim_end_matches('/'));
     let start = http

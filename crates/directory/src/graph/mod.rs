@@ -36,6 +36,7 @@ pub(crate) mod builder;
 pub(crate) mod credential;
 mod device;
 pub(crate) mod errors;
+pub(crate) mod http;
 mod hybrid;
 mod limiter;
 // Shared with the `google` backend: backoff, body limit, Retry-After.
