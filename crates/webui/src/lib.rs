@@ -19,10 +19,12 @@ pub mod assets;
 pub mod demo;
 pub mod error;
 mod handlers;
+mod import_jobs;
 pub mod local_files;
 pub mod security;
 pub mod server;
 mod state;
+mod token;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -41,7 +41,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
-use crate::state::{constant_time_eq, AppState};
+use crate::state::AppState;
+use crate::token::constant_time_eq;
 
 /// The Content-Security-Policy sent with every answer.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

@@ -13,6 +13,8 @@ use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::{Mode, Target, TargetKind};
 use userphoto_directory::PhotoSlot;
 
+use crate::token::{constant_time_eq, random_token};
+
 /// The largest upload accepted by default (a photo straight off a camera
 /// fits; anything bigger is answered 413).
 pub const DEFAULT_MAX_UPLOAD: usize = 25 * 1024 * 1024;
@@ -126,7 +128,7 @@ struct Inner {
     /// Session id → CSRF token, oldest first.
     sessions: Mutex<VecDeque<(String, String)>>,
     uploads: Mutex<(VecDeque<String>, HashMap<String, Upload>)>,
-    jobs: crate::handlers::imports::Jobs,
+    jobs: crate::import_jobs::Jobs,
     /// Where folder imports keep their state.
     import_state: ImportState,
     /// Image work at once: one per core (CPU). Memory is bounded apart
@@ -276,7 +278,7 @@ impl AppState {
         self.inner.import_state.dir()
     }
 
-    pub(crate) fn jobs(&self) -> &crate::handlers::imports::Jobs {
+    pub(crate) fn jobs(&self) -> &crate::import_jobs::Jobs {
         &self.inner.jobs
     }
 
@@ -377,21 +379,6 @@ impl AppState {
 /// bookkeeping, never left half-updated).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// 32 random bytes, hex.
-pub(crate) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    if let Err(e) = getrandom::getrandom(&mut bytes) {
-        // Without an OS random source no token is safe: refuse to go on.
-        panic!("the operating system gave no random bytes for a session token: {e}");
-    }
-    hex::encode(bytes)
-}
-
-/// Compares without stopping at the first difference.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

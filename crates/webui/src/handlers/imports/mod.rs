@@ -17,9 +17,6 @@
 //! | GET | `/api/imports/{id}/report` | the run's report (JSON) |
 //! | GET | `/api/imports/{id}/preview?file=` | a planned file, prepared 648×648 |
 
-mod feed;
-mod jobs;
-
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -41,11 +38,9 @@ use userphoto_bulk::import::{
 use userphoto_bulk::wording::Wording;
 use userphoto_directory::config::Target;
 
-use self::feed::FeedEvent;
-use self::jobs::Job;
-pub(crate) use self::jobs::Jobs;
 use super::upload_path::relative_upload_path;
 use crate::error::{AppError, AppResult};
+use crate::import_jobs::{FeedEvent, Job};
 use crate::state::AppState;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -9,10 +9,15 @@ use std::sync::{mpsc, Arc, Mutex};
 use axum::http::StatusCode;
 use userphoto_bulk::import::{CancelToken, Decision, ImportSession, Plan, RunReport};
 
-use super::feed::Feed;
-use super::lock;
+mod feed;
+
+pub(crate) use self::feed::{Feed, FeedEvent};
 use crate::error::{AppError, AppResult};
-use crate::state::random_token;
+use crate::token::random_token;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// How many uploaded folders are kept (the oldest is let go beyond that).
 const MAX_FOLDERS: usize = 4;
