@@ -1,9 +1,10 @@
 //! The identity resolver's conformance suite: one set of people, one set
 //! of checks, run against every pair of backends that can hold them — the
 //! folder directory on both sides, the Graph EMULATOR as the cloud, and the
-//! real Samba AD DC on-premises (its fixture users are added to the test
-//! OU by the test, as the administrator; it fails, saying how to start the
-//! server, when Samba is not running).
+//! real Samba AD DC on-premises (its fixture users are added by the test,
+//! as the administrator, to an OU of their own beside the test OU, whose
+//! users other tests count; it fails, saying how to start the server, when
+//! Samba is not running).
 //!
 //! The people: on-premises `idm-ann` … `idm-fay`; in the cloud, accounts
 //! whose keys differ from theirs in every way HYBRID tenants know:
@@ -292,9 +293,9 @@ async fn folder_and_the_graph_emulator() {
 #[tokio::test(flavor = "multi_thread")]
 async fn samba_ad_and_the_graph_emulator() {
     let vars = import_common::samba::ad_vars();
-    import_common::samba::ensure_users(&vars, &ON_PREM);
+    let ou = import_common::samba::ensure_users(&vars, "userphoto-identity", &ON_PREM);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (onprem, _) = import_common::samba::ad_target(tmp.path(), &vars).await;
+    let (onprem, _) = import_common::samba::ad_target_in(tmp.path(), &vars, &ou).await;
     // The fixture users are there, as the suite expects them.
     for (sam, upn, mail) in ON_PREM {
         let u = onprem
