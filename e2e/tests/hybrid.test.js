@@ -579,7 +579,8 @@ test('HYBRID: a folder import stopped by killing the server is carried on from t
   }
   assert.equal(lines.length, RANGE.length * 2, 'one audit line per write, none missing, none twice');
   // Nothing is left to carry on.
-  await page.goto(serveUrl.replace(/\?token=.*/, ''));
+  await page.reload();
   await page.waitForSelector('body[data-ready="true"]');
+  await page.locator('#folder-interrupted[data-loaded="true"]').waitFor({ state: 'attached' });
   assert.equal(await page.locator('#folder-interrupted .interrupted', { hasText: 'hybrid-crash' }).count(), 0);
 });

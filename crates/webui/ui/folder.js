@@ -65,6 +65,8 @@ async function offerCarryOn() {
     box.append(h('p', { class: 'interrupted', role: 'status' },
       `An import of ${i.folder} stopped before it finished (${i.done} of ${i.writes} writes done). `, go));
   }
+  // Tests (and screen readers' users) can tell "none" from "not asked yet".
+  box.dataset.loaded = 'true';
 }
 
 /** Loads the interrupted import of `folder` as a plan to run again. */
