@@ -287,6 +287,8 @@ test('HYBRID: import a photo for an AD user; AD (ldapsearch) and the emulator ho
   assert.match(await toast.first().textContent(), /HD written.*AD written/, 'HD first, then AD');
   await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96')
     && document.querySelector('#pane-m365-info').textContent.includes('648×648'), null, { timeout: 60000 });
+  // The card keeps what happened and when, after the toasts go.
+  assert.match(await page.locator('#import-result').textContent(), /^Written \d\d:\d\d to HD and AD, /);
   await shot('h03-hybrid-imported');
 
   // On the servers: what the panes show is what AD and the emulator hold.
@@ -468,8 +470,17 @@ test('HYBRID: folder import — plan, import all, report; ldapsearch and the emu
   await page.locator('#folder-run').click();
   const step = page.locator('.confirm-step');
   await step.waitFor({ timeout: 60000 });
+  // People, not writes; a picture of the new photo beside each current one.
+  assert.match(await page.locator('#confirm-question').textContent(), /^User 1 of \d+: write /);
+  assert.equal(await page.getByRole('button', { name: 'Stop' }).count(), 1, 'one Stop button');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('.confirm-step figure img');
+    return img && img.complete && img.naturalWidth === 648;
+  }, null, { timeout: 60000 });
+  const thumbs = page.locator('#plan-table tbody tr[data-action=set] .plan-pics .thumb');
+  assert.ok(await thumbs.count() >= 2, 'plan rows carry pictures');
   await shot('h13-hybrid-folder-confirm');
-  await step.getByRole('button', { name: 'Import all' }).click();
+  await step.getByRole('button', { name: 'Yes to all the rest' }).click();
   await page.locator('#folder-report').waitFor({ timeout: 120000 });
   const status = await page.locator('#folder-status').textContent();
   assert.equal(status, 'Done: 3 written, 0 unchanged, 1 skipped, 0 failed, 0 not done.');
@@ -578,8 +589,10 @@ test('HYBRID: a folder import stopped by killing the server is carried on from t
     assert.ok(await emulatorPhoto(`${u}@corp.example.test`), `${u} has an HD photo in the emulator`);
   }
   assert.equal(lines.length, RANGE.length * 2, 'one audit line per write, none missing, none twice');
-  // Nothing is left to carry on.
-  await page.goto(serveUrl.replace(/\?token=.*/, ''));
+  // Nothing is left to carry on. The page again, under the session's base
+  // path (the server's root without a token is 401 since the UI moved
+  // under a random base path).
+  await page.goto(new URL('.', page.url()).href);
   await page.waitForSelector('body[data-ready="true"]');
   assert.equal(await page.locator('#folder-interrupted .interrupted', { hasText: 'hybrid-crash' }).count(), 0);
 });
