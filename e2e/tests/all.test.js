@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { png, ramp, jpegSize } from './png.js';
+import { png, ramp, halves, jpegSize } from './png.js';
 import { request, rawStatus } from './http.js';
 
 const URL0 = process.env.USERPHOTO_URL;
@@ -138,6 +138,11 @@ test('Import writes HD then AD, and the panes show the new photos', async () => 
   const hd = fs.readFileSync(path.join(SANDBOX, 'hd', 'photos', 'u03.jpg'));
   assert.deepEqual(jpegSize(ad), [96, 96]);
   assert.deepEqual(jpegSize(hd), [648, 648]);
+  // The card says what happened and when, after the toasts are gone.
+  const result = page.locator('#import-result');
+  assert.match(await result.textContent(), /^Written \d\d:\d\d to HD and AD, nothing to back up\.$/);
+  await page.evaluate(async () => (await import(new URL('assets/toasts.js', document.baseURI).href)).clearToasts());
+  assert.equal(await result.isVisible(), true, 'the result stays without the toasts');
   await shot('04-imported');
 });
 
@@ -164,6 +169,36 @@ test('Remove asks first, keeps a backup, and empties the pane', async () => {
   const backups = fs.readdirSync(path.join(SANDBOX, 'backups'), { recursive: true });
   assert.ok(backups.some((f) => String(f).endsWith('.jpg')), 'the removed photo was backed up');
   await shot('07-removed');
+});
+
+test('history: the backups held with "Restore this one", through backup → write → audit', async () => {
+  // Grace's AD photo was just removed (and kept); her history shows it.
+  const history = page.locator('#history');
+  await page.locator('#backup-list li').first().waitFor({ timeout: 20000 });
+  assert.match(await page.locator('#history-title').textContent(), /Grace Hopper/);
+  const items = page.locator('#backup-list li');
+  assert.equal(await items.count(), 1, 'one photo kept: the AD photo before the remove');
+  const text = await items.first().textContent();
+  assert.match(text, /AD · kept before the photo was removed/);
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#backup-list img');
+    return img && img.complete && img.naturalWidth === 96;
+  }, null, { timeout: 20000 });
+  const audit = await page.locator('#audit-list li').allTextContents();
+  assert.ok(audit.some((l) => /AD · photo removed by .*\(the old one kept\)/.test(l)), `the audit says so: ${audit}`);
+  assert.ok(audit.some((l) => /HD · photo written/.test(l)), `the first import is there too: ${audit}`);
+  await history.scrollIntoViewIfNeeded();
+  await shot('07b-history');
+  const kept = fs.readFileSync(path.join(SANDBOX, 'backups', JSON.parse(fs.readFileSync(path.join(SANDBOX, 'backups', 'manifest.jsonl'), 'utf8').trim().split('\n').filter((l) => l.includes('"u03"')).pop()).path));
+  await items.first().getByRole('button', { name: 'Restore this one' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Restore this photo?' });
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Restore' }).click();
+  await page.locator('#pane-ad img').waitFor({ timeout: 20000 });
+  assert.deepEqual(fs.readFileSync(path.join(SANDBOX, 'ad', 'photos', 'u03.jpg')), kept, 'the kept bytes are back in AD');
+  assert.match(await page.locator('#import-result').textContent(), /^Restored \d\d:\d\d to AD, nothing to back up\.$/);
+  await page.waitForFunction(() => [...document.querySelectorAll('#audit-list li')].some((l) => /AD · photo restored from a backup/.test(l.textContent)), null, { timeout: 20000 });
+  await shot('07c-restored');
 });
 
 test('Use existing HD replaces Exchange\'s 64×64 with a 96×96 of the HD photo', async () => {
@@ -200,6 +235,48 @@ test('no mailbox and not accessible look different, with the reason on hover', a
   assert.ok(reason && reason.length > 5, 'the reason is on hover');
   await page.locator('#pane-ad-frame').hover();
   await shot('10-not-accessible');
+});
+
+test('readiness: a target the page knows cannot be written is unticked, disabled, and says why', async () => {
+  const ad = page.getByLabel('Replace 96×96 (AD)');
+  const hd = page.getByLabel('Replace 648×648 (HD)');
+  // Kiosk: no mailbox, so HD cannot be written; AD can.
+  await pickUser('kiosk', 'Kiosk Account');
+  await page.locator('#pane-folder .state-no-mailbox').waitFor();
+  await page.locator('#file').setInputFiles(await photoFile('kiosk.png', 700, 700, [120, 100, 90]));
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('700×700'));
+  assert.equal(await hd.isChecked(), false, 'HD is not ticked for a user without a mailbox');
+  assert.equal(await hd.isDisabled(), true);
+  assert.match(await page.locator('#tick-folder-why').textContent(), /no mailbox/);
+  assert.equal(await ad.isChecked(), true, 'AD still is');
+  assert.equal(await ad.isEnabled(), true);
+  assert.equal(await page.locator('#tick-ad-why').textContent(), '');
+  assert.match(await page.locator('#import-help').textContent(), /^Ready: AD for Kiosk Account\.$/);
+  // "Use existing HD" is disabled, and the page says why.
+  assert.equal(await page.getByRole('button', { name: 'Use existing HD' }).isDisabled(), true);
+  assert.match(await page.locator('#use-hd-why').textContent(), /Kiosk Account has no mailbox/);
+  await shot('09b-readiness-no-mailbox');
+  // Board Member: neither target can be read nor written; Import stays off.
+  await pickUser('board', 'Board Member');
+  await page.locator('#pane-ad .state-not-accessible').waitFor();
+  await page.locator('#pane-folder .state-not-accessible').waitFor();
+  await page.locator('#file').setInputFiles(await photoFile('board.png', 700, 700, [120, 100, 90]));
+  await page.waitForFunction(() => document.getElementById('input-info').textContent.includes('700×700'));
+  for (const [box, kind] of [[ad, 'ad'], [hd, 'folder']]) {
+    assert.equal(await box.isChecked(), false);
+    assert.equal(await box.isDisabled(), true);
+    assert.match(await page.locator(`#tick-${kind}-why`).textContent(), /not accessible/);
+  }
+  assert.equal(await page.getByRole('button', { name: 'Import', exact: true }).isDisabled(), true);
+  assert.match(await page.locator('#import-help').textContent(), /Nothing can be written for Board Member/);
+  assert.match(await page.locator('#use-hd-why').textContent(), /cannot be read/);
+  await shot('10b-readiness-not-accessible');
+  // Another user: the boxes come back.
+  await pickUser('ada', 'Ada Lovelace');
+  await page.locator('#pane-folder img').waitFor();
+  assert.equal(await hd.isEnabled(), true);
+  assert.equal(await ad.isEnabled(), true);
+  assert.equal(await page.locator('#tick-folder-why').textContent(), '');
 });
 
 test('dark theme', async () => {
@@ -373,10 +450,10 @@ test('the crop: the pipeline\'s square on the photo, quality warnings, nudge, im
   // Buttons and dragging move and resize it too.
   await page.getByRole('button', { name: 'Move the crop right' }).click();
   assert.equal((await cropBox()).x, 30, 'a move is 5 % of the square');
-  await page.getByRole('button', { name: 'Make the crop smaller' }).click();
+  await page.getByRole('button', { name: 'Zoom in' }).click();
   const smaller = await cropBox();
-  assert.ok(smaller.side < 600 && smaller.side > 500, `smaller: ${smaller.side}`);
-  await page.getByRole('button', { name: 'Make the crop larger' }).click();
+  assert.ok(smaller.side < 600 && smaller.side > 500, `zoomed in, a smaller square: ${smaller.side}`);
+  await page.getByRole('button', { name: 'Zoom out' }).click();
   assert.equal((await cropBox()).side, 600);
   const b = await page.locator('#crop-box').boundingBox();
   await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
@@ -394,6 +471,51 @@ test('the crop: the pipeline\'s square on the photo, quality warnings, nudge, im
   const [redReset] = await meanColour(await previewSrc());
   assert.ok(Math.abs(redReset - red0) < 1, `reset restores the preview: ${redReset} vs ${red0}`);
   await shot('18-crop-reset');
+});
+
+test('the crop: the Import bar stays in view while the crop editor is open (1280×900 and 1024×700)', async () => {
+  await pickUser('john', 'John Smith');
+  await page.locator('#file').setInputFiles(await photoFile('john.png', 900, 1200));
+  await page.locator('#crop-stage:not([hidden])').waitFor();
+  for (const [w, hgt] of [[1280, 900], [1024, 700]]) {
+    await page.setViewportSize({ width: w, height: hgt });
+    await page.locator('#crop-reset').scrollIntoViewIfNeeded();
+    const box = await page.getByRole('button', { name: 'Import', exact: true }).boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= hgt, `Import is in view at ${w}×${hgt}: ${JSON.stringify(box)}`);
+    const tick = await page.getByLabel('Replace 648×648 (HD)').boundingBox();
+    assert.ok(tick && tick.y + tick.height <= hgt, `the targets are in view at ${w}×${hgt}`);
+    await page.screenshot({ path: path.join(SHOTS, `16b-crop-sticky-bar-${w}x${hgt}.png`) });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test('the crop: the quality warnings follow the square, and the square shown is the size written', async () => {
+  await pickUser('annie', 'Annie Easley');
+  const file = path.join(WORK, 'halves.png');
+  fs.writeFileSync(file, halves(1000, 500));
+  await page.locator('#file').setInputFiles(file);
+  await page.locator('#crop-stage:not([hidden])').waitFor();
+  assert.deepEqual(await cropBox(), { x: 250, y: 0, side: 500 });
+  const checks = () => page.locator('#input-checks').textContent();
+  assert.doesNotMatch(await checks(), /dark/i, 'half light, half dark: not too dark');
+  await page.locator('#crop-box').focus();
+  for (let i = 0; i < 12; i++) await page.keyboard.press('ArrowLeft');
+  assert.equal((await cropBox()).x, 0);
+  await page.waitForFunction(() => /dark/i.test(document.getElementById('input-checks').textContent), null, { timeout: 20000 });
+  await shot('16c-crop-warnings-follow');
+  for (let i = 0; i < 24; i++) await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => !/dark/i.test(document.getElementById('input-checks').textContent), null, { timeout: 20000 });
+  // "+" zooms in (a smaller square); the side shown is the side written.
+  await page.keyboard.press('+');
+  await page.keyboard.press('+');
+  const c = await cropBox();
+  assert.ok(c.side < 500 && c.side > 300, `zoomed in: ${c.side}`);
+  assert.match(await page.locator('#crop-info').textContent(), new RegExp(`${c.side}×${c.side} px square`));
+  await page.getByLabel('Replace 96×96 (AD)').uncheck();
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await page.locator('#import-result .result.ok').waitFor({ timeout: 20000 });
+  assert.deepEqual(jpegSize(fs.readFileSync(path.join(SANDBOX, 'hd', 'photos', 'u18.jpg'))), [c.side, c.side],
+    'the HD photo written is the square shown, not a pixel less');
 });
 
 // The real-world corpus (../shared/corpus, or USERPHOTO_CORPUS): read, never copied.
@@ -595,6 +717,30 @@ test('folder import: the plan, then confirm each with the current photos beside 
   assert.match(cells[3], /matches nobody: no user has .*"Nobody\.Here" in AD, HD;/);
   const users = await page.locator('#plan-table tbody td:nth-child(2)').allTextContents();
   assert.ok(!users.some((u) => u.includes('Nobody')), `no user named after the file: ${users}`);
+  // Pictures: each row to write shows the new photo (lazily loaded) beside
+  // what its target holds now; the user without a mailbox says so.
+  const setRows = page.locator('#plan-table tbody tr[data-action=set]');
+  assert.ok(await setRows.count() >= 2);
+  for (const row of await setRows.all()) {
+    const img = row.locator('.plan-pics img').first();
+    assert.equal(await img.getAttribute('loading'), 'lazy');
+    assert.match(await img.getAttribute('src'), /preview\?file=/);
+    assert.equal(await row.locator('.plan-pics .thumb').count(), 2, 'new and current, side by side');
+  }
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#plan-table tr[data-action=set] .plan-pics img');
+    return img && img.complete && img.naturalWidth === 648;
+  }, null, { timeout: 30000 });
+  assert.match(await kiosk.locator('.plan-pics .thumb').nth(1).getAttribute('aria-label'), /Current HD photo: No mailbox/);
+  assert.equal(await nobody.locator('.plan-pics .thumb').count(), 1, 'a file for nobody has no current photo');
+  // The run button counts people, not writes; no other button is called Import.
+  const people = new Set(await setRows.locator('td:nth-child(2)').allTextContents());
+  assert.equal(await page.locator('#folder-run').textContent(), `Import photos for ${people.size} users`);
+  const firstFile = (await setRows.first().locator('td').first().textContent());
+  // Scrolled into view, every row's pictures load.
+  await setRows.last().scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => [...document.querySelectorAll('#plan-table .plan-pics img')].every((i) => i.complete), null, { timeout: 30000 });
+  await page.locator('#plan-title').scrollIntoViewIfNeeded();
   await shot('12-folder-plan');
   await page.emulateMedia({ colorScheme: 'dark' });
   await shot('12-folder-plan-dark');
@@ -607,12 +753,20 @@ test('folder import: the plan, then confirm each with the current photos beside 
     const img = document.querySelector('.confirm-step figure img');
     return img && img.complete && img.naturalWidth === 648;
   }, null, { timeout: 30000 });
+  // The first question is about the table's first person, counted as people.
+  const question = await page.locator('#confirm-question').textContent();
+  assert.equal(question.startsWith(`User 1 of ${people.size}: write ${firstFile} for `), true, `${question} (first: ${firstFile})`);
+  assert.match(await page.locator('#folder-status').textContent(), new RegExp(`^User 1 of ${people.size}: ${firstFile.replace(/[.]/g, '\\.')} → .*waiting for your answer$`));
+  assert.equal(await page.getByRole('button', { name: 'Stop' }).count(), 1, 'one Stop button');
+  assert.equal(await page.getByRole('button', { name: 'Import', exact: true }).isVisible(), true);
+  assert.equal(await step.getByRole('button', { name: /^Import/ }).count(), 0, 'no second button called Import');
   await shot('13-folder-confirm');
-  await step.getByRole('button', { name: 'Import', exact: true }).click();
-  await step.waitFor({ timeout: 30000 });
+  await step.getByRole('button', { name: 'Yes, write' }).click();
+  await page.waitForFunction(() => /^User 2 of/.test(document.getElementById('confirm-question')?.textContent || ''), null, { timeout: 30000 });
   await step.getByRole('button', { name: 'Skip' }).click();
-  await step.waitFor({ timeout: 30000 });
-  await step.getByRole('button', { name: 'Import all' }).click();
+  await page.waitForFunction(() => /^User 3 of/.test(document.getElementById('confirm-question')?.textContent || ''), null, { timeout: 30000 });
+  await shot('13b-folder-confirm-third');
+  await step.getByRole('button', { name: 'Yes to all the rest' }).click();
   await page.locator('#folder-report').waitFor({ timeout: 60000 });
   const status = await page.locator('#folder-status').textContent();
   assert.match(status, /Done: [1-9]\d* written/);

@@ -287,6 +287,8 @@ test('HYBRID: import a photo for an AD user; AD (ldapsearch) and the emulator ho
   assert.match(await toast.first().textContent(), /HD written.*AD written/, 'HD first, then AD');
   await page.waitForFunction(() => document.querySelector('#pane-ad-info').textContent.includes('96×96')
     && document.querySelector('#pane-m365-info').textContent.includes('648×648'), null, { timeout: 60000 });
+  // The card keeps what happened and when, after the toasts go.
+  assert.match(await page.locator('#import-result').textContent(), /^Written \d\d:\d\d to HD and AD, /);
   await shot('h03-hybrid-imported');
 
   // On the servers: what the panes show is what AD and the emulator hold.
@@ -468,8 +470,17 @@ test('HYBRID: folder import — plan, import all, report; ldapsearch and the emu
   await page.locator('#folder-run').click();
   const step = page.locator('.confirm-step');
   await step.waitFor({ timeout: 60000 });
+  // People, not writes; a picture of the new photo beside each current one.
+  assert.match(await page.locator('#confirm-question').textContent(), /^User 1 of \d+: write /);
+  assert.equal(await page.getByRole('button', { name: 'Stop' }).count(), 1, 'one Stop button');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('.confirm-step figure img');
+    return img && img.complete && img.naturalWidth === 648;
+  }, null, { timeout: 60000 });
+  const thumbs = page.locator('#plan-table tbody tr[data-action=set] .plan-pics .thumb');
+  assert.ok(await thumbs.count() >= 2, 'plan rows carry pictures');
   await shot('h13-hybrid-folder-confirm');
-  await step.getByRole('button', { name: 'Import all' }).click();
+  await step.getByRole('button', { name: 'Yes to all the rest' }).click();
   await page.locator('#folder-report').waitFor({ timeout: 120000 });
   const status = await page.locator('#folder-status').textContent();
   assert.equal(status, 'Done: 3 written, 0 unchanged, 1 skipped, 0 failed, 0 not done.');

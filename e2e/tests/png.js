@@ -90,3 +90,30 @@ export function ramp(width, height) {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+/**
+ * A `width`×`height` RGB PNG, near-black on its left half and light grey
+ * on its right: a square cut from the left is "too dark", from the right
+ * is not (no face in either).
+ */
+export function halves(width, height) {
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      const i = row + 1 + x * 3;
+      const v = x < width / 2 ? 4 : 200;
+      raw[i] = v; raw[i + 1] = v; raw[i + 2] = v;
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}

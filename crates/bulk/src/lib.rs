@@ -34,6 +34,7 @@ pub mod detect;
 mod durable_append;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod history;
 pub mod identity;
 pub mod import;
 pub mod ops;

@@ -496,6 +496,38 @@ async fn confirm_asks_per_user_with_sizes_and_all_stops_asking() {
 }
 
 #[tokio::test]
+async fn confirm_asks_in_the_plans_order_whichever_file_is_prepared_first() {
+    let scratch = Scratch::new();
+    // The first file in the plan is by far the slowest to prepare: without
+    // ordering, the others would be asked about before it.
+    scratch.write("user01.jpg", &photo(2400, 2400, 1));
+    scratch.numbered(2..=6, 64, 64);
+    let (ad, _) = target(scratch.path(), TargetKind::Ad).await;
+    let plan = scratch.plan(std::slice::from_ref(&ad)).await;
+    let script = Arc::new(Scripted {
+        answers: std::sync::Mutex::new(vec![Decision::Yes; 6]),
+        asked: Default::default(),
+    });
+    let report = Executor::new(vec![ad], scratch.ops())
+        .with_confirmer(script.clone())
+        .with_options(userphoto_bulk::import::ExecuteOptions {
+            threads: Some(3),
+            ..Default::default()
+        })
+        .run(&plan)
+        .await;
+    assert_eq!(report.summary.written, 6, "{report:#?}");
+    let asked: Vec<String> = script
+        .asked
+        .lock()
+        .map(|a| a.iter().map(|r| r.file.clone()).collect())
+        .unwrap_or_default();
+    let planned: Vec<String> = plan.entries.iter().map(|e| e.relative.clone()).collect();
+    assert_eq!(asked, planned, "asked in the plan's order");
+    assert_eq!(asked.first().map(String::as_str), Some("user01.jpg"));
+}
+
+#[tokio::test]
 async fn use_existing_hd_for_everyone_writes_thumbnails_once() {
     let root = tempfile::tempdir().expect("tempdir");
     let (hd, _) = target(root.path(), TargetKind::Folder).await;

@@ -49,7 +49,7 @@ pub(crate) enum Command {
     /// Serve the web UI against a built-in sandbox: 20 sample users in two
     /// local folders (AD-sized and HD), no server needed.
     #[command(
-        after_help = "Examples:\n  userphoto demo\n  userphoto demo --data ./demo-sandbox --no-open"
+        after_help = "Examples:\n  userphoto demo\n  userphoto demo --reset\n  userphoto demo --data ./demo-sandbox --no-open"
     )]
     Demo(DemoArgs),
 
@@ -503,9 +503,18 @@ pub(crate) struct DemoArgs {
     pub(crate) web: WebArgs,
 
     /// Keep the sandbox in DIR (created and seeded if new, reused if not)
-    /// [default: a temporary folder removed on exit].
-    #[arg(long, value_name = "DIR")]
+    /// [default: `demo` in userphoto's data folder, kept across restarts].
+    #[arg(long, value_name = "DIR", conflicts_with = "temporary")]
     pub(crate) data: Option<PathBuf>,
+
+    /// Start from a freshly seeded sandbox (removes the kept one first;
+    /// only ever a folder that holds a demo sandbox).
+    #[arg(long)]
+    pub(crate) reset: bool,
+
+    /// Use a temporary sandbox, removed on exit.
+    #[arg(long)]
+    pub(crate) temporary: bool,
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,45 @@ pub struct Demo {
     _temp: Option<tempfile::TempDir>,
 }
 
+/// Where `userphoto demo` keeps its sandbox unless told otherwise, so that
+/// what was tried survives a restart: `<platform data folder>/demo`
+/// (`None`: there is no home folder to keep it in).
+pub fn default_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "userphoto").map(|d| d.data_dir().join("demo"))
+}
+
+/// Whether `dir` holds a demo sandbox (its two sample directories).
+fn is_sandbox(dir: &Path) -> bool {
+    dir.join("ad").join("users.csv").is_file() && dir.join("hd").join("users.csv").is_file()
+}
+
+/// Removes the sandbox in `dir` so that the next start seeds it afresh.
+/// Nothing there is fine; a folder that is not a demo sandbox is refused,
+/// so a mistyped `--data` never deletes anything else.
+///
+/// # Errors
+/// `dir` is not a demo sandbox, or cannot be removed.
+pub fn reset(dir: &Path) -> Result<(), userphoto_directory::Error> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !is_sandbox(dir) {
+        return Err(userphoto_directory::Error::other(
+            "demo",
+            format!(
+                "{} is not a demo sandbox (it has no ad/users.csv and hd/users.csv), so it is left alone; choose another folder",
+                dir.display()
+            ),
+        ));
+    }
+    std::fs::remove_dir_all(dir).map_err(|e| {
+        userphoto_directory::Error::other(
+            "demo",
+            format!("cannot remove the sandbox {}: {e}", dir.display()),
+        )
+    })
+}
+
 /// Opens the sandbox in `dir`, creating and seeding it if it is new; with
 /// `None`, a fresh temporary folder removed when the [`Demo`] is dropped.
 ///
@@ -361,6 +400,32 @@ fn glyph(c: char) -> [u8; 7] {
 mod tests {
     use super::*;
     use userphoto_directory::PhotoLookup;
+
+    #[tokio::test]
+    async fn a_kept_sandbox_is_reused_and_reset_removes_only_a_sandbox() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("demo");
+        let first = sandbox(Some(&dir)).await.expect("seeded");
+        let hd = first.targets[1].clone();
+        drop(first);
+        // A change made in the sandbox is still there after a restart.
+        let marker = dir.join("hd").join("photos").join("kept-by-test.jpg");
+        std::fs::write(&marker, b"x").expect("marker");
+        let again = sandbox(Some(&dir)).await.expect("reused");
+        assert_eq!(again.targets[1].kind, hd.kind);
+        drop(again);
+        assert!(marker.is_file(), "a restart keeps the sandbox");
+        reset(&dir).expect("reset");
+        assert!(!dir.exists(), "reset removes it");
+        reset(&dir).expect("nothing there is fine");
+        // Anything that is not a sandbox is left alone.
+        let other = tmp.path().join("documents");
+        std::fs::create_dir_all(&other).expect("mkdir");
+        std::fs::write(other.join("thesis.txt"), b"precious").expect("file");
+        let e = reset(&other).expect_err("not a sandbox");
+        assert!(e.to_string().contains("not a demo sandbox"), "{e}");
+        assert!(other.join("thesis.txt").is_file());
+    }
 
     #[tokio::test]
     async fn the_sandbox_has_every_pane_state() {

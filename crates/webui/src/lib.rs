@@ -44,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/photo/{target}", get(handlers::users::photo))
         .route("/users/{id}/import", post(handlers::photos::import))
         .route("/users/{id}/remove", post(handlers::photos::remove))
+        .route("/users/{id}/history", get(handlers::history::show))
+        .route("/users/{id}/backup", get(handlers::history::photo))
+        .route("/users/{id}/restore", post(handlers::history::restore))
         .route(
             "/users/{id}/use-existing-hd",
             post(handlers::photos::use_existing_hd),
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/imports/{id}/preview", get(handlers::imports::preview))
         .route("/uploads", post(handlers::photos::upload))
         .route("/uploads/{id}/preview.jpg", get(handlers::photos::preview))
+        .route("/uploads/{id}/checks", get(handlers::photos::checks))
         .fallback(|| async { AppError::not_found("there is no such API endpoint") });
     // Everything under the session's random base path (see security.rs).
     let base = state.base_path().to_owned();

@@ -161,6 +161,7 @@ async function loadUser({ expect = {} } = {}) {
     }
     for (const p of u.panes) if (targetOf(p.target)) renderPane(p.target, p);
     updateButtons();
+    loadHistory().catch(failed);
     return;
   }
 }
@@ -238,7 +239,7 @@ async function search(q) {
 async function selectUser(u) {
   // Another person: what was shown and dropped for the last one goes.
   clearToasts();
-  if (!state.user || state.user.id !== u.id) clearInput();
+  if (!state.user || state.user.id !== u.id) { clearInput(); clearResult(); state.panes = {}; $('history').hidden = true; }
   state.user = u;
   closeList();
   $('user-search').value = u.display_name || u.name;
@@ -294,6 +295,20 @@ function showChecks(warnings) {
   list.hidden = !warnings.length;
 }
 
+let checksSeq = 0;
+/** The quality warnings of the square now shown (they follow the crop). */
+async function refreshChecks(crop) {
+  const seq = ++checksSeq;
+  const id = state.upload.id;
+  try {
+    const q = crop ? { x: crop.x.toFixed(2), y: crop.y.toFixed(2), side: crop.side.toFixed(2) } : {};
+    const r = await get(`api/uploads/${encodeURIComponent(id)}/checks`, q);
+    if (seq === checksSeq && state.upload && state.upload.id === id) showChecks(r.warnings || []);
+  } catch {
+    // The preview's own error says what is wrong with this square.
+  }
+}
+
 /**
  * Forgets the input photo: its preview, crop, quality warnings and ticks
  * (another user was picked; their photo is a new choice).
@@ -339,7 +354,7 @@ async function useFile(f) {
       (up.small ? ' · small: AD only' : '');
     for (const t of writable()) {
       const box = $(`tick-${t.kind}`);
-      if (box) box.checked = !!up.ticked[t.kind];
+      if (box) box.checked = !!up.ticked[t.kind] && !box.disabled;
     }
     showChecks(up.warnings || []);
     cropEditor.show(f, up);
@@ -358,26 +373,77 @@ async function useFile(f) {
 
 function buildTicks() {
   const set = $('ticks');
-  for (const t of writable()) {
+  for (const t of state.session.targets) {
     const label = h('label', { class: 'check' });
-    const box = h('input', { type: 'checkbox', id: `tick-${t.kind}`, value: t.kind });
+    const box = h('input', { type: 'checkbox', id: `tick-${t.kind}`, value: t.kind, 'aria-describedby': `tick-${t.kind}-why` });
     box.addEventListener('change', updateButtons);
     label.append(box, document.createTextNode(` Replace ${t.size}×${t.size} (${t.label})`));
-    set.append(label);
+    const why = h('span', { class: 'why', id: `tick-${t.kind}-why` });
+    set.append(h('span', { class: 'tick' }, label, why));
   }
   if (!writable().length) set.append(h('p', { class: 'muted', text: 'No target can be written.' }));
+  applyReadiness();
+}
+
+/**
+ * Why `t` cannot be written for the user shown (null: it can). The
+ * server's answer for the target (not configured for writing, not
+ * reachable) comes first, then what the user's pane says (no mailbox, not
+ * accessible): the page never offers a write it already knows will fail.
+ */
+function blockedReason(t) {
+  if (t.state !== 'ok') return `not accessible${t.reason ? `: ${t.reason}` : ''}`;
+  if (!t.can_write) return 'read-only: this target is not written by this setup';
+  const p = state.user && state.panes[t.kind];
+  if (!p) return null;
+  if (p.state === 'no-mailbox') return 'no mailbox: this user has no HD photo to set';
+  if (p.state === 'not-accessible') return `not accessible${p.reason ? `: ${p.reason}` : ''}`;
+  return null;
+}
+
+/** Unticks and disables each target that cannot be written, saying why beside it. */
+function applyReadiness() {
+  for (const t of state.session.targets) {
+    const box = $(`tick-${t.kind}`);
+    if (!box) continue;
+    const why = blockedReason(t);
+    box.disabled = !!why;
+    if (why) box.checked = false;
+    box.closest('.tick').classList.toggle('blocked', !!why);
+    $(`tick-${t.kind}-why`).textContent = why ? `— ${why}` : '';
+  }
 }
 
 function ticked() {
-  return writable().filter((t) => $(`tick-${t.kind}`).checked).map((t) => t.kind);
+  return state.session.targets
+    .filter((t) => { const b = $(`tick-${t.kind}`); return b && b.checked && !b.disabled; })
+    .map((t) => t.kind);
+}
+
+/** Why "Use existing HD" cannot be used now ('' when it can). */
+function useHdReason() {
+  const hd = hdTarget();
+  const ads = adTargets().filter((t) => !blockedReason(t));
+  if (!hd) return 'There is no HD photo target to make the AD photo from.';
+  if (!state.user) return 'Pick a user with an HD photo first.';
+  const p = state.panes[hd.kind];
+  const who = state.user.display_name || state.user.name;
+  if (!p || p.state === 'none') return 'Loading the current photos…';
+  if (p.state === 'no-mailbox') return `${who} has no mailbox, so there is no HD photo to make the AD photo from.`;
+  if (p.state === 'not-accessible') return `The HD photo of ${who} cannot be read${p.reason ? `: ${p.reason}` : ''}.`;
+  if (p.state !== 'photo') return `${who} has no HD photo to make the AD photo from.`;
+  if (!ads.length) return `The AD photo of ${who} cannot be written.`;
+  return '';
 }
 
 function updateButtons() {
+  applyReadiness();
   const ready = !!(state.user && state.upload) && !state.busy;
   $('import').disabled = !ready || !ticked().length;
-  const hd = hdTarget();
-  const hasHd = hd && state.panes[hd.kind] && state.panes[hd.kind].state === 'photo';
-  $('use-hd').disabled = !(state.user && hasHd && adTargets().length) || state.busy;
+  const hdWhy = useHdReason();
+  $('use-hd').disabled = !!hdWhy || state.busy;
+  $('use-hd').title = hdWhy || `Make the AD photo from the current HD photo`;
+  $('use-hd-why').textContent = hdWhy && state.user ? `Use existing HD: ${hdWhy}` : '';
   for (const t of state.session.targets) {
     const rm = $(`pane-${t.kind}-remove`);
     if (rm) rm.disabled = state.busy || !state.user || !(state.panes[t.kind] && state.panes[t.kind].state === 'photo');
@@ -385,7 +451,11 @@ function updateButtons() {
   let help = 'Pick a user and a photo. HD is written first, then AD.';
   if (state.user && !state.upload) help = 'Now drop or choose a photo.';
   else if (!state.user && state.upload) help = 'Now pick the user this photo is for.';
-  else if (ready && !ticked().length) help = 'Tick at least one target.';
+  else if (ready && !ticked().length) {
+    const open = state.session.targets.filter((t) => !blockedReason(t));
+    help = open.length ? 'Tick at least one target.'
+      : `Nothing can be written for ${state.user.display_name || state.user.name}: every target says why beside it.`;
+  }
   else if (ready) help = `Ready: ${ticked().map((k) => targetOf(k).label).join(' and ')} for ${state.user.display_name || state.user.name}.`;
   $('import-help').textContent = help;
 }
@@ -414,9 +484,10 @@ function report(run, verb) {
   const expect = {};
   const notes = new Map();   // sentence -> target labels
   const note = (label, text) => notes.set(text, [...(notes.get(text) || []), label]);
+  const failures = new Map(); // message -> target labels
   for (const r of run.results) {
     const label = labelOf(r.target);
-    if (r.status === 'failed') toast(`${label}: ${r.message}`, 'error');
+    if (r.status === 'failed') failures.set(r.message, [...(failures.get(r.message) || []), label]);
     else if (r.status === 'unchanged') done.push(`${label} already had it`);
     else {
       done.push(`${label} ${verb}` + (r.size ? ` (${r.size}×${r.size}, ${formatBytes(r.bytes)})` : ''));
@@ -424,12 +495,46 @@ function report(run, verb) {
     }
     for (const w of r.warnings || []) note(label, w);
   }
+  // The same failure at two targets is one toast naming both.
+  for (const [message, labels] of failures) toast(`${labels.join(', ')}: ${message}`, 'error');
   for (const s of run.skipped || []) note(labelOf(s.target), `skipped: ${s.reason}`);
+  showResult(run, verb, failures);
   if (done.length) toast(`${run.user}: ${done.join('; ')}.`, 'ok');
   const lines = [...notes].map(([text, labels]) => `${labels.join(', ')}: ${text}`);
   if (lines.length === 1) toast(lines[0], 'warn');
   else if (lines.length) toast(`${lines.length} things to know about this photo:`, 'warn', lines);
   return expect;
+}
+
+/** Local time as HH:MM, for "Written 17:00 …". */
+const clock = () => new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
+
+/**
+ * What the last action did, on the page until the next action or user
+ * (the toasts are extra): "Written 17:00 to HD and AD, previous photos
+ * backed up", and each failure with its reason.
+ */
+function showResult(run, verb, failures) {
+  const out = $('import-result');
+  const did = run.results.filter((r) => r.status !== 'failed' && r.status !== 'unchanged');
+  const same = run.results.filter((r) => r.status === 'unchanged');
+  const lines = [];
+  if (did.length) {
+    const saved = did.filter((r) => r.backed_up).length;
+    const verbText = verb === 'written' ? 'Written' : verb.charAt(0).toUpperCase() + verb.slice(1);
+    lines.push([`${verbText} ${clock()} to ${did.map((r) => labelOf(r.target)).join(' and ')}` +
+      (saved ? `, previous photo${saved === 1 ? '' : 's'} backed up` : ', nothing to back up') + '.', 'ok']);
+  }
+  if (same.length) lines.push([`${same.map((r) => labelOf(r.target)).join(' and ')} already had this photo (${clock()}).`, 'ok']);
+  for (const [message, labels] of failures) lines.push([`Not written to ${labels.join(' and ')} (${clock()}): ${message}`, 'error']);
+  for (const s of run.skipped || []) lines.push([`${labelOf(s.target)} skipped: ${s.reason}`, 'warn']);
+  out.replaceChildren(...lines.map(([text, kind]) => h('p', { class: `result ${kind}`, text })));
+  out.hidden = !lines.length;
+}
+
+function clearResult() {
+  $('import-result').replaceChildren();
+  $('import-result').hidden = true;
 }
 
 async function importPhoto() {
@@ -444,9 +549,11 @@ async function importPhoto() {
   });
 }
 
-function confirmDialog(text) {
+function confirmDialog(text, { title = 'Remove photo?', ok = 'Remove' } = {}) {
   return new Promise((resolve) => {
     const d = $('confirm');
+    $('confirm-title').textContent = title;
+    $('confirm-ok').textContent = ok;
     $('confirm-text').textContent = text;
     d.returnValue = 'cancel';
     d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
@@ -461,8 +568,89 @@ async function removePhoto(t) {
   await busy(async () => {
     const run = await post(`api/users/${encodeURIComponent(state.user.id)}/remove`, { source: state.source, target: t.kind });
     const r = run.results[0];
-    toast(r.status === 'unchanged' ? `${who} had no ${t.label} photo.` : `${who}: ${t.label} photo removed${r.backed_up ? ' (backed up)' : ''}.`);
+    const said = r.status === 'unchanged' ? `${who} had no ${t.label} photo.`
+      : r.status === 'failed' ? `${t.label} photo not removed: ${r.message}`
+        : `${who}: ${t.label} photo removed${r.backed_up ? ' (backed up)' : ''}.`;
+    toast(said, r.status === 'failed' ? 'error' : 'ok');
+    $('import-result').replaceChildren(h('p', { class: `result ${r.status === 'failed' ? 'error' : 'ok'}`, text: `${clock()}: ${said}` }));
+    $('import-result').hidden = false;
     await loadUser({ expect: { [t.kind]: null } });
+  });
+}
+
+// ---------------------------------------------------------------- history
+
+const KEPT_WHY = {
+  'before-set': 'kept before a new photo was written',
+  'before-remove': 'kept before the photo was removed',
+  'before-restore': 'kept before a restore',
+  export: 'exported',
+};
+const DID = { set: 'photo written', remove: 'photo removed', restore: 'photo restored from a backup' };
+
+/** An RFC 3339 time as the browser's local date and time. */
+function when(t) {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? t : d.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short', hour12: false });
+}
+
+let historySeq = 0;
+/** The backups held of this user's photos ("Restore this one") and the audit lines about them. */
+async function loadHistory() {
+  const box = $('history');
+  if (!state.user) { box.hidden = true; return; }
+  const seq = ++historySeq;
+  const u = state.user;
+  const who = u.display_name || u.name;
+  let found;
+  try {
+    found = await get(`api/users/${encodeURIComponent(u.id)}/history`, { source: state.source });
+  } catch (e) {
+    if (seq !== historySeq) return;
+    $('history-title').textContent = `Earlier photos and history of ${who}`;
+    $('history-body').replaceChildren(h('p', { class: 'error-text', text: `The history cannot be shown: ${e.message}` }));
+    box.hidden = false;
+    return;
+  }
+  if (seq !== historySeq || !state.user || state.user.id !== u.id) return;
+  $('history-title').textContent = `Earlier photos and history of ${who}`;
+  const list = h('ul', { class: 'backups', id: 'backup-list', 'aria-label': `Backups of ${who}` });
+  for (const b of found.backups) {
+    const t = targetOf(b.target);
+    const label = t ? t.label : b.target;
+    const src = new URL(`api/users/${encodeURIComponent(u.id)}/backup`, document.baseURI);
+    src.searchParams.set('source', state.source);
+    src.searchParams.set('path', b.path);
+    const img = h('img', { src: src.pathname + src.search, alt: `${label} photo kept ${when(b.time)}`, loading: 'lazy', width: 64, height: 64 });
+    const go = h('button', { type: 'button', class: 'restore', text: 'Restore this one', disabled: !t || !!blockedReason(t) || state.busy });
+    go.addEventListener('click', () => restoreBackup(b, label));
+    list.append(h('li', { class: 'backup', 'data-target': b.target },
+      img, h('span', { class: 'backup-text', text: `${when(b.time)} · ${label} · ${KEPT_WHY[b.reason] || b.reason} · ${formatBytes(b.bytes)}` }), go));
+  }
+  const parts = [];
+  if (!found.kept) parts.push(h('p', { class: 'muted', text: 'No backups are kept by this setup.' }));
+  else if (!found.backups.length) parts.push(h('p', { class: 'muted', id: 'backup-none', text: `No earlier photo of ${who} is kept yet: one is kept each time a photo is replaced or removed.` }));
+  else parts.push(list);
+  const audit = h('ul', { class: 'audit muted', id: 'audit-list', 'aria-label': `Audit log lines about ${who}` });
+  for (const a of found.audit) {
+    const t = targetOf(a.target);
+    audit.append(h('li', { text: `${when(a.time)} · ${t ? t.label : a.target} · ${DID[a.action] || a.action} by ${a.identity}${a.backup ? ' (the old one kept)' : ''}` }));
+  }
+  parts.push(h('h3', { text: 'Audit log' }));
+  parts.push(found.audit.length ? audit : h('p', { class: 'muted', id: 'audit-none', text: 'Nothing has been changed for this user yet.' }));
+  $('history-body').replaceChildren(...parts);
+  box.hidden = false;
+}
+
+async function restoreBackup(b, label) {
+  const who = state.user.display_name || state.user.name;
+  const ok = await confirmDialog(`Put back the ${label} photo of ${who} kept ${when(b.time)}? The current one is kept in the backup folder first.`,
+    { title: 'Restore this photo?', ok: 'Restore' });
+  if (!ok) return;
+  await busy(async () => {
+    const run = await post(`api/users/${encodeURIComponent(state.user.id)}/restore`, { source: state.source, path: b.path });
+    const expect = report(run, 'restored');
+    await loadUser({ expect });
   });
 }
 
@@ -507,6 +695,8 @@ async function start() {
       state.source = sel.value;
       state.user = null;
       clearToasts();
+      clearResult();
+      $('history').hidden = true;
       clearInput();
       $('user-search').value = '';
       $('user-summary').textContent = 'No user selected.';
@@ -524,6 +714,7 @@ async function start() {
     onChange: (crop) => {
       if (!state.upload) return;
       $('input-preview').src = previewUrl(crop);
+      refreshChecks(crop);
     },
   });
   $('input-preview').addEventListener('error', () => {

@@ -26,12 +26,14 @@ export function createCropEditor({ onChange }) {
 
   const same = (a, b) => a && b && Math.abs(a.x - b.x) < 0.5 && Math.abs(a.y - b.y) < 0.5 && Math.abs(a.side - b.side) < 0.5;
 
+  // Whole source pixels: the square shown ("369×369") is the square sent
+  // and written, never one pixel less from a fraction rounded down.
   function clamp(c) {
     const maxSide = Math.min(photo.width, photo.height);
-    const side = Math.max(Math.min(c.side, maxSide), Math.min(MIN_SIDE, maxSide));
+    const side = Math.round(Math.max(Math.min(c.side, maxSide), Math.min(MIN_SIDE, maxSide)));
     return {
-      x: Math.min(Math.max(c.x, 0), photo.width - side),
-      y: Math.min(Math.max(c.y, 0), photo.height - side),
+      x: Math.round(Math.min(Math.max(c.x, 0), photo.width - side)),
+      y: Math.round(Math.min(Math.max(c.y, 0), photo.height - side)),
       side,
     };
   }
@@ -89,22 +91,23 @@ export function createCropEditor({ onChange }) {
     'crop-right': () => move(1, 0),
     'crop-up': () => move(0, -1),
     'crop-down': () => move(0, 1),
-    'crop-grow': () => resize(RESIZE),
-    'crop-shrink': () => resize(1 / RESIZE),
+    // Zooming in shows less of the photo: a smaller square, a closer face.
+    'crop-zoom-in': () => resize(1 / RESIZE),
+    'crop-zoom-out': () => resize(RESIZE),
     'crop-reset': reset,
   };
   for (const [id, act] of Object.entries(actions)) {
     $(id).addEventListener('click', () => { if (photo) act(); });
   }
 
-  // The square itself: arrow keys move, + and − resize, Home resets.
+  // The square itself: arrow keys move, + zooms in and − out, Home resets.
   box.addEventListener('keydown', (e) => {
     if (!photo) return;
     const keys = {
       ArrowLeft: () => move(-1, 0), ArrowRight: () => move(1, 0),
       ArrowUp: () => move(0, -1), ArrowDown: () => move(0, 1),
-      '+': () => resize(RESIZE), '=': () => resize(RESIZE),
-      '-': () => resize(1 / RESIZE), '_': () => resize(1 / RESIZE),
+      '+': () => resize(1 / RESIZE), '=': () => resize(1 / RESIZE),
+      '-': () => resize(RESIZE), '_': () => resize(RESIZE),
       Home: reset,
     };
     const act = keys[e.key];

@@ -196,6 +196,54 @@ async function plan(request) {
   }
 }
 
+/**
+ * A small picture for a plan row or a prompt: `src` loaded lazily (only
+ * rows scrolled into view ask the server, whose image work is bounded per
+ * core), or a labelled placeholder when there is nothing to show. The
+ * label is drawn by CSS, so the cell's text stays the file's name.
+ */
+function thumb(src, alt, empty = 'No photo') {
+  const box = h('span', { class: 'thumb', role: 'img', 'aria-label': alt });
+  if (!src) {
+    box.classList.add('empty');
+    box.dataset.label = empty;
+    box.setAttribute('aria-label', `${alt}: ${empty}`);
+    return box;
+  }
+  const img = h('img', { src, alt: '', loading: 'lazy', decoding: 'async', width: 56, height: 56 });
+  img.addEventListener('error', () => {
+    img.remove();
+    box.classList.add('empty');
+    box.dataset.label = empty;
+    box.setAttribute('aria-label', `${alt}: ${empty}`);
+  });
+  box.append(img);
+  return box;
+}
+
+const newPhotoUrl = (file) => `api/imports/${job.id}/preview?file=${encodeURIComponent(file)}`;
+
+/** The current photo of a plan row's user at the row's target (as that target knows them). */
+function currentThumb(r) {
+  const t = ctx.targetOf(r.target);
+  const label = `Current ${t ? t.label : r.target} photo`;
+  if (r.code === 'no-mailbox' || r.code === 'no_mailbox') return thumb(null, label, 'No mailbox');
+  if (r.action === 'set' && !r.current_bytes) return thumb(null, label, 'No photo');
+  const u = `api/users/${encodeURIComponent(r.user_id)}/photo/${encodeURIComponent(r.target)}?source=${encodeURIComponent(r.target)}`;
+  return thumb(u, label);
+}
+
+/** The plan's people to write, in the table's order: the prompts count these. */
+function people() {
+  const seen = new Map();
+  for (const r of job.rows) {
+    if (r.action !== 'set') continue;
+    const key = r.user_id || r.user || r.file;
+    if (!seen.has(key)) seen.set(key, { key, file: r.file, name: r.display_name || r.user });
+  }
+  return [...seen.values()];
+}
+
 /** The plan of `job` as a table, under `title`. */
 function showPlan(title) {
   const out = $('folder-out');
@@ -212,6 +260,12 @@ function showPlan(title) {
     const tr = h('tr', { 'data-action': r.action, 'data-key': rowKey(r.file, r.target) });
     // A path may break after each slash, never inside a name.
     const file = h('td');
+    // What will be written beside what is there now, before anyone confirms.
+    const pics = h('span', { class: 'plan-pics' });
+    if (r.action !== 'error') pics.append(thumb(newPhotoUrl(r.file), `New photo from ${r.file}`));
+    else pics.append(thumb(null, `${r.file}`, 'Cannot be used'));
+    if (r.user_id && r.target) pics.append(currentThumb(r));
+    file.append(pics);
     r.file.split('/').forEach((part, i, all) => {
       file.append(part + (i < all.length - 1 ? '/' : ''));
       if (i < all.length - 1) file.append(h('wbr'));
@@ -229,7 +283,9 @@ function showPlan(title) {
     body.append(tr);
   }
   table.append(body);
-  const label = job.resumed ? 'Carry on' : (c.set ? `Import ${c.set} photo${c.set === 1 ? '' : 's'}` : 'Nothing to import');
+  // People, not writes: one person's AD and HD photos are one question.
+  const n = people().length;
+  const label = job.resumed ? 'Carry on' : (n ? `Import photos for ${n} user${n === 1 ? '' : 's'}` : 'Nothing to import');
   const run = h('button', { type: 'button', class: 'primary', id: 'folder-run', text: label, disabled: !c.set });
   run.addEventListener('click', start);
   const heading = h('h3', { id: 'plan-title', text: title });
@@ -244,7 +300,11 @@ async function start() {
   const progress = h('progress', { id: 'folder-bar', max: 1, value: 0, 'aria-label': 'Import progress' });
   const status = h('p', { id: 'folder-status', class: 'muted', role: 'status', text: 'Starting…' });
   const stop = h('button', { type: 'button', id: 'folder-stop', text: 'Stop' });
-  stop.addEventListener('click', () => post(`api/imports/${job.id}/stop`).catch(ctx.failed));
+  // The one Stop: it also answers a question on screen.
+  stop.addEventListener('click', () => {
+    $('folder-step').replaceChildren();
+    post(`api/imports/${job.id}/stop`).catch(ctx.failed);
+  });
   $('folder-progress').replaceChildren(progress, status, stop);
   // Subscribe first, so no event is missed (the server replays history too).
   const events = new EventSource(`api/imports/${job.id}/events`);
@@ -258,9 +318,16 @@ async function start() {
       progress.value = done;
       const t = ev.target ? ctx.targetOf(ev.target) : null;
       const where = t ? t.label : (ev.target || '');
-      status.textContent = `${done} of ${total}: ${ev.file} → ${where} ${OUTCOME_TEXT[ev.outcome] || ev.outcome}`;
+      const k = personOf(ev.file);
+      const who = k ? `User ${k} of ${people().length}: ` : `${done} of ${total}: `;
+      status.textContent = `${who}${ev.file} → ${where} ${OUTCOME_TEXT[ev.outcome] || ev.outcome}`;
     }
-    if (ev.type === 'confirm') ask(ev);
+    if (ev.type === 'confirm') {
+      const k = personOf(ev.file);
+      const who = ev.display_name || ev.user;
+      status.textContent = `${k ? `User ${k} of ${people().length}` : 'Asking'}: ${ev.file} → ${who}, waiting for your answer`;
+      ask(ev);
+    }
     if (ev.type === 'stopping') status.textContent = 'Stopping after the writes in flight…';
     if (ev.type === 'report-ready') {
       events.close();
@@ -273,21 +340,36 @@ async function start() {
   } catch (e) { events.close(); ctx.failed(e); }
 }
 
+/** The number (from 1) of the person `file` is for, in the table's order. */
+function personOf(file) {
+  const row = job.rows.find((r) => r.file === file && r.action === 'set');
+  if (!row) return 0;
+  const key = row.user_id || row.user || row.file;
+  return people().findIndex((p) => p.key === key) + 1;
+}
+
+const STATE_WORDS = { 'no-photo': 'No photo', 'no-mailbox': 'No mailbox', 'not-accessible': 'Not accessible' };
+
 function ask(ev) {
   const step = $('folder-step');
   const who = ev.display_name ? `${ev.display_name} (${ev.user})` : ev.user;
   const figs = h('div', { class: 'step' });
-  const fig = (src, caption) => {
+  const fig = (src, caption, empty = 'No photo') => {
+    if (!src) return h('figure', {}, h('div', { class: 'frame placeholder', text: empty }), h('figcaption', { class: 'muted', text: caption }));
     const img = h('img', { src, alt: caption });
     const f = h('figure', {}, img, h('figcaption', { class: 'muted', text: caption }));
-    img.addEventListener('error', () => { img.replaceWith(h('div', { class: 'frame placeholder', text: 'No photo' })); });
+    img.addEventListener('error', () => { img.replaceWith(h('div', { class: 'frame placeholder', text: empty })); });
     return f;
   };
-  figs.append(fig(`api/imports/${job.id}/preview?file=${encodeURIComponent(ev.file)}`, `New: ${ev.file}`));
-  if (ev.user_id) {
-    for (const t of ctx.state.session.targets.filter((x) => x.state === 'ok')) {
-      figs.append(fig(`api/users/${encodeURIComponent(ev.user_id)}/photo/${t.kind}?source=${source}&t=${Date.now()}`, `Current ${t.label}`));
-    }
+  figs.append(fig(newPhotoUrl(ev.file), `New: ${ev.file}`));
+  // Each target as the plan saw it: a photo, none, or no mailbox there.
+  for (const t of ctx.state.session.targets.filter((x) => x.state === 'ok')) {
+    const row = job.rows.find((r) => r.file === ev.file && r.target === t.kind);
+    const caption = `Current ${t.label}`;
+    if (!row || !row.user_id) continue;
+    if (row.code === 'no-mailbox' || row.code === 'no_mailbox') figs.append(fig(null, caption, 'No mailbox'));
+    else if (row.action === 'set' && !row.current_bytes) figs.append(fig(null, caption, 'No photo'));
+    else figs.append(fig(`api/users/${encodeURIComponent(row.user_id)}/photo/${t.kind}?source=${t.kind}&t=${Date.now()}`, caption));
   }
   const sizes = ev.targets.map((t) => {
     const x = ctx.targetOf(t.target);
@@ -300,13 +382,17 @@ function ask(ev) {
     box.remove();
     try { await post(`api/imports/${job.id}/decide`, { decision: d, question: ev.question }); } catch (e) { ctx.failed(e); }
   };
-  for (const [d, text, cls] of [['yes', 'Import', 'primary'], ['no', 'Skip', ''], ['all', 'Import all', ''], ['quit', 'Stop', 'danger-outline']]) {
+  // Not "Import": that is the button that started the run. Stop is the
+  // progress line's, one for the whole run.
+  for (const [d, text, cls] of [['yes', 'Yes, write', 'primary'], ['no', 'Skip', ''], ['all', 'Yes to all the rest', '']]) {
     const b = h('button', { type: 'button', class: cls, text });
     b.addEventListener('click', decide(d));
     buttons.append(b);
   }
-  box = h('div', { class: 'confirm-step', role: 'group', 'aria-label': `Import photo for ${who}?` },
-    h('h3', { text: `Import ${ev.file} for ${who}?` }), h('p', { class: 'muted', text: sizes }), figs, buttons);
+  const k = personOf(ev.file);
+  const count = k ? `User ${k} of ${people().length}: ` : '';
+  box = h('div', { class: 'confirm-step', role: 'group', 'aria-label': `Write the photo of ${who}?` },
+    h('h3', { id: 'confirm-question', text: `${count}write ${ev.file} for ${who}?` }), h('p', { class: 'muted', text: sizes }), figs, buttons);
   step.replaceChildren(box);
   buttons.querySelector('button').focus();
 }

@@ -8,15 +8,33 @@ use crate::args::DemoArgs;
 use crate::output::{Output, Status};
 
 pub(crate) async fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<Status> {
-    let demo = userphoto_webui::demo::sandbox(args.data.as_deref())
+    // Kept across restarts unless asked otherwise: what was tried (and the
+    // sign-in it needs) is still there after a restart.
+    let dir = if args.temporary {
+        None
+    } else {
+        Some(match &args.data {
+            Some(d) => d.clone(),
+            None => userphoto_webui::demo::default_dir().ok_or_else(|| {
+                anyhow!("there is no home folder to keep the demo sandbox in; give --data DIR or --temporary")
+            })?,
+        })
+    };
+    if args.reset {
+        if let Some(d) = &dir {
+            userphoto_webui::demo::reset(d)
+                .map_err(|e| anyhow!("cannot reset the demo sandbox: {e}"))?;
+        }
+    }
+    let demo = userphoto_webui::demo::sandbox(dir.as_deref())
         .await
         .map_err(|e| anyhow!("cannot prepare the demo sandbox: {e}"))?;
     let bar = indicatif::ProgressBar::hidden();
     if out.json {
         out.json_line(&json!({"type": "demo", "sandbox": demo.root}));
     } else {
-        let note = if args.data.is_some() {
-            ""
+        let note = if dir.is_some() {
+            " (kept across restarts; --reset starts afresh)"
         } else {
             " (removed on exit)"
         };

@@ -10,12 +10,17 @@
 //! | GET | `/api/users/{id}/photo/{target}?source=` | the current photo's bytes |
 //! | POST | `/api/uploads` | a photo (raw body): probe + cropped preview |
 //! | GET | `/api/uploads/{id}/preview.jpg` | that preview |
+//! | GET | `/api/uploads/{id}/checks?x=&y=&side=` | the quality warnings of a crop square |
+//! | GET | `/api/users/{id}/history` | the backups held and the audit lines of a user |
+//! | GET | `/api/users/{id}/backup?path=` | one of those backups |
+//! | POST | `/api/users/{id}/restore` | `{path}` → puts that backup back (`Ops::restore`) |
 //! | POST | `/api/users/{id}/import` | write the upload to the ticked targets |
 //! | POST | `/api/users/{id}/remove` | remove at one target (backed up) |
 //! | POST | `/api/users/{id}/use-existing-hd` | HD photo → 96×96 at AD |
 //!
 //! Folder import: see [`imports`].
 
+pub(crate) mod history;
 pub(crate) mod imports;
 pub(crate) mod photos;
 pub(crate) mod session;

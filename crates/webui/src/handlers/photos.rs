@@ -135,6 +135,41 @@ pub(crate) async fn preview(
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
 }
 
+/// `GET /api/uploads/{id}/checks?x=&y=&side=`: the quality warnings of
+/// the square the crop editor shows (no face, too dark…), made by the same
+/// pipeline as its preview, so the page's warnings follow the square.
+pub(crate) async fn checks(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<CropQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Value>> {
+    let Query(q) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
+    let bytes = state
+        .upload(&id, |u| Arc::clone(&u.bytes))
+        .ok_or_else(|| AppError::not_found("this upload has expired; choose the photo again"))?;
+    let crop = match (q.x, q.y, q.side) {
+        (None, None, None) => CropMode::default(),
+        (Some(x), Some(y), Some(side)) => CropMode::Box(CropBox { x, y, side }),
+        _ => {
+            return Err(AppError::bad_request(
+                "a crop square needs x, y and side (in source pixels)",
+            ))
+        }
+    };
+    let seen = state
+        .imaging(move || prepare::inspect(&bytes, PREVIEW_SIZE, crop))
+        .await??;
+    let (checks, warnings): (Vec<_>, Vec<_>) = seen
+        .findings()
+        .map(|(issue, text)| (*issue, text.clone()))
+        .unzip();
+    Ok(Json(json!({
+        "crop": seen.report.crop,
+        "checks": checks,
+        "warnings": warnings,
+    })))
+}
+
 /// The body of an import.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ImportBody {

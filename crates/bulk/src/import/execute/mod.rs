@@ -30,7 +30,7 @@
 mod control;
 mod user_task;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -275,6 +275,11 @@ impl Executor {
             waiting,
             from_ahead,
             ready: Vec::new(),
+            // A person asked about each user expects the plan's order, not
+            // the order files happen to finish preparing.
+            ordered: self.confirmer.is_some(),
+            next_index: 0,
+            held: BTreeMap::new(),
         }
     }
 
@@ -567,6 +572,12 @@ struct Feed {
     /// Made ahead, not yet arrived: checked against the plan on arrival.
     from_ahead: HashSet<PathBuf>,
     ready: Vec<(usize, Result<PreparedFile, Detail>)>,
+    /// Hand jobs out in plan order (when each is confirmed by a person).
+    ordered: bool,
+    /// In order: the job handed out next.
+    next_index: usize,
+    /// In order: prepared jobs waiting for the ones before them.
+    held: BTreeMap<usize, Result<PreparedFile, Detail>>,
 }
 
 impl Feed {
@@ -577,12 +588,30 @@ impl Feed {
         jobs: &[Job],
         cancel: &CancelToken,
     ) -> Option<(usize, Result<PreparedFile, Detail>)> {
-        while self.ready.is_empty() {
+        loop {
+            if self.ordered {
+                if let Some(r) = self.held.remove(&self.next_index) {
+                    let i = self.next_index;
+                    self.next_index += 1;
+                    return Some((i, r));
+                }
+            } else if let Some(next) = self.ready.pop() {
+                return Some(next);
+            }
             let done = tokio::select! {
                 biased;
                 () = cancel.cancelled() => None,
                 n = self.preparer.next() => n,
-            }?;
+            };
+            let Some(done) = done else {
+                if cancel.is_cancelled() {
+                    return None;
+                }
+                // Every file arrived: whatever is held, in order.
+                let (i, r) = self.held.pop_first()?;
+                self.next_index = i + 1;
+                return Some((i, r));
+            };
             let Some(indices) = self.waiting.get(&done.path) else {
                 continue;
             };
@@ -606,10 +635,13 @@ impl Feed {
                 }
             }
             for &i in indices.iter().rev() {
-                self.ready.push((i, done.result.clone()));
+                if self.ordered {
+                    self.held.insert(i, done.result.clone());
+                } else {
+                    self.ready.push((i, done.result.clone()));
+                }
             }
         }
-        self.ready.pop()
     }
 }
 
