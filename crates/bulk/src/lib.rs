@@ -24,6 +24,8 @@
 //! * [`reason`] is why a row is what it is, as data; [`wording`] turns it
 //!   (and errors) into sentences for the front end that shows them — the
 //!   engine never words;
+//! * [`sync`] keeps per target and user what was last written, so an
+//!   unchanged re-run reads and writes nothing;
 //! * [`scan`], [`backup`], [`audit`], [`detect`]: finding image files,
 //!   keeping and exporting photos, the audit log, and checking targets;
 //!   [`convert`] (in [`prepare`]) converts a folder of photos to files.
@@ -39,6 +41,7 @@ pub mod prepare;
 pub mod reason;
 pub mod scan;
 pub mod size_rule;
+pub mod sync;
 pub mod wording;
 
 pub use prepare::convert;

@@ -51,6 +51,7 @@ mod kind;
 pub mod ldap;
 pub mod limited;
 pub mod photo;
+pub mod policy;
 mod target;
 pub mod user;
 
@@ -60,4 +61,5 @@ pub use crate::error::{Error, Result};
 pub use crate::ext::DirectoryExt;
 pub use crate::limited::Limited;
 pub use crate::photo::{sha256_hex, Photo, PhotoFormat, PhotoLookup};
+pub use crate::policy::{PhotoPolicy, PhotoSource};
 pub use crate::user::{keys_equal, normalize_key, FindResult, User, UserKey, UserQuery};

@@ -38,6 +38,7 @@ mod device;
 mod errors;
 mod hybrid;
 mod limiter;
+mod photo_settings;
 // Shared with the `google` backend: backoff, body limit, Retry-After.
 pub(crate) mod transport;
 
@@ -479,6 +480,10 @@ impl Directory for GraphDirectory {
         } else {
             Err(self.write_error(user, &answer, &what))
         }
+    }
+
+    async fn photo_policy(&self) -> Result<Option<crate::PhotoPolicy>> {
+        self.photo_update_settings().await.map(Some)
     }
 
     async fn remove_photo(&self, user: &User) -> Result<()> {
