@@ -105,6 +105,13 @@ pub(crate) enum Command {
         after_help = "Examples:\n  userphoto import ~/hr-photos --dry-run\n  userphoto import ~/hr-photos --report import.csv\n  userphoto import ~/hr-photos --match-by employee-id --target ad\n  userphoto import ~/hr-photos --mapping names.csv --confirm\n  userphoto import ~/hr-photos --resume\n\nExit status: 0 when everything planned was done, 1 when anything failed or\nwas left undone (the rest is still done), 2 when the import could not run."
     )]
     Import(ImportArgs),
+    /// Run the `[[sync]]` jobs of userphoto.toml (or the named ones)
+    /// unattended, for a timer: a run with nothing new reads and writes no
+    /// photo (the sync state), one line per job, a lock per job.
+    #[command(
+        after_help = "Examples:\n  userphoto sync\n  userphoto sync hr-photos --json\n  userphoto sync hr-photos --verify\n\nExit status: 0 when every job did everything, 1 when a job failed, was\nalready running or left something undone, 2 when sync could not run.\nSee docs/SYNC.md for the job format and timer examples."
+    )]
+    Sync(SyncArgs),
     /// Write the Active Directory thumbnail from the user's existing HD
     /// photo in Microsoft 365 (for users whose source image is gone).
     ///
@@ -359,8 +366,35 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
     pub(crate) state_dir: Option<PathBuf>,
 
+    /// Read every current photo instead of trusting the sync state, and
+    /// report (not overwrite) photos changed in the directory since
+    /// userphoto wrote them.
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) verify: bool,
+
     #[command(flatten)]
     pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The jobs to run, by name [default: every [[sync]] job].
+    #[arg(value_name = "JOB")]
+    pub(crate) jobs: Vec<String>,
+
+    /// Read every current photo, and report (not overwrite) the ones
+    /// changed in the directory since userphoto wrote them.
+    #[arg(long)]
+    pub(crate) verify: bool,
+
+    /// Threads preparing photos [default: every core].
+    #[arg(long = "threads", short = 'j', value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub(crate) jobs_threads: Option<usize>,
+
+    /// Where the sync state, digest cache, journals and job locks are kept
+    /// [default: `import` beside the audit log, shared with import].
+    #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 /// How to frame the square. `auto` is the default everywhere (CLI and web

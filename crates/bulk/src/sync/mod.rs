@@ -1,10 +1,15 @@
-//! Unattended sync: what `userphoto` knows of its own earlier writes, so a
-//! nightly job costs nothing when nothing changed.
+//! Unattended sync: named jobs a timer runs, that cost nothing when
+//! nothing changed.
 //!
 //! * [`state`] — the per target and user record of our last write
 //!   ([`SyncState`]), trusted by the planner on a re-run and checked
-//!   against the directory with `--verify`.
+//!   against the directory with `--verify`;
+//! * [`job`] — a `[[sync]]` job ([`SyncJob`]): its lock ([`JobLock`]) and
+//!   its run, through the same [`ImportSession`](crate::import::ImportSession)
+//!   as `userphoto import`.
 
+pub mod job;
 pub mod state;
 
+pub use self::job::{JobLock, SyncError, SyncJob};
 pub use self::state::{SyncRecord, SyncState};
