@@ -24,6 +24,7 @@
 //! * [`reason`] is why a row is what it is, as data; [`wording`] turns it
 //!   (and errors) into sentences for the front end that shows them — the
 //!   engine never words;
+//! * [`coverage`] is `userphoto report`: who has a photo where, streamed;
 //! * [`sync`] keeps per target and user what was last written, so an
 //!   unchanged re-run reads and writes nothing;
 //! * [`scan`], [`backup`], [`audit`], [`detect`]: finding image files,
@@ -32,6 +33,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod coverage;
 pub mod detect;
 mod durable_append;
 pub mod identity;

@@ -311,7 +311,7 @@ impl Wording {
 }
 
 /// `at` (seconds since the Unix epoch) as `YYYY-MM-DD HH:MM UTC`.
-pub(crate) fn date(at: i64) -> String {
+pub fn date(at: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()

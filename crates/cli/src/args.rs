@@ -112,6 +112,14 @@ pub(crate) enum Command {
         after_help = "Examples:\n  userphoto sync\n  userphoto sync hr-photos --json\n  userphoto sync hr-photos --verify\n\nExit status: 0 when every job did everything, 1 when a job failed, was\nalready running or left something undone, 2 when sync could not run.\nSee docs/SYNC.md for the job format and timer examples."
     )]
     Sync(SyncArgs),
+    /// Photo coverage per target: users without a photo, with only
+    /// Exchange's 64×64 in AD, with an HD photo but no AD thumbnail,
+    /// written longer ago than --older-than; when userphoto last wrote each
+    /// and from which file; files in --source matching nobody.
+    #[command(
+        after_help = "Examples:\n  userphoto report\n  userphoto report --older-than 365 --source /srv/hr-photos\n  userphoto report --csv > coverage.csv\n  userphoto report --html coverage.html\n  userphoto --json report --target ad"
+    )]
+    Report(ReportArgs),
     /// Write the Active Directory thumbnail from the user's existing HD
     /// photo in Microsoft 365 (for users whose source image is gone).
     ///
@@ -374,6 +382,36 @@ pub(crate) struct ImportArgs {
 
     #[command(flatten)]
     pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) targets: TargetsArg,
+
+    /// Flag photos userphoto wrote more than DAYS days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) older_than: Option<u32>,
+
+    /// A folder of photos: list its files that match nobody.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) source: Option<PathBuf>,
+
+    /// Every row as CSV on standard output.
+    #[arg(long, conflicts_with = "html")]
+    pub(crate) csv: bool,
+
+    /// Write a self-contained HTML page with thumbnails to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+
+    /// In the table, every user (not only those with a finding).
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    /// Where the sync state is kept [default: `import` beside the audit log].
+    #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

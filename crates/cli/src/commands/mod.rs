@@ -11,6 +11,7 @@ pub(crate) mod get;
 pub(crate) mod import;
 pub(crate) mod login;
 pub(crate) mod remove;
+pub(crate) mod report;
 pub(crate) mod restore;
 pub(crate) mod serve;
 pub(crate) mod set;
@@ -54,6 +55,7 @@ pub(crate) fn run(
             Command::Restore(a) => restore::run(a, &config, out).await,
             Command::Import(a) => import::run(a, &config, out).await,
             Command::Sync(a) => sync::run(a, &config, out).await,
+            Command::Report(a) => report::run(a, &config, out).await,
             Command::UseExistingHd(a) => use_existing_hd::run(a, &config, out).await,
             Command::Login(a) => login::run(a, &config, out).await,
         }
