@@ -25,6 +25,8 @@
 //!   (and errors) into sentences for the front end that shows them — the
 //!   engine never words;
 //! * [`coverage`] is `userphoto report`: who has a photo where, streamed;
+//! * [`source`] makes a CSV of `user,photo` rows (paths or https URLs)
+//!   into a folder the planner plans like any other;
 //! * [`sync`] keeps per target and user what was last written, so an
 //!   unchanged re-run reads and writes nothing;
 //! * [`scan`], [`backup`], [`audit`], [`detect`]: finding image files,
@@ -43,6 +45,7 @@ pub mod prepare;
 pub mod reason;
 pub mod scan;
 pub mod size_rule;
+pub mod source;
 pub mod sync;
 pub mod wording;
 

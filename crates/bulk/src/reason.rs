@@ -266,6 +266,13 @@ pub enum Reason {
         /// When we wrote it, seconds since the Unix epoch.
         at: i64,
     },
+    /// A row of a CSV source that could not be used.
+    SourceRow {
+        /// Its line in the CSV.
+        line: usize,
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// The tenant's photo update setting (`photoUpdateSettings`) says
     /// photos are managed on premises: Microsoft 365 accepts no photo
     /// update, so the photo goes to Active Directory only (and reaches the

@@ -274,6 +274,9 @@ impl Wording {
                 t(target),
                 date(*at)
             ),
+            Reason::SourceRow { line, message } => {
+                format!("line {line} of the source CSV: {message}")
+            }
             Reason::CloudPhotosManagedOnPremises { target } => format!(
                 "{}'s photo update setting says photos are managed on premises: \
                  written to Active Directory only, from where directory synchronisation takes it",

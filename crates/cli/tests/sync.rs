@@ -241,3 +241,48 @@ fn the_contrib_timer_files_are_valid() {
         "a daily trigger"
     );
 }
+
+#[test]
+fn a_csv_source_of_paths_syncs_and_its_bad_rows_are_reported() {
+    let config = CONFIG.replace("source = \"hr\"", "source = \"hr.csv\"");
+    let env = Env::new(&config);
+    env.photo("a.jpg", 1);
+    env.photo("b.jpg", 2);
+    std::fs::write(
+        env.path("hr.csv"),
+        "user,photo\nJohn.Smith,hr/a.jpg\njane,hr/b.jpg\nbob,hr/gone.jpg\nbob2,http://127.0.0.1:9/x.jpg\n",
+    )
+    .expect("csv");
+    let first = env.run(&["--json", "sync"]);
+    let (stdout, stderr) = text(&first);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "two bad rows\n{stdout}\n{stderr}"
+    );
+    let line: Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(
+        (&line["summary"]["written"], &line["summary"]["failed"]),
+        (&Value::from(2), &Value::from(2)),
+        "{line}"
+    );
+    let report = std::fs::read_to_string(env.path("reports/hr-photos.csv")).expect("report");
+    assert!(report.contains("only https:// URLs"), "{report}");
+    assert!(report.contains("gone.jpg"), "{report}");
+
+    // Fixed rows; nothing else changed: nothing written again.
+    std::fs::write(
+        env.path("hr.csv"),
+        "user,photo\nJohn.Smith,hr/a.jpg\njane,hr/b.jpg\n",
+    )
+    .expect("csv");
+    let again = env.run(&["--json", "sync"]);
+    let (stdout, stderr) = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{stdout}\n{stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(
+        (&line["summary"]["written"], &line["summary"]["unchanged"]),
+        (&Value::from(0), &Value::from(2)),
+        "{line}"
+    );
+}

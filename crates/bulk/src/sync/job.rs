@@ -14,9 +14,11 @@ use userphoto_directory::config::{SyncSection, Target};
 use userphoto_imaging::CropMode;
 
 use crate::import::{
-    ImportError, ImportOptions, ImportSession, Mapping, NoReporter, RunHooks, RunReport,
+    ImportError, ImportOptions, ImportSession, ItemResult, Mapping, NoReporter, Outcome, RunHooks,
+    RunReport,
 };
 use crate::ops::Ops;
+use crate::reason::Reason;
 
 /// Why a job could not run at all (per-photo problems are in its report).
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,14 @@ pub enum SyncError {
     /// The mapping file cannot be read.
     #[error("sync job {job:?}: {message}; the mapping file needs rows `file,user`")]
     Mapping {
+        /// The job.
+        job: String,
+        /// Why.
+        message: String,
+    },
+    /// The CSV source cannot be read at all.
+    #[error("sync job {job:?}: {message}")]
+    Source {
         /// The job.
         job: String,
         /// Why.
@@ -174,13 +184,51 @@ impl SyncJob {
             job: self.name.clone(),
             source,
         };
-        let session = ImportSession::open(state_dir, &self.options.folder, targets, ops)
-            .verifying(self.verify);
+        let mut options = self.options.clone();
+        let mut problems = Vec::new();
+        if crate::source::is_csv(&options.folder) {
+            // A CSV source becomes a folder of the job's own, planned as
+            // any folder (see `crate::source`).
+            let made = crate::source::materialize(
+                &options.folder,
+                &state_dir.join("sources").join(&self.name),
+                &crate::source::CsvLimits::default(),
+            )
+            .await
+            .map_err(|e| SyncError::Source {
+                job: self.name.clone(),
+                message: e.to_string(),
+            })?;
+            options.folder = made.folder;
+            options.mapping = Some(made.mapping);
+            problems = made.problems;
+        }
+        let session =
+            ImportSession::open(state_dir, &options.folder, targets, ops).verifying(self.verify);
         let pending = session
-            .plan_and_start(&self.options, &NoReporter)
+            .plan_and_start(&options, &NoReporter)
             .await
             .map_err(import)?;
-        session.run(pending, hooks).await.map_err(import)
+        let mut report = session.run(pending, hooks).await.map_err(import)?;
+        for p in problems {
+            report.items.push(ItemResult {
+                file: format!("line {}", p.line),
+                user: (!p.user.is_empty()).then_some(p.user),
+                user_id: None,
+                target: None,
+                outcome: Outcome::Failed,
+                bytes: None,
+                reason: Some(Reason::SourceRow {
+                    line: p.line,
+                    message: p.message,
+                }),
+                error: None,
+                backup: None,
+                retryable: false,
+            });
+            report.summary.failed += 1;
+        }
+        Ok(report)
     }
 }
 

@@ -194,7 +194,8 @@ pub struct AuditSection {
 pub struct SyncSection {
     /// The job's name (`userphoto sync NAME`): letters, digits, `-`, `_`.
     pub name: String,
-    /// The folder of photos (relative to this file).
+    /// The folder of photos, or a CSV of `user,photo` rows (paths or
+    /// https URLs), relative to this file.
     pub source: PathBuf,
     /// The targets to write (default: every configured target).
     #[serde(default)]
