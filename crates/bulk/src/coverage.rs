@@ -411,6 +411,7 @@ mod tests {
             written_sha256: "x".into(),
             at: 0,
             seen_sha256: None,
+            version: None,
         });
         let options = CoverageOptions {
             older_than_days: Some(30),

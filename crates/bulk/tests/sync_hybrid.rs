@@ -8,8 +8,9 @@
 //!
 //! What they prove: an unchanged re-run reads no photo and writes none in
 //! either directory (the emulator's own counters, and a counting wrapper
-//! around AD); `--verify` reads them and reports a photo changed in the
-//! directory since our write instead of overwriting it; and with the
+//! around AD); a photo changed in AD since our write is noticed by its
+//! moved `uSNChanged` (one read) and reported, not overwritten; `--verify`
+//! reads every photo and reports one changed in the cloud too; and with the
 //! tenant's photo update setting `onPremises` no PUT is sent and the plan
 //! says why.
 
@@ -161,6 +162,28 @@ async fn an_unchanged_hybrid_rerun_reads_and_writes_no_photo_and_verify_reports_
         .set_photo(&u2300, &Photo::new(photo(96, 96, 7)).expect("photo"))
         .await
         .expect("change in AD");
+    // Without --verify: AD's uSNChanged of user2300 moved (read in the same
+    // search that found the users), so only that photo is read — and it is
+    // reported, not overwritten. The cloud is not read at all.
+    let before = emulator.stats();
+    let ad_before = counts(&ad_count);
+    let noticed = run(&state, &folder, &targets, root.path(), false).await;
+    let (_, reads, writes) = delta(&emulator.stats(), &before);
+    assert_eq!((reads, writes), (0, 0));
+    assert_eq!(
+        counts(&ad_count),
+        (ad_before.0, ad_before.1 + 1),
+        "one AD photo read"
+    );
+    assert_eq!((noticed.written, noticed.skipped), (0, 1));
+    assert!(noticed
+        .plan
+        .entries
+        .iter()
+        .filter(|e| e.relative == "user2300.jpg")
+        .flat_map(|e| &e.steps)
+        .any(|s| matches!(s.reason, Some(Reason::ChangedSinceSync { .. }))));
+
     let before = emulator.stats();
     let verified = run(&state, &folder, &targets, root.path(), true).await;
     let (_, reads, writes) = delta(&emulator.stats(), &before);

@@ -47,6 +47,11 @@ pub struct SyncRecord {
     /// it reads back so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen_sha256: Option<String>,
+    /// The entry's change marker (AD `uSNChanged`, see
+    /// [`User::version`](userphoto_directory::User::version)) when the
+    /// photo was last known to be ours: while it stays, nothing changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl SyncRecord {
@@ -156,11 +161,12 @@ impl SyncState {
             let k = key(target, &r.user_id);
             // A photo found in place keeps the date of the write that put it
             // there.
-            let (at, seen) = match (outcome, map.get(&k)) {
+            let (at, seen, version) = match (outcome, map.get(&k)) {
                 (Outcome::Unchanged, Some(old)) if &old.written_sha256 == sha => {
-                    (old.at, old.seen_sha256.clone())
+                    (old.at, old.seen_sha256.clone(), old.version.clone())
                 }
-                _ => (now, None),
+                // Our write moved the marker; the next plan learns it.
+                _ => (now, None, None),
             };
             map.insert(
                 k,
@@ -171,6 +177,7 @@ impl SyncState {
                     written_sha256: sha.clone(),
                     at,
                     seen_sha256: seen,
+                    version,
                 },
             );
         }
@@ -206,11 +213,17 @@ impl SyncState {
     /// photo to write has the digest of our last write to that user is
     /// `unchanged` without reading anything — unless `verify`, which
     /// leaves it to [`SyncState::after_read`].
+    ///
+    /// Where the directory gives a change marker (AD `uSNChanged`, read in
+    /// the same search that found the user), a marker that moved since the
+    /// photo was last known to be ours sends the step to the read after
+    /// all: the entry changed, maybe its photo. The first plan after our
+    /// write learns the marker (our write moved it).
     pub(crate) fn before_read(&self, entries: &mut [Entry], verify: bool) {
         if verify {
             return;
         }
-        let map = self.lock();
+        let mut map = self.lock();
         for step in entries.iter_mut().flat_map(|e| e.steps.iter_mut()) {
             if step.action != Action::Set {
                 continue;
@@ -218,9 +231,16 @@ impl SyncState {
             let (Some(user), Some(new)) = (&step.user, &step.new_sha256) else {
                 continue;
             };
-            let Some(rec) = map.get(&key(step.target, &user.id)) else {
+            let Some(rec) = map.get_mut(&key(step.target, &user.id)) else {
                 continue;
             };
+            match (&rec.version, &user.version) {
+                (Some(was), Some(now)) if was != now => continue,
+                (None, Some(now)) if &rec.written_sha256 == new => {
+                    rec.version = Some(now.clone());
+                }
+                _ => {}
+            }
             if &rec.written_sha256 == new {
                 step.action = Action::Unchanged;
                 step.reason = Some(Reason::Synced {
@@ -259,6 +279,10 @@ impl SyncState {
                 // re-encoding-looking change is someone else's).
                 if rec.seen_sha256.is_none() {
                     rec.seen_sha256 = Some(current.clone());
+                }
+                // The entry changed, not its photo: the new marker is ours.
+                if user.version.is_some() {
+                    rec.version.clone_from(&user.version);
                 }
                 step.action = Action::Unchanged;
                 continue;
