@@ -115,6 +115,9 @@ async fn run_job(
     let hooks = RunHooks {
         options: ExecuteOptions {
             threads: args.jobs_threads,
+            // Nobody is there to type --resume: ride out a DC restart as
+            // `import` does by default.
+            outage_wait: Some(std::time::Duration::from_secs(120)),
             ..ExecuteOptions::default()
         },
         reporter: Arc::new(NoReporter),
