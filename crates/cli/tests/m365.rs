@@ -578,3 +578,61 @@ fn hybrid_set_and_import_find_cloud_users_by_mail_and_logon_name() {
     assert_eq!(emu.emulator.writes_for(&id(2477)), 1);
     assert_eq!(emu.emulator.writes_for(&id(2478)), 1);
 }
+
+/// `detect` shows the tenant's photo update setting, says plainly when
+/// the permission to read it is missing, and an import into a tenant whose
+/// photos are managed on premises sends no upload and says why.
+#[test]
+fn detect_shows_the_photo_update_setting_and_an_on_premises_tenant_gets_no_upload() {
+    let target_of = |out: Vec<Value>| {
+        out.into_iter()
+            .find(|d| d["type"] == "target" && d["target"] == "m365")
+            .expect("an m365 line")
+    };
+    let emu = Emulator::start(
+        Knobs::default()
+            .with_users(2)
+            .with_photo_update_source("onPremises"),
+    );
+    let env = cli(&emu.section());
+    let m365 = target_of(env.json(&["detect"]));
+    assert_eq!(m365["photo_source"], "onPremises", "{m365}");
+    assert!(
+        m365["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("managed on premises")),
+        "{m365}"
+    );
+
+    std::fs::create_dir_all(env.path("hr")).expect("mkdir");
+    let image = env.image("hr/emu00001.png", 700, 700, 3);
+    assert!(Path::new(&image).is_file());
+    let rows = env.json(&["import", &env.path("hr").to_string_lossy(), "--dry-run"]);
+    let row = rows
+        .iter()
+        .find(|r| r["target"] == "m365")
+        .expect("a plan row for m365");
+    assert_eq!(row["action"], "skipped", "{row}");
+    assert_eq!(row["code"], "cloud-photos-managed-on-premises", "{row}");
+    env.json(&["import", &env.path("hr").to_string_lossy()]);
+    let stats = emu.emulator.stats();
+    assert_eq!(
+        (stats.writes, stats.refused_on_premises),
+        (0, 0),
+        "no PUT sent"
+    );
+
+    // Without PeopleSettings.Read.All: said plainly, taken as cloud.
+    let mut knobs = Knobs::default().with_users(1);
+    knobs.people_settings_denied = true;
+    let emu = Emulator::start(knobs);
+    let env = cli(&emu.section());
+    let m365 = target_of(env.json(&["detect"]));
+    assert_eq!(m365["photo_source"], Value::Null);
+    assert!(
+        m365["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("PeopleSettings.Read.All") && d.contains("taken as cloud")),
+        "{m365}"
+    );
+}
