@@ -1,5 +1,6 @@
 //! Sources of photos beyond a folder: a CSV of `user,photo` rows, where
-//! `photo` is a path or an https URL — what HR systems export.
+//! `photo` is a path or an https URL — what HR systems export — and
+//! another directory (`source = "m365"` into `ad`, `ad` into `ldap`, …).
 //!
 //! Why it plugs in this way: the planner already knows a folder and a
 //! `file,user` mapping (the digest cache keys on a file's size and mtime,
@@ -197,6 +198,110 @@ pub async fn materialize(
         }
     }
     let mapping = Mapping::parse(&mapping_rows).map_err(|e| err(csv, e.to_string()))?;
+    Ok(Materialized {
+        folder: into.to_path_buf(),
+        mapping,
+        problems,
+    })
+}
+
+/// Makes `into` hold the photo of every user of `source` that has one,
+/// named by the user's value for `key` (falling back to UPN, then mail),
+/// with the mapping to those names: another directory as the source, the
+/// general form of `use-existing-hd --all`. Photos are read concurrently
+/// within the source's suggested concurrency; a file is rewritten only when
+/// its bytes changed, so an unchanged source writes nothing downstream
+/// (each photo is still read from the source once per run).
+///
+/// # Errors
+/// When the source cannot list its users, or `into` cannot be written.
+/// Photos that cannot be read are [`Materialized::problems`].
+pub async fn materialize_directory(
+    source: &userphoto_directory::config::Target,
+    key: userphoto_directory::UserKey,
+    into: &Path,
+) -> Result<Materialized, SourceError> {
+    use futures::StreamExt as _;
+    use userphoto_directory::{PhotoLookup, UserKey, UserQuery};
+
+    let err = |path: &Path, message: String| SourceError {
+        path: path.to_path_buf(),
+        message,
+    };
+    std::fs::create_dir_all(into)
+        .map_err(|e| err(into, format!("cannot create the source folder: {e}")))?;
+    let dir = &source.directory;
+    let limit = dir.capabilities().suggested_concurrency.max(1);
+    let mut reads = dir
+        .list_users(&UserQuery::all())
+        .enumerate()
+        .map(|(i, user)| async move {
+            match user {
+                Ok(u) => {
+                    let photo = dir.get_photo(&u).await;
+                    (i, Ok((u, photo)))
+                }
+                Err(e) => (i, Err(e)),
+            }
+        })
+        .buffer_unordered(limit);
+    let mut mapping_rows = String::from("file,user\n");
+    let mut problems = Vec::new();
+    let mut kept: HashSet<String> = HashSet::new();
+    while let Some((i, read)) = reads.next().await {
+        let (user, photo) = read.map_err(|e| {
+            err(
+                into,
+                format!("{}: cannot list the source's users: {e}", source.kind),
+            )
+        })?;
+        let name = user
+            .key(key)
+            .or_else(|| user.key(UserKey::Upn))
+            .or_else(|| user.key(UserKey::Mail));
+        let bytes = match photo {
+            Ok(PhotoLookup::Photo(p)) => p.bytes().to_vec(),
+            Ok(_) => continue,
+            Err(e) => {
+                problems.push(RowProblem {
+                    line: i + 1,
+                    user: user.to_string(),
+                    message: format!("{}: the photo cannot be read: {e}", source.kind),
+                });
+                continue;
+            }
+        };
+        let Some(name) = name else {
+            problems.push(RowProblem {
+                line: i + 1,
+                user: user.to_string(),
+                message: format!("{}: the user has no {key} to be matched by", source.kind),
+            });
+            continue;
+        };
+        let file = format!(
+            "{}.{}",
+            &userphoto_directory::sha256_hex(user.id.as_bytes())[..16],
+            extension(&bytes)
+        );
+        let path = into.join(&file);
+        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            std::fs::write(&path, &bytes)
+                .map_err(|e| err(&path, format!("cannot write the photo: {e}")))?;
+        }
+        mapping_rows.push_str(&format!("{file},\"{}\"\n", name.replace('"', "\"\"")));
+        kept.insert(file);
+    }
+    drop(reads);
+    if let Ok(entries) = std::fs::read_dir(into) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !kept.contains(&name) && e.path().is_file() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let mapping = Mapping::parse(&mapping_rows).map_err(|e| err(into, e.to_string()))?;
     Ok(Materialized {
         folder: into.to_path_buf(),
         mapping,

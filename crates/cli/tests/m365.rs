@@ -636,3 +636,47 @@ fn detect_shows_the_photo_update_setting_and_an_on_premises_tenant_gets_no_uploa
         "{m365}"
     );
 }
+
+/// `[[sync]]` with another directory as the source: the cloud's photos
+/// into a folder target, matched by UPN; a second run writes nothing.
+#[test]
+fn a_sync_job_takes_the_cloud_photos_into_another_target() {
+    let emu = Emulator::start(Knobs::default().with_users(3));
+    let folder = "[folder]\npath = \"dir\"\n\n[[sync]]\nname = \"from-cloud\"\nsource = \"m365\"\n";
+    let env = cli(&format!("{}\n{folder}", emu.section()));
+    std::fs::create_dir_all(env.path("dir")).expect("mkdir");
+    std::fs::write(
+        env.path("dir/users.csv"),
+        "id,sam_account_name,upn\nf0,ann,emu00000@contoso.test\nf1,ben,emu00001@contoso.test\nf2,cat,someone.else@contoso.test\n",
+    )
+    .expect("users");
+    // Cloud photos for emu00000 and emu00002 (who has no folder user).
+    for (user, seed) in [("emu00000", 1), ("emu00002", 2)] {
+        let image = env.image(&format!("{user}.png"), 700, 700, seed);
+        env.run(0, &["set", user, &image, "--target", "m365"]);
+    }
+    let writes = emu.emulator.stats().writes;
+
+    let first: Value =
+        serde_json::from_str(env.run(0, &["--json", "sync"]).trim()).expect("one JSON line");
+    assert_eq!(first["status"], "ok", "{first}");
+    assert_eq!(
+        (&first["summary"]["written"], &first["summary"]["unmatched"]),
+        (&Value::from(1), &Value::from(1)),
+        "ann written; emu00002 matches nobody: {first}"
+    );
+    assert!(env.path("dir/photos/f0.jpg").is_file());
+    assert_eq!(
+        emu.emulator.stats().writes,
+        writes,
+        "the source is only read"
+    );
+
+    let again: Value =
+        serde_json::from_str(env.run(0, &["--json", "sync"]).trim()).expect("one JSON line");
+    assert_eq!(
+        (&again["summary"]["written"], &again["summary"]["unchanged"]),
+        (&Value::from(0), &Value::from(1)),
+        "{again}"
+    );
+}

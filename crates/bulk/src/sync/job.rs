@@ -122,11 +122,16 @@ pub struct SyncJob {
     pub options: ImportOptions,
     /// Read every current photo and report changes made in the directory.
     pub verify: bool,
+    /// Another directory as the source (`source = "m365"`), opened by the
+    /// front end; its users are matched by `match_by` (default UPN).
+    pub source_directory: Option<Target>,
 }
 
 impl SyncJob {
     /// The job of a `[[sync]]` section; `resolve` turns the file's paths
-    /// into paths relative to the configuration file.
+    /// into paths relative to the configuration file. A `source` naming a
+    /// target (`m365`, `ad`, …) needs [`SyncJob::source_directory`] set to
+    /// that target, opened.
     ///
     /// # Errors
     /// [`SyncError::Mapping`] when the mapping file cannot be read.
@@ -161,6 +166,7 @@ impl SyncJob {
             name: section.name.clone(),
             options,
             verify: section.verify,
+            source_directory: None,
         })
     }
 
@@ -186,7 +192,27 @@ impl SyncJob {
         };
         let mut options = self.options.clone();
         let mut problems = Vec::new();
-        if crate::source::is_csv(&options.folder) {
+        if let Some(source) = &self.source_directory {
+            // Another directory as the source: its photos become a folder
+            // of the job's own, planned as any folder (see `crate::source`).
+            let key = options
+                .match_by
+                .unwrap_or(userphoto_directory::UserKey::Upn);
+            let made = crate::source::materialize_directory(
+                source,
+                key,
+                &state_dir.join("sources").join(&self.name),
+            )
+            .await
+            .map_err(|e| SyncError::Source {
+                job: self.name.clone(),
+                message: e.to_string(),
+            })?;
+            options.folder = made.folder;
+            options.mapping = Some(made.mapping);
+            options.match_by = Some(key);
+            problems = made.problems;
+        } else if crate::source::is_csv(&options.folder) {
             // A CSV source becomes a folder of the job's own, planned as
             // any folder (see `crate::source`).
             let made = crate::source::materialize(

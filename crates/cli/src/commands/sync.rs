@@ -76,9 +76,15 @@ async fn run_job(
         }
         false
     };
-    let kinds = if section.targets.is_empty() {
+    // `source = "m365"` (a target's name, not a path): another directory
+    // is the source, and not a target of this job.
+    let source_kind = section
+        .source
+        .to_str()
+        .and_then(|s| s.parse::<userphoto_directory::config::TargetKind>().ok());
+    let kinds: Vec<_> = if section.targets.is_empty() {
         match configured(config) {
-            Ok(k) => k,
+            Ok(k) => k.into_iter().filter(|k| Some(*k) != source_kind).collect(),
             Err(e) => return fail(format!("sync job {:?}: {e:#}", section.name)),
         }
     } else {
@@ -109,6 +115,23 @@ async fn run_job(
         Ok(j) => j,
         Err(e) => return fail(e.to_string()),
     };
+    if let Some(kind) = source_kind {
+        if targets.iter().any(|t| t.kind == kind) {
+            return fail(format!(
+                "sync job {:?}: {kind} is both the source and a target; remove it from targets",
+                section.name
+            ));
+        }
+        match open(config, kind).await {
+            Ok(t) => job.source_directory = Some(t),
+            Err(e) => {
+                return fail(format!(
+                    "sync job {:?} did not run: the source {e:#}",
+                    section.name
+                ))
+            }
+        }
+    }
     job.options.match_order = ops.match_order().to_vec();
     job.options.threads = args.jobs_threads;
     job.verify |= args.verify;

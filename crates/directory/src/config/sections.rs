@@ -195,9 +195,11 @@ pub struct SyncSection {
     /// The job's name (`userphoto sync NAME`): letters, digits, `-`, `_`.
     pub name: String,
     /// The folder of photos, or a CSV of `user,photo` rows (paths or
-    /// https URLs), relative to this file.
+    /// https URLs), relative to this file; or a configured target's name
+    /// (`m365`): another directory as the source.
     pub source: PathBuf,
-    /// The targets to write (default: every configured target).
+    /// The targets to write (default: every configured target but the
+    /// source).
     #[serde(default)]
     pub targets: Vec<crate::kind::TargetKind>,
     /// The key file names are matched on (default: the listing key of the

@@ -88,7 +88,11 @@ fn check_sync(file: &ConfigFile, file_name: &str) -> Result<()> {
                 )));
             }
         }
-        for kind in &job.targets {
+        let source_kind = job
+            .source
+            .to_str()
+            .and_then(|s| s.parse::<crate::kind::TargetKind>().ok());
+        for kind in job.targets.iter().chain(source_kind.as_ref()) {
             let configured = match kind {
                 crate::kind::TargetKind::Ad => file.ad.is_some(),
                 crate::kind::TargetKind::M365 => file.m365.is_some(),
@@ -99,7 +103,7 @@ fn check_sync(file: &ConfigFile, file_name: &str) -> Result<()> {
             };
             if !configured {
                 return Err(invalid(format!(
-                    "{origin}: target {kind} has no [{kind}] section; add one or remove it from targets"
+                    "{origin}: {kind} has no [{kind}] section; add one, or do not name it as a source or target"
                 )));
             }
         }
