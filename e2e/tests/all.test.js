@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { png, ramp, jpegSize } from './png.js';
-import { request } from './http.js';
+import { request, rawStatus } from './http.js';
 
 const URL0 = process.env.USERPHOTO_URL;
 const SANDBOX = process.env.USERPHOTO_SANDBOX;
@@ -19,6 +19,15 @@ if (!URL0 || !SANDBOX || !SHOTS || !WORK) {
   throw new Error('run these tests with e2e/run (it starts userphoto demo and sets USERPHOTO_URL)');
 }
 const BASE = new URL(URL0).origin;
+// The UI's own base (`http://127.0.0.1:PORT/s/<random>`), learned at
+// sign-in: every page and API URL is under it, and only there does the
+// browser send the session cookie. THE helper for raw signed-in requests:
+// `app('/api/session')` with `sessionHeaders()`.
+let APP = null;
+const app = (p) => {
+  assert.ok(APP, 'signed in first');
+  return `${APP}${p}`;
+};
 
 let browser;
 let context;
@@ -71,6 +80,8 @@ test('the sign-in link opens the main screen, labelled DEMO, with the mode', asy
   const res = await page.goto(URL0);
   assert.equal(res.status(), 200);
   assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar');
+  APP = new URL('.', page.url()).href.replace(/\/$/, '');
+  assert.match(new URL(APP).pathname, /^\/s\/[0-9a-f]{32,}$/, 'the UI is under a random base path');
   await page.waitForSelector('body[data-ready="true"]');
   assert.equal(await page.locator('#demo-badge').isVisible(), true);
   assert.equal(await page.locator('#mode').textContent(), 'ON-PREMISES');
@@ -78,6 +89,7 @@ test('the sign-in link opens the main screen, labelled DEMO, with the mode', asy
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name.startsWith('userphoto_session'));
   assert.ok(session && session.httpOnly && session.sameSite === 'Strict');
+  assert.equal(session.path, `${new URL(APP).pathname}/`, 'the cookie is bound to the base path');
   await shot('01-start');
 });
 
@@ -233,7 +245,7 @@ test('the warnings of one import come in one toast; the next action clears the l
 test('toasts: at most three on screen, the rest folded into "+N more" (errors first), all one click away', async () => {
   // Many at once, through the page's own toast module.
   await page.evaluate(async () => {
-    const m = await import('/assets/toasts.js');
+    const m = await import(new URL('assets/toasts.js', document.baseURI).href);
     m.clearToasts();
     for (let i = 1; i <= 5; i++) m.toast(`Warning number ${i}`, 'warn');
     m.toast('Error one', 'error');
@@ -468,15 +480,15 @@ test('the page names no command-line flag: a backup that cannot be kept, a file 
 // (after the folder import tests below have run, see the end of the file)
 
 async function sessionHeaders() {
-  const cookies = await context.cookies(BASE);
+  const cookies = await context.cookies(app('/'));
   const cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
-  const s = await request(`${BASE}/api/session`, { headers: { cookie } });
+  const s = await request(app('/api/session'), { headers: { cookie } });
   assert.equal(s.status, 200);
   return { cookie, csrf: s.json.csrf };
 }
 
 test('security: no session is 401', async () => {
-  const r = await request(`${BASE}/api/session`);
+  const r = await request(app('/api/session'));
   assert.equal(r.status, 401);
   assert.equal(r.json.error.code, 'unauthorized');
   const page401 = await request(`${BASE}/`);
@@ -485,21 +497,34 @@ test('security: no session is 401', async () => {
   assert.equal(spent.status, 401, 'the sign-in link works once');
 });
 
+test('security: the session cookie is not sent, nor valid, outside the base path', async () => {
+  // What the browser would send another service on this host: nothing,
+  // as no other path is under the cookie's.
+  assert.equal((await context.cookies(`${BASE}/api/session`)).length, 0);
+  assert.equal((await context.cookies('http://127.0.0.1:1/')).length, 0);
+  // And were it sent there anyway, it is worth nothing there.
+  const { cookie } = await sessionHeaders();
+  const r = await request(`${BASE}/api/session`, { headers: { cookie } });
+  assert.equal(r.status, 401);
+  const twoHosts = await rawStatus(app('/api/session'), [`Host: ${new URL(BASE).host}`, 'Host: attacker.example', `Cookie: ${cookie}`]);
+  assert.equal(twoHosts, 400, 'two Host headers');
+});
+
 test('security: a wrong Host is 403 (DNS rebinding)', async () => {
   const { cookie } = await sessionHeaders();
-  const r = await request(`${BASE}/api/session`, { headers: { cookie, host: 'attacker.example' } });
+  const r = await request(app('/api/session'), { headers: { cookie, host: 'attacker.example' } });
   assert.equal(r.status, 403);
 });
 
 test('security: a cross-origin POST is 403 and changes nothing', async () => {
   const { cookie, csrf } = await sessionHeaders();
   const body = JSON.stringify({ target: 'folder' });
-  const r = await request(`${BASE}/api/users/u01/remove`, {
+  const r = await request(app('/api/users/u01/remove'), {
     method: 'POST', body,
     headers: { cookie, 'x-csrf-token': csrf, origin: 'http://attacker.example', 'content-type': 'application/json' },
   });
   assert.equal(r.status, 403);
-  const noToken = await request(`${BASE}/api/users/u01/remove`, {
+  const noToken = await request(app('/api/users/u01/remove'), {
     method: 'POST', body,
     headers: { cookie, origin: BASE, 'content-type': 'application/json' },
   });
@@ -516,7 +541,7 @@ test('security: a cross-origin POST is 403 and changes nothing', async () => {
       });
       return r.type;
     } catch (e) { return 'blocked'; }
-  }, BASE);
+  }, APP);
   assert.ok(['opaque', 'blocked'].includes(status));
   await evil.close();
   assert.ok(fs.existsSync(path.join(SANDBOX, 'hd', 'photos', 'u01.jpg')), 'still nothing removed');
@@ -525,7 +550,7 @@ test('security: a cross-origin POST is 403 and changes nothing', async () => {
 test('security: an oversized upload is 413', async () => {
   const { cookie, csrf } = await sessionHeaders();
   const big = Buffer.alloc(3 * 1024 * 1024, 0xff);
-  const r = await request(`${BASE}/api/uploads`, {
+  const r = await request(app('/api/uploads'), {
     method: 'POST', body: big,
     headers: { cookie, 'x-csrf-token': csrf, origin: BASE, 'content-type': 'application/octet-stream', 'content-length': big.length },
   });
@@ -534,7 +559,7 @@ test('security: an oversized upload is 413', async () => {
 });
 
 test('security: answers carry a strict CSP', async () => {
-  const r = await request(`${BASE}/api/session`);
+  const r = await request(app('/api/session'));
   assert.match(r.headers['content-security-policy'], /default-src 'none'/);
   assert.doesNotMatch(r.headers['content-security-policy'], /unsafe-inline/);
   assert.equal(r.headers['x-content-type-options'], 'nosniff');
@@ -593,7 +618,7 @@ test('folder import: the plan, then confirm each with the current photos beside 
   assert.match(status, /Done: [1-9]\d* written/);
   assert.match(status, / 0 failed/, 'the user without a mailbox is skipped, not failed');
   await shot('14-folder-done');
-  const report = await page.request.get(`${BASE}/api/imports/${await page.evaluate(() => new URL(document.getElementById('folder-report').href).pathname.split('/')[3])}/report`);
+  const report = await page.request.get(await page.evaluate(() => document.getElementById('folder-report').href));
   assert.equal(report.status(), 200);
   const json = await report.json();
   assert.ok(json.summary.written >= 1);

@@ -1,5 +1,6 @@
 // Raw HTTP requests (node:http), so a test can send any Host or Origin.
 import http from 'node:http';
+import net from 'node:net';
 
 export function request(url, { method = 'GET', headers = {}, body } = {}) {
   return new Promise((resolve, reject) => {
@@ -23,5 +24,20 @@ export function request(url, { method = 'GET', headers = {}, body } = {}) {
     });
     if (body) req.write(body);
     req.end();
+  });
+}
+
+// The status code of a GET written by hand, header lines as given (node's
+// client will not send two Host headers).
+export function rawStatus(url, headerLines) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const socket = net.connect(Number(u.port), u.hostname, () => {
+      socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\n${headerLines.join('\r\n')}\r\nConnection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.on('data', (d) => { text += d.toString('latin1'); });
+    socket.on('end', () => resolve(Number((text.match(/^HTTP\/1\.1 (\d{3})/) || [])[1] || 0)));
+    socket.on('error', reject);
   });
 }

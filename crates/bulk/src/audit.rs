@@ -169,6 +169,50 @@ impl AuditLog {
             })?
     }
 
+    /// Whether the log has the line of a write of the photo `new_sha256`
+    /// for `user_id` at `target`, its last change of that user there
+    /// (streamed; torn or foreign lines are stepped over). An interrupted
+    /// run may have logged a write it then did not journal.
+    ///
+    /// # Errors
+    /// [`AuditError::Read`] when the log cannot be read.
+    pub fn last_write_is(
+        &self,
+        target: &str,
+        user_id: &str,
+        new_sha256: &str,
+    ) -> Result<bool, AuditError> {
+        use std::io::BufRead as _;
+        let file = match fs::File::open(self.path()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => {
+                return Err(AuditError::Read {
+                    path: self.path().to_owned(),
+                    source,
+                })
+            }
+        };
+        let mut last: Option<Option<String>> = None;
+        for line in io::BufReader::new(file).split(b'\n') {
+            let line = line.map_err(|source| AuditError::Read {
+                path: self.path().to_owned(),
+                source,
+            })?;
+            // Cheap test first: most lines are about other users.
+            if !contains(&line, user_id.as_bytes()) {
+                continue;
+            }
+            let Ok(r) = serde_json::from_slice::<AuditRecord>(&line) else {
+                continue;
+            };
+            if r.target == target && r.user_id == user_id {
+                last = Some(r.new_sha256);
+            }
+        }
+        Ok(last.flatten().is_some_and(|sha| sha == new_sha256))
+    }
+
     /// Every record in the log (none if it does not exist yet).
     ///
     /// # Errors
@@ -196,6 +240,11 @@ impl AuditLog {
             })
             .collect()
     }
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -258,5 +307,27 @@ mod tests {
             .to_string();
         assert!(e.contains("cannot write the audit log"), "{e}");
         assert!(e.contains("blocker"), "{e}");
+    }
+
+    #[test]
+    fn the_last_write_of_a_user_is_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::new(dir.path().join("audit.jsonl"));
+        assert!(!log.last_write_is("ad", "CN=A", "aa").expect("no log yet"));
+        let mut set = AuditRecord::now("svc", "ad", "CN=A", AuditAction::Set);
+        set.new_sha256 = Some("aa".into());
+        log.append_blocking(&set).expect("append");
+        let mut other = AuditRecord::now("svc", "m365", "CN=A", AuditAction::Set);
+        other.new_sha256 = Some("bb".into());
+        log.append_blocking(&other).expect("append");
+        assert!(log.last_write_is("ad", "CN=A", "aa").expect("read"));
+        assert!(!log.last_write_is("ad", "CN=A", "bb").expect("read"));
+        assert!(!log.last_write_is("ad", "CN=B", "aa").expect("read"));
+        let removed = AuditRecord::now("svc", "ad", "CN=A", AuditAction::Remove);
+        log.append_blocking(&removed).expect("append");
+        assert!(
+            !log.last_write_is("ad", "CN=A", "aa").expect("read"),
+            "removed since"
+        );
     }
 }

@@ -208,7 +208,8 @@ impl BackupStore {
         );
         let path = self.dir.join(&rel);
         let folder = path.parent().unwrap_or(&self.dir).to_owned();
-        fs::create_dir_all(&folder).map_err(io_err("create the backup folder", &folder))?;
+        userphoto_directory::private_fs::create_dir_all(&folder)
+            .map_err(io_err("create the backup folder", &folder))?;
         if !path.exists() {
             write_atomic(&folder, &path, photo.bytes())?;
         }

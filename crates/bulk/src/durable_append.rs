@@ -17,6 +17,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use userphoto_directory::private_fs;
 
 /// An append that did not reach the disk: what was being done, to which
 /// file, and why. The backup manifest and the audit log each turn it into
@@ -144,14 +145,13 @@ fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<(), FailedWrite> {
         }
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(fail("create the folder of"))?;
+        private_fs::create_dir_all(parent).map_err(fail("create the folder of"))?;
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)
-        .map_err(fail("open"))?;
+    let mut file = private_fs::open(
+        private_fs::options().create(true).read(true).append(true),
+        path,
+    )
+    .map_err(fail("open"))?;
     let len = file.metadata().map_err(fail("read"))?.len();
     let torn = len > 0 && last_byte(&mut file, len).map_err(fail("read"))? != b'\n';
     let written = if torn {

@@ -16,10 +16,10 @@
 //!   by default): the first key that finds someone wins, and an ambiguous
 //!   key is an answer (never followed by a guess with a later key); empty
 //!   values are never looked up;
-//! * and, for names the primary does not know (cloud-only users) or when
-//!   the match key is not among those keys, by the name itself. A person
-//!   already known in one target (picked in the web UI, listed for "use
-//!   existing HD") is found in the others by the match order only.
+//! * and, for names the primary does not know (cloud-only users), by the
+//!   name itself. A person the primary knows — from a file name, a name on
+//!   the command line, or picked in the web UI — is found in the others by
+//!   the match order alone, so every entry point finds the same account.
 //!
 //! Lookups are batched: one `find_users` call per target and key, whether
 //! for one name or 10,000.
@@ -227,15 +227,13 @@ impl Resolver {
             return Ok(results);
         };
         if caps.supports_key(key) {
-            // When the match key is among the keys just tried, the anchor's
-            // own value was looked up already.
-            let direct = !self.order.contains(&key);
+            // Only names the primary does not know (cloud-only people): one
+            // it knows is found by the match order alone, whichever entry
+            // point asks, so the configured order is the whole rule.
             let missing: Vec<(usize, String)> = results
                 .iter()
                 .enumerate()
-                .filter(|(i, r)| {
-                    matches!(r, FindResult::NotFound) && (direct || anchors[*i].user().is_none())
-                })
+                .filter(|(i, r)| matches!(r, FindResult::NotFound) && anchors[*i].user().is_none())
                 .filter_map(|(i, _)| {
                     let name = names.get(i)?.trim();
                     (!name.is_empty()).then(|| (i, name.to_owned()))

@@ -38,6 +38,8 @@ pub mod backup;
 pub mod coverage;
 pub mod detect;
 mod durable_append;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod import;
 pub mod ops;

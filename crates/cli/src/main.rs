@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod logging;
 mod output;
 
 use clap::Parser;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = args::Cli::parse();
+    logging::init(args.verbose);
     let out = output::Output::new(args.json, args.verbose);
     let result = match &args.command {
         args::Command::Convert(c) => commands::convert::run(c, &out),

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{ad_section, Cli, Facts, AD_PASSWORD_VAR, START_HINT};
+use common::{ad_section, base64_decode, Cli, Facts, AD_PASSWORD_VAR, START_HINT};
 use serde_json::Value;
 use userphoto_testkit::servers::{samba_ldapsearch, SambaAccount};
 
@@ -45,29 +45,6 @@ fn ldapsearch_photo(samba: &Facts) -> Option<Vec<u8>> {
     .lines()
     .find_map(|l| l.strip_prefix("thumbnailPhoto:: "))
     .map(base64_decode)
-}
-
-/// Standard base64 (what LDIF uses), ignoring anything else.
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let sextets: Vec<u8> = text.bytes().filter_map(value).collect();
-    let mut out = Vec::with_capacity(sextets.len() * 3 / 4);
-    for chunk in sextets.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &s)| acc | (u32::from(s) << (18 - 6 * i)));
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    out
 }
 
 #[test]

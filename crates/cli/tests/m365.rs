@@ -162,6 +162,33 @@ fn a_wrong_secret_is_explained_and_never_printed() {
     assert!(!stdout.contains("sEcReT"), "{stdout}");
 }
 
+/// An expired secret and a missing admin consent, answered by the
+/// emulator as Entra and Graph document them: each message names the
+/// cause and the fix, never the secret.
+#[test]
+fn an_expired_secret_and_a_missing_consent_say_what_to_do() {
+    let mut knobs = Knobs::default();
+    knobs.secret_expired = true;
+    let emu = Emulator::start(knobs);
+    let env = cli(&emu.section());
+    let (code, stdout, stderr) = env.output(&["users", "--source", "m365"], &[]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("AADSTS7000222"), "{stderr}");
+    assert!(stderr.contains("client secret has expired"), "{stderr}");
+    assert!(stderr.contains("create a new client secret"), "{stderr}");
+    assert!(!stderr.contains(DEFAULT_CLIENT_SECRET), "{stderr}");
+
+    let mut knobs = Knobs::default();
+    knobs.admin_consent = false;
+    let emu = Emulator::start(knobs);
+    let env = cli(&emu.section());
+    let (code, stdout, stderr) = env.output(&["users", "--source", "m365"], &[]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("Authorization_RequestDenied"), "{stderr}");
+    assert!(stderr.contains("User.Read.All"), "{stderr}");
+    assert!(stderr.contains("admin consent"), "{stderr}");
+}
+
 /// A HYBRID configuration: the Samba AD DC (bound as svc-photos, its
 /// password in `USERPHOTO_CLI_TEST_AD_PASSWORD`) and `emu`; with that
 /// password.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use userphoto_testkit::servers::{samba_ldapsearch, SambaAccount};
 
-use common::{ad_section, Cli, Facts, AD_PASSWORD_VAR};
+use common::{ad_section, base64_decode, Cli, Facts, AD_PASSWORD_VAR};
 
 /// Users of the test OU this test writes (no other test uses them).
 const FIRST: u32 = 2200;
@@ -26,6 +26,8 @@ const USERS: u32 = 40;
 struct Server {
     child: Child,
     address: String,
+    /// The page's random base path (`/s/…`): the API lives under it.
+    base: String,
     cookie: String,
     csrf: String,
 }
@@ -59,11 +61,16 @@ impl Server {
         let mut server = Server {
             child,
             address,
+            base: String::new(),
             cookie: String::new(),
             csrf: String::new(),
         };
         let (status, headers, _) = server.request("GET", &login, None);
         assert_eq!(status, 303, "the one-time link signs in");
+        server.base = headers
+            .get("location")
+            .map(|l| l.trim_end_matches('/').to_owned())
+            .expect("the sign-in redirects to the page");
         server.cookie = headers
             .get("set-cookie")
             .and_then(|c| c.split(';').next())
@@ -88,6 +95,12 @@ impl Server {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         let body = body.map(Value::to_string).unwrap_or_default();
+        // The API is under the page's base path; the sign-in link is not.
+        let path = if path.starts_with("/api/") {
+            format!("{}{path}", self.base)
+        } else {
+            path.to_owned()
+        };
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.address,
@@ -200,28 +213,6 @@ fn photos_in_samba(samba: &Facts) -> HashMap<String, String> {
         if let (Some(name), Some(photo)) = (name, photo) {
             out.insert(name, userphoto_directory::sha256_hex(&photo));
         }
-    }
-    out
-}
-
-/// Standard base64 (what LDIF uses), ignoring anything else.
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let sextets: Vec<u8> = text.bytes().filter_map(value).collect();
-    let mut out = Vec::with_capacity(sextets.len() * 3 / 4);
-    for chunk in sextets.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &s)| acc | (u32::from(s) << (18 - 6 * i)));
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
     }
     out
 }

@@ -45,6 +45,8 @@ pub mod error;
 pub mod ews;
 mod ext;
 pub mod folder;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod google;
 pub mod graph;
 mod kind;
@@ -52,6 +54,7 @@ pub mod ldap;
 pub mod limited;
 pub mod photo;
 pub mod policy;
+pub mod private_fs;
 mod target;
 pub mod user;
 

@@ -91,6 +91,7 @@ pub(crate) fn encode_within(
         quality: min,
     };
     while hi - lo > 1 {
+        crate::cancel::check()?;
         let mid = lo + (hi - lo) / 2;
         let bytes = encode_once(rgb, side, mid, true)?;
         if bytes.len() <= max_bytes {

@@ -70,6 +70,10 @@ pub enum ImagingError {
         /// Their machine-readable codes.
         codes: Vec<crate::QualityIssue>,
     },
+    /// The work was stopped because nobody waits for its result any more
+    /// (see [`crate::CancelFlag`]).
+    #[error("the photo work was stopped: nobody is waiting for it any more")]
+    Cancelled,
 }
 
 impl ImagingError {
@@ -101,6 +105,7 @@ impl ImagingError {
             Self::InvalidOptions(_) => "invalid_options",
             Self::Encode(_) => "encode_failed",
             Self::QualityCheckFailed { .. } => "quality_check_failed",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -140,6 +145,7 @@ mod tests {
                 findings: vec!["no face was found".into()],
                 codes: vec![crate::QualityIssue::NoFace],
             },
+            ImagingError::Cancelled,
         ]
     }
 

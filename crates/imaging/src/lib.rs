@@ -18,11 +18,13 @@
 //! # Ok(()) }
 //! ```
 
+mod cancel;
 mod color;
 mod decode;
 mod encode;
 mod error;
 mod face;
+mod memory;
 mod options;
 mod orientation;
 mod pipeline;
@@ -30,11 +32,13 @@ mod report;
 mod resize;
 mod sniff;
 
+pub use cancel::{is_cancelled, CancelFlag};
 pub use error::ImagingError;
 pub use face::{
     FaceBox, Framing, QualityIssue, QualityMeasures, BLUR_THRESHOLD, CENTRE_TOLERANCE,
     DARK_THRESHOLD, EYE_LINE, FACE_SHARE, MIN_FACE_FRACTION, SEVERAL_FACES_RATIO,
 };
+pub use memory::{memory_budget, set_memory_budget, DEFAULT_MEMORY_BUDGET};
 pub use options::{
     default_budget, CropBox, CropMode, Limits, OutputSpec, PrepareOptions, AD_DEFAULT_BUDGET,
     AD_HARD_CAP, AD_SIZE, HD_DEFAULT_BUDGET, HD_SIZE, M365_HARD_CAP,

@@ -120,6 +120,7 @@ impl Pipeline {
         options: &PrepareOptions,
     ) -> Result<Prepared, ImagingError> {
         options.validate()?;
+        crate::cancel::check()?;
         let format = check_input(bytes, &options.limits)?;
 
         // Plan the decode from the header: the crop and the largest output
@@ -138,6 +139,7 @@ impl Pipeline {
                 .unwrap_or(8))
         };
         let decoded = decode::decode(bytes, format, &options.limits, &choose_scale)?;
+        crate::cancel::check()?;
         let (crop, outs) = match sides.take() {
             Some(s) => s,
             None => {
@@ -200,6 +202,7 @@ impl Pipeline {
                 }
             }
         };
+        crate::cancel::check()?;
         let outs = if matches!(framing, Framing::Face | Framing::UpperCentre) {
             output_sides(options, crop.side)
         } else {
@@ -340,6 +343,7 @@ impl Pipeline {
         let mut photos = Vec::with_capacity(outs.len());
         let mut reports = Vec::with_capacity(outs.len());
         for (spec, &out) in options.outputs.iter().zip(&outs) {
+            crate::cancel::check()?;
             let native = resize_square(
                 &mut self.resizer,
                 &decoded.pixels,

@@ -396,3 +396,203 @@ pub fn jpeg_bomb_header(width: u16, height: u16) -> Vec<u8> {
 pub fn truncated(bytes: &[u8], fraction: f64) -> Vec<u8> {
     bytes[..((bytes.len() as f64) * fraction) as usize].to_vec()
 }
+
+/// Writes JPEG entropy-coded bits, MSB first, with 0xFF byte stuffing.
+struct JpegBits {
+    out: Vec<u8>,
+    acc: u32,
+    n: u32,
+}
+
+impl JpegBits {
+    fn new() -> Self {
+        Self {
+            out: Vec::new(),
+            acc: 0,
+            n: 0,
+        }
+    }
+
+    fn put(&mut self, value: u32, bits: u32) {
+        for i in (0..bits).rev() {
+            self.acc = (self.acc << 1) | ((value >> i) & 1);
+            self.n += 1;
+            if self.n == 8 {
+                let byte = self.acc as u8;
+                self.out.push(byte);
+                if byte == 0xFF {
+                    self.out.push(0);
+                }
+                self.acc = 0;
+                self.n = 0;
+            }
+        }
+    }
+
+    /// Pads the last byte with 1 bits, as the standard asks.
+    fn finish(mut self) -> Vec<u8> {
+        while self.n != 0 {
+            self.put(1, 1);
+        }
+        self.out
+    }
+}
+
+/// A valid progressive 4:2:0 JPEG of `width`×`height` (a flat grey) made of
+/// one DC scan and then `scans` − 1 chroma AC scans that each say "all
+/// zero" in a few bytes (EOB runs) — the "scan bomb" of libjpeg-turbo's
+/// LJT-01-003 report: tiny on disk, while a decoder walks every chroma
+/// block once per scan. Chroma scans survive the 1/8-scale shortcut that
+/// drops luma AC scans, so they cost CPU at every decode scale.
+pub fn progressive_scan_bomb(width: u16, height: u16, scans: usize) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    let segment = |out: &mut Vec<u8>, code: u8, body: &[u8]| {
+        out.extend_from_slice(&[0xFF, code]);
+        out.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(body);
+    };
+    let mut dqt = vec![0u8];
+    dqt.extend_from_slice(&[1u8; 64]);
+    segment(&mut out, 0xDB, &dqt);
+    let mut sof = vec![8];
+    sof.extend_from_slice(&height.to_be_bytes());
+    sof.extend_from_slice(&width.to_be_bytes());
+    sof.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0]);
+    segment(&mut out, 0xC2, &sof);
+    // DC table: only category 0 ("no change"), code `0`.
+    let mut dht = vec![0x00, 1];
+    dht.extend_from_slice(&[0u8; 15]);
+    dht.push(0x00);
+    // AC table: EOB runs EOB0..EOB14, 4-bit codes 0000..1110.
+    dht.push(0x10);
+    let mut counts = [0u8; 16];
+    counts[3] = 15;
+    dht.extend_from_slice(&counts);
+    dht.extend((0..15u8).map(|r| r << 4));
+    segment(&mut out, 0xC4, &dht);
+    // DC scan, all three components interleaved: 6 blocks per MCU, 1 bit each.
+    segment(&mut out, 0xDA, &[3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 0, 0]);
+    let mcus = usize::from(width).div_ceil(16) * usize::from(height).div_ceil(16);
+    let mut dc = JpegBits::new();
+    for _ in 0..mcus * 6 {
+        dc.put(0, 1);
+    }
+    out.extend(dc.finish());
+    // One chroma component's blocks: ceil(ceil(w/2)/8) × ceil(ceil(h/2)/8).
+    let blocks =
+        usize::from(width).div_ceil(2).div_ceil(8) * usize::from(height).div_ceil(2).div_ceil(8);
+    let mut ac = JpegBits::new();
+    let mut left = blocks;
+    while left > 0 {
+        let run = left.min(32767) as u32;
+        let r = 31 - run.leading_zeros();
+        ac.put(r, 4);
+        ac.put(run - (1 << r), r);
+        left -= run as usize;
+    }
+    let ac = ac.finish();
+    for i in 1..scans {
+        let component = 2 + (i % 2) as u8;
+        segment(&mut out, 0xDA, &[1, component, 0x00, 1, 63, 0]);
+        out.extend_from_slice(&ac);
+    }
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+/// Writes a `width`×`height` 16-bit RGBA PNG to `path` row by row (a
+/// gradient with half-transparent stripes), without holding the picture:
+/// 10000×10000 is 800 MB of samples in a file of a few MB.
+pub fn write_png16_rgba(path: &std::path::Path, width: u32, height: u32) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::Filter::Up);
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    let mut stream = writer
+        .stream_writer_with_size(width as usize * 8)
+        .map_err(std::io::Error::other)?;
+    let row: Vec<u8> = (0..width)
+        .flat_map(|x| {
+            let v = ((x * 65535) / width.max(1)) as u16;
+            let a: u16 = if (x / 64) % 2 == 0 { 65535 } else { 32768 };
+            [v, 65535 - v, v / 2, a]
+        })
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    for _ in 0..height {
+        std::io::Write::write_all(&mut stream, &row)?;
+    }
+    stream.finish().map_err(std::io::Error::other)?;
+    Ok(())
+}
+
+/// A 64×64 PNG whose `iCCP` chunk inflates to `inflated` bytes of zeros
+/// (a colour-profile decompression bomb: 800 MB fit in ~5 MB).
+pub fn png_with_iccp_bomb(inflated: u64) -> Vec<u8> {
+    let small = encode(ImageFormat::Png, &noise(64, 64, 5));
+    // zlib header, then one fixed-Huffman deflate block: a literal 0 and
+    // copies of 258 bytes at distance 1, the rest as literals.
+    let mut bits = LsbBits::default();
+    let mut z = vec![0x78, 0x01];
+    bits.put(1, 1); // BFINAL
+    bits.put(1, 2); // BTYPE = fixed Huffman
+    let literal_zero = |b: &mut LsbBits| b.put_code(0x30, 8);
+    literal_zero(&mut bits);
+    let rest = inflated.saturating_sub(1);
+    for _ in 0..rest / 258 {
+        bits.put_code(0xC5, 8); // length code 285 = 258
+        bits.put_code(0, 5); // distance code 0 = 1
+    }
+    for _ in 0..rest % 258 {
+        literal_zero(&mut bits);
+    }
+    bits.put_code(0, 7); // end of block
+    z.extend(bits.finish());
+    // Adler-32 of zeros: a stays 1, b adds 1 per byte.
+    let adler = (((inflated % 65521) as u32) << 16) | 1;
+    z.extend_from_slice(&adler.to_be_bytes());
+    let mut body = b"bomb\0\0".to_vec();
+    body.extend(z);
+    let mut chunk = Vec::new();
+    png_chunk(&mut chunk, b"iCCP", &body);
+    // After the signature (8) and IHDR (25).
+    let mut out = small[..33].to_vec();
+    out.extend(chunk);
+    out.extend_from_slice(&small[33..]);
+    out
+}
+
+/// Deflate's bit order: fields LSB first, Huffman codes MSB first.
+#[derive(Default)]
+struct LsbBits {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl LsbBits {
+    fn put(&mut self, value: u64, bits: u32) {
+        self.acc |= value << self.n;
+        self.n += bits;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+
+    fn put_code(&mut self, code: u64, bits: u32) {
+        let reversed = (0..bits).fold(0, |r, i| (r << 1) | ((code >> i) & 1));
+        self.put(reversed, bits);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}

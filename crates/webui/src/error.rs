@@ -82,11 +82,14 @@ impl AppError {
     /// 500: logs `detail` and tells the client only that something failed.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "web UI: internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong inside userphoto; the details are in its log",
-        )
+        let message = match crate::local_files::log_file() {
+            Some(path) => format!(
+                "something went wrong inside userphoto; the details are in its log, {}",
+                path.display()
+            ),
+            None => "something went wrong inside userphoto; the details are in its log (the terminal running userphoto)".into(),
+        };
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
     /// An operation's error, its message worded by `wording` (the page's

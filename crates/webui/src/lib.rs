@@ -19,9 +19,12 @@ pub mod assets;
 pub mod demo;
 pub mod error;
 mod handlers;
+mod import_jobs;
+pub mod local_files;
 pub mod security;
 pub mod server;
 mod state;
+mod token;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -59,10 +62,14 @@ pub fn router(state: AppState) -> Router {
         .route("/uploads", post(handlers::photos::upload))
         .route("/uploads/{id}/preview.jpg", get(handlers::photos::preview))
         .fallback(|| async { AppError::not_found("there is no such API endpoint") });
+    // Everything under the session's random base path (see security.rs).
+    let base = state.base_path().to_owned();
+    let to_page = axum::response::Redirect::to(&format!("{base}/"));
     Router::new()
-        .route("/", get(assets::index))
-        .route("/assets/{name}", get(assets::asset))
-        .nest("/api", api)
+        .route(&base, get(move || async move { to_page }))
+        .route(&format!("{base}/"), get(assets::index))
+        .route(&format!("{base}/assets/{{name}}"), get(assets::asset))
+        .nest(&format!("{base}/api"), api)
         .fallback(|| async { AppError::not_found("there is no such page") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

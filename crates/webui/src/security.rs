@@ -6,10 +6,21 @@
 //! 1. **Host check** (DNS-rebinding defence): the `Host` header must be the
 //!    listen address, `localhost`, `127.0.0.1` or `[::1]` with the server's
 //!    port (or a host added with `--allow-host`); otherwise 403.
+//!    A request carrying more than one `Host` header is refused (400):
+//!    which one a proxy or the server would believe is not defined.
 //! 2. **One-time token**: `GET /?token=…` (the address printed at start)
 //!    trades the token, once, for an `HttpOnly; SameSite=Strict` session
-//!    cookie and redirects to `/`, so the token leaves the address bar.
+//!    cookie and redirects to the UI's base path, so the token leaves the
+//!    address bar.
 //! 3. **Session**: every other request needs the cookie; otherwise 401.
+//!    The UI lives under a random base path (`/s/<128 random bits>/`) and
+//!    the cookie's `Path` is that path. Browsers send a cookie for a host
+//!    to every port of it, so without this any other service on 127.0.0.1
+//!    the admin's browser visits would receive the session cookie and
+//!    could use it (to read `/api/session` and its CSRF token, then write
+//!    photos). With it, the browser sends the cookie only to URLs under the
+//!    random path, which no other service knows; requests outside it are
+//!    treated as signed out.
 //! 4. **CSRF**: a request that changes anything (not GET/HEAD) needs an
 //!    `Origin` equal to the server's own origin (when the browser sends
 //!    one, which it does for every `fetch` POST) and the session's CSRF
@@ -30,7 +41,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
-use crate::state::{constant_time_eq, AppState};
+use crate::state::AppState;
+use crate::token::constant_time_eq;
 
 /// The Content-Security-Policy sent with every answer.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -53,7 +65,20 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
 /// instead.
 #[allow(clippy::result_large_err)]
 fn check(state: &AppState, request: Request) -> Result<Request, Response> {
-    let api = request.uri().path().starts_with("/api/");
+    let base = state.base_path();
+    let path = request.uri().path();
+    let in_base = path == base || path.strip_prefix(base).is_some_and(|r| r.starts_with('/'));
+    let api = path.starts_with("/api/") || (in_base && path[base.len()..].starts_with("/api/"));
+    if request.headers().get_all(header::HOST).iter().count() > 1 {
+        return Err(refuse(
+            api,
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "the request has more than one Host header; refused",
+            ),
+        ));
+    }
     let host = request
         .headers()
         .get(header::HOST)
@@ -69,13 +94,23 @@ fn check(state: &AppState, request: Request) -> Result<Request, Response> {
         ));
     };
 
+    if path == base {
+        // The page's relative URLs need the trailing slash.
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("{base}/")) {
+            response.headers_mut().insert(header::LOCATION, v);
+        }
+        return Err(response);
+    }
     if request.method() == Method::GET && request.uri().path() == "/" {
         if let Some(token) = query_param(request.uri().query(), "token") {
             return Err(login(state, &token));
         }
     }
 
-    let session = cookie(request.headers(), state.cookie_name());
+    // The cookie counts only under the base path (where the browser sends
+    // it): elsewhere, a request is signed out.
+    let session = cookie(request.headers(), state.cookie_name()).filter(|_| in_base);
     let Some(csrf) = session.as_deref().and_then(|s| state.session_csrf(s)) else {
         return Err(refuse(api, AppError::unauthorized()));
     };
@@ -114,13 +149,16 @@ fn check(state: &AppState, request: Request) -> Result<Request, Response> {
 fn login(state: &AppState, token: &str) -> Response {
     match state.exchange_token(token) {
         Some(session) => {
+            let base = state.base_path();
             let cookie = format!(
-                "{}={session}; HttpOnly; SameSite=Strict; Path=/",
+                "{}={session}; HttpOnly; SameSite=Strict; Path={base}/",
                 state.cookie_name()
             );
             let mut response = StatusCode::SEE_OTHER.into_response();
             let headers = response.headers_mut();
-            headers.insert(header::LOCATION, HeaderValue::from_static("/"));
+            if let Ok(v) = HeaderValue::from_str(&format!("{base}/")) {
+                headers.insert(header::LOCATION, v);
+            }
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 headers.insert(header::SET_COOKIE, v);
             }

@@ -13,6 +13,8 @@ use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::{Mode, Target, TargetKind};
 use userphoto_directory::PhotoSlot;
 
+use crate::token::{constant_time_eq, random_token};
+
 /// The largest upload accepted by default (a photo straight off a camera
 /// fits; anything bigger is answered 413).
 pub const DEFAULT_MAX_UPLOAD: usize = 25 * 1024 * 1024;
@@ -118,17 +120,21 @@ struct Inner {
     options: ServerOptions,
     allowed_hosts: Vec<String>,
     cookie_name: String,
+    /// `/s/<random>`: every page and API path is under it, and the session
+    /// cookie's `Path` is it, so the browser sends the cookie to no other
+    /// service on this host (cookies ignore ports, not paths).
+    base_path: String,
     login_token: Mutex<Option<String>>,
     /// Session id → CSRF token, oldest first.
     sessions: Mutex<VecDeque<(String, String)>>,
     uploads: Mutex<(VecDeque<String>, HashMap<String, Upload>)>,
-    jobs: crate::handlers::imports::Jobs,
+    jobs: crate::import_jobs::Jobs,
     /// Where folder imports keep their state.
     import_state: ImportState,
-    /// Decodes at once: one per core. Each may hold a large image (up to
-    /// `Limits`' pixels); a burst of uploads and crop previews waits here
-    /// instead of multiplying that memory.
-    imaging: tokio::sync::Semaphore,
+    /// Image work at once: one per core (CPU). Memory is bounded apart
+    /// from this by the imaging crate's process-wide budget, which weighs
+    /// each decode by width × height × bytes per pixel.
+    imaging: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -170,6 +176,7 @@ impl AppState {
                 unavailable: Vec::new(),
                 ops,
                 cookie_name: format!("userphoto_session_{port}"),
+                base_path: format!("/s/{}", random_token()),
                 allowed_hosts,
                 options,
                 login_token: Mutex::new(None),
@@ -177,9 +184,9 @@ impl AppState {
                 uploads: Mutex::new((VecDeque::new(), HashMap::new())),
                 jobs: Default::default(),
                 import_state: ImportState::new(options_state_dir),
-                imaging: tokio::sync::Semaphore::new(
+                imaging: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, usize::from),
-                ),
+                )),
             }),
         }
     }
@@ -271,29 +278,48 @@ impl AppState {
         self.inner.import_state.dir()
     }
 
-    pub(crate) fn jobs(&self) -> &crate::handlers::imports::Jobs {
+    pub(crate) fn jobs(&self) -> &crate::import_jobs::Jobs {
         &self.inner.jobs
     }
 
     /// Runs image work `f` on the blocking pool, at most one per core at
-    /// once across all requests.
+    /// once across all requests. When the request is dropped (the browser
+    /// hung up), the work is asked to stop (`userphoto_imaging::CancelFlag`:
+    /// the pipeline returns `Cancelled` at its next stage), and its permit
+    /// is held until it has actually stopped.
     pub(crate) async fn imaging<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> crate::error::AppResult<T> {
-        let _permit = self
-            .inner
-            .imaging
-            .acquire()
+        /// Cancels the work when the request's future is dropped.
+        struct CancelOnDrop(userphoto_imaging::CancelFlag);
+        impl Drop for CancelOnDrop {
+            fn drop(&mut self) {
+                self.0.cancel();
+            }
+        }
+        let permit = Arc::clone(&self.inner.imaging)
+            .acquire_owned()
             .await
             .map_err(crate::error::AppError::internal)?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(crate::error::AppError::internal)
+        let flag = userphoto_imaging::CancelFlag::new();
+        let _cancel_on_drop = CancelOnDrop(flag.clone());
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            flag.scope(f)
+        })
+        .await
+        .map_err(crate::error::AppError::internal)
     }
 
     pub(crate) fn cookie_name(&self) -> &str {
         &self.inner.cookie_name
+    }
+
+    /// The path every page and API request is under (`/s/<random>`, no
+    /// trailing slash); the login redirects to it.
+    pub fn base_path(&self) -> &str {
+        &self.inner.base_path
     }
 
     pub(crate) fn host_allowed(&self, host: &str) -> bool {
@@ -355,21 +381,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// 32 random bytes, hex.
-pub(crate) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    if let Err(e) = getrandom::getrandom(&mut bytes) {
-        // Without an OS random source no token is safe: refuse to go on.
-        panic!("the operating system gave no random bytes for a session token: {e}");
-    }
-    hex::encode(bytes)
-}
-
-/// Compares without stopping at the first difference.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +398,35 @@ mod tests {
         let elsewhere = at(SocketAddr::from(([127, 0, 0, 1], 8765)));
         assert!(!elsewhere.host_allowed("localhost"), "the port is needed");
         assert!(elsewhere.host_allowed("localhost:8765"));
+    }
+
+    #[tokio::test]
+    async fn image_work_of_a_dropped_request_is_asked_to_stop() {
+        let state = AppState::new(
+            Vec::new(),
+            Ops::default(),
+            ServerOptions::new(SocketAddr::from(([127, 0, 0, 1], 0))),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let work = state.imaging(move || {
+            // Image work between two stages: it polls the flag.
+            let start = std::time::Instant::now();
+            while !userphoto_imaging::is_cancelled()
+                && start.elapsed() < std::time::Duration::from_secs(10)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let _ = tx.send(userphoto_imaging::is_cancelled());
+        });
+        // The client hangs up after 50 ms: the request's future is dropped.
+        let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), work).await;
+        assert!(timed_out.is_err());
+        let seen = tokio::task::spawn_blocking(move || {
+            rx.recv_timeout(std::time::Duration::from_secs(20))
+        })
+        .await
+        .expect("join");
+        assert_eq!(seen, Ok(true), "the work never saw the cancellation");
     }
 
     #[tokio::test]

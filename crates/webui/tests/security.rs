@@ -25,7 +25,8 @@ async fn the_token_works_once_and_sets_a_strict_httponly_cookie() {
     let path = url.trim_start_matches(&format!("http://{HOST}")).to_owned();
     let res = app.send(get(&path)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()[header::LOCATION], "/");
+    let base = app.state.base_path().to_owned();
+    assert_eq!(res.headers()[header::LOCATION], format!("{base}/"));
     let cookie = res.headers()[header::SET_COOKIE].to_str().expect("ascii");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
@@ -157,4 +158,68 @@ fn listening_beyond_loopback_needs_an_explicit_flag() {
     let err = check_listen("0.0.0.0:8080".parse().expect("addr"), false).expect_err("refused");
     assert!(err.contains("--allow-remote"), "{err}");
     assert!(check_listen("0.0.0.0:8080".parse().expect("addr"), true).is_ok());
+}
+
+/// Browsers send a host's cookies to every port of it. The session cookie
+/// is bound to the UI's random base path instead of `/`, so another
+/// service on 127.0.0.1 never receives it; and where it is not sent, it
+/// does not count.
+#[tokio::test]
+async fn the_session_cookie_is_bound_to_a_random_base_path() {
+    let app = TestApp::builder().build().await;
+    let url = app.state.login_url();
+    let res = app
+        .send(get(url.trim_start_matches(&format!("http://{HOST}"))))
+        .await;
+    let set_cookie = res.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let base = app.state.base_path().to_owned();
+    assert!(
+        set_cookie.contains(&format!("; Path={base}/")),
+        "{set_cookie}"
+    );
+    // 128 random bits, fresh per server: not guessable by another service.
+    let secret = base.trim_start_matches("/s/");
+    assert!(secret.len() >= 32, "{base}");
+    let other = TestApp::builder().build().await;
+    assert_ne!(other.state.base_path(), base);
+    let pair = set_cookie.split(';').next().expect("cookie").to_owned();
+    // The cookie outside the base path (where a browser never sends it):
+    // signed out, and the CSRF token is not handed out.
+    for path in ["/api/session", "/", "/assets/app.js", "/s/api/session"] {
+        let mut req = get(path);
+        req.headers_mut()
+            .insert(header::COOKIE, pair.parse().expect("cookie"));
+        let res = app.send(req).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    // Under it, signed in.
+    let mut req = get(&format!("{base}/api/session"));
+    req.headers_mut()
+        .insert(header::COOKIE, pair.parse().expect("cookie"));
+    let (status, session) = app.json(req).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert!(session["csrf"].is_string());
+    // The base path without its slash leads to the page.
+    let res = app.send(get(&base)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], format!("{base}/"));
+}
+
+#[tokio::test]
+async fn a_request_with_two_host_headers_is_refused() {
+    let app = TestApp::signed_in().await;
+    let mut req = get("/api/session");
+    req.headers_mut()
+        .append(header::HOST, "evil.example".parse().expect("host"));
+    let (status, body) = app.json(app.authed(req)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // The same host twice too: which one counts is not defined.
+    let mut req = get("/api/session");
+    req.headers_mut()
+        .append(header::HOST, HOST.parse().expect("host"));
+    let (status, _) = app.json(app.authed(req)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

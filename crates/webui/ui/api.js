@@ -28,7 +28,7 @@ async function answer(res) {
 
 /** GET a JSON document. */
 export async function get(path, params) {
-  const url = new URL(path, location.origin);
+  const url = new URL(path, document.baseURI);
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== undefined && v !== null) url.searchParams.set(k, v);
   }
@@ -52,7 +52,7 @@ export async function post(path, body) {
 
 /** Starts the session: reads the CSRF token and the server's shape. */
 export async function session() {
-  const s = await get('/api/session');
+  const s = await get('api/session');
   csrf = s.csrf;
   return s;
 }

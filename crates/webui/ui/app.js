@@ -1,9 +1,9 @@
 // The main screen: pick a user, drop a photo, see the current photos,
 // import / remove / use existing HD. Plain ES module, no framework.
 
-import { get, post, session, ApiError } from '/assets/api.js';
-import { createCropEditor } from '/assets/crop.js';
-import { toast, clearToasts } from '/assets/toasts.js';
+import { get, post, session, ApiError } from './api.js';
+import { createCropEditor } from './crop.js';
+import { toast, clearToasts } from './toasts.js';
 
 const $ = (id) => document.getElementById(id);
 const h = (tag, attrs = {}, ...children) => {
@@ -99,7 +99,7 @@ function buildPanes() {
 }
 
 function photoUrl(kind, sha) {
-  const u = new URL(`/api/users/${encodeURIComponent(state.user.id)}/photo/${kind}`, location.origin);
+  const u = new URL(`api/users/${encodeURIComponent(state.user.id)}/photo/${kind}`, document.baseURI);
   u.searchParams.set('source', state.source);
   if (sha) u.searchParams.set('v', sha.slice(0, 16));
   return u.pathname + u.search;
@@ -146,7 +146,7 @@ async function loadUser({ expect = {} } = {}) {
   const id = state.user.id;
   let delay = 500;
   for (let attempt = 0; ; attempt++) {
-    const u = await get(`/api/users/${encodeURIComponent(id)}`, { source: state.source });
+    const u = await get(`api/users/${encodeURIComponent(id)}`, { source: state.source });
     if (!state.user || state.user.id !== id) return;
     const late = Object.entries(expect).filter(([kind, sha]) => {
       const p = u.panes.find((x) => x.target === kind);
@@ -215,7 +215,7 @@ async function search(q) {
   const seq = ++searchSeq;
   let found;
   try {
-    found = await get('/api/users', { q: q.trim(), source: state.source });
+    found = await get('api/users', { q: q.trim(), source: state.source });
   } catch (e) { failed(e); return; }
   if (seq !== searchSeq) return; // a newer search is on its way
   const list = $('user-list');
@@ -327,7 +327,7 @@ async function useFile(f) {
   $('input-info').textContent = `Preparing ${f.name}…`;
   const seq = ++uploadSeq;
   try {
-    const up = await post('/api/uploads', f);
+    const up = await post('api/uploads', f);
     if (seq !== uploadSeq) return;   // another user or photo since
     state.upload = { ...up, name: f.name };
     const img = $('input-preview');
@@ -436,7 +436,7 @@ async function importPhoto() {
   const targets = ticked();
   await busy(async () => {
     // The square the preview shows: the pipeline's framing, maybe nudged.
-    const run = await post(`/api/users/${encodeURIComponent(state.user.id)}/import`, {
+    const run = await post(`api/users/${encodeURIComponent(state.user.id)}/import`, {
       source: state.source, upload: state.upload.id, targets, crop: cropEditor.value(),
     });
     const expect = report(run, 'written');
@@ -459,7 +459,7 @@ async function removePhoto(t) {
   const ok = await confirmDialog(`Remove the ${t.label} photo (${t.size}×${t.size}) of ${who} from ${t.title}? The current photo is kept in the backup folder first.`);
   if (!ok) return;
   await busy(async () => {
-    const run = await post(`/api/users/${encodeURIComponent(state.user.id)}/remove`, { source: state.source, target: t.kind });
+    const run = await post(`api/users/${encodeURIComponent(state.user.id)}/remove`, { source: state.source, target: t.kind });
     const r = run.results[0];
     toast(r.status === 'unchanged' ? `${who} had no ${t.label} photo.` : `${who}: ${t.label} photo removed${r.backed_up ? ' (backed up)' : ''}.`);
     await loadUser({ expect: { [t.kind]: null } });
@@ -468,7 +468,7 @@ async function removePhoto(t) {
 
 async function useExistingHd() {
   await busy(async () => {
-    const run = await post(`/api/users/${encodeURIComponent(state.user.id)}/use-existing-hd`, { source: state.source });
+    const run = await post(`api/users/${encodeURIComponent(state.user.id)}/use-existing-hd`, { source: state.source });
     const expect = report(run, 'made from the HD photo');
     await loadUser({ expect });
   });
@@ -532,7 +532,7 @@ async function start() {
   $('import').addEventListener('click', importPhoto);
   $('use-hd').addEventListener('click', useExistingHd);
   if (s.folder_import) {
-    const mod = await import('/assets/folder.js');
+    const mod = await import('./folder.js');
     mod.init({ state, toast, clearToasts, failed, targetOf, refresh: () => loadUser().catch(failed) });
     $('folder').hidden = false;
   }

@@ -1,7 +1,7 @@
 // Folder import: plan, then run with live progress (server-sent events),
 // stepping through each user when "Confirm each" is ticked.
 
-import { get, post } from '/assets/api.js';
+import { get, post } from './api.js';
 
 let ctx;
 let job = null;
@@ -55,7 +55,7 @@ export function init(context) {
  * page offers to carry each on, doing only what is not done yet.
  */
 async function offerCarryOn() {
-  const found = await get('/api/imports/interrupted');
+  const found = await get('api/imports/interrupted');
   const box = $('folder-interrupted');
   if (!box) return;
   box.replaceChildren();
@@ -65,6 +65,8 @@ async function offerCarryOn() {
     box.append(h('p', { class: 'interrupted', role: 'status' },
       `An import of ${i.folder} stopped before it finished (${i.done} of ${i.writes} writes done). `, go));
   }
+  // Tests (and screen readers' users) can tell "none" from "not asked yet".
+  box.dataset.loaded = 'true';
 }
 
 /** Loads the interrupted import of `folder` as a plan to run again. */
@@ -73,7 +75,7 @@ async function carryOn(folder) {
   const out = $('folder-out');
   out.replaceChildren(h('p', { class: 'muted', text: 'Reading the interrupted import…' }));
   try {
-    job = await post('/api/imports/resume', { folder });
+    job = await post('api/imports/resume', { folder });
   } catch (e) { out.replaceChildren(); ctx.failed(e); return; }
   $('folder-interrupted').replaceChildren();
   showPlan(`Carrying on the import of ${job.folder}: ${job.done} of ${job.writes} writes were done before it stopped; only the rest is done now.`);
@@ -144,10 +146,10 @@ async function upload(files) {
   const status = h('p', { class: 'muted', role: 'status', text: `Uploading ${photos.length} files…` });
   out.replaceChildren(status);
   try {
-    const folder = await post('/api/folders');
+    const folder = await post('api/folders');
     let n = 0;
     for (const f of photos) {
-      await post(`/api/folders/${folder.id}/files?name=${encodeURIComponent(f.path)}`, f.file);
+      await post(`api/folders/${folder.id}/files?name=${encodeURIComponent(f.path)}`, f.file);
       n += 1;
       status.textContent = `Uploading ${n} of ${photos.length}: ${f.path}`;
     }
@@ -181,7 +183,7 @@ async function plan(request) {
   const out = $('folder-out');
   out.replaceChildren(h('p', { class: 'muted', text: 'Matching files to users and checking every photo…' }));
   try {
-    job = await post('/api/imports', request);
+    job = await post('api/imports', request);
   } catch (e) { out.replaceChildren(); ctx.failed(e); return; }
   // An uploaded folder lives on the server: the field shows what is planned.
   if (request.upload) $('folder-path').value = '';
@@ -242,10 +244,10 @@ async function start() {
   const progress = h('progress', { id: 'folder-bar', max: 1, value: 0, 'aria-label': 'Import progress' });
   const status = h('p', { id: 'folder-status', class: 'muted', role: 'status', text: 'Starting…' });
   const stop = h('button', { type: 'button', id: 'folder-stop', text: 'Stop' });
-  stop.addEventListener('click', () => post(`/api/imports/${job.id}/stop`).catch(ctx.failed));
+  stop.addEventListener('click', () => post(`api/imports/${job.id}/stop`).catch(ctx.failed));
   $('folder-progress').replaceChildren(progress, status, stop);
   // Subscribe first, so no event is missed (the server replays history too).
-  const events = new EventSource(`/api/imports/${job.id}/events`);
+  const events = new EventSource(`api/imports/${job.id}/events`);
   let done = 0;
   let total = 0;
   events.onmessage = (m) => {
@@ -267,7 +269,7 @@ async function start() {
     }
   };
   try {
-    await post(`/api/imports/${job.id}/start`, { confirm });
+    await post(`api/imports/${job.id}/start`, { confirm });
   } catch (e) { events.close(); ctx.failed(e); }
 }
 
@@ -281,10 +283,10 @@ function ask(ev) {
     img.addEventListener('error', () => { img.replaceWith(h('div', { class: 'frame placeholder', text: 'No photo' })); });
     return f;
   };
-  figs.append(fig(`/api/imports/${job.id}/preview?file=${encodeURIComponent(ev.file)}`, `New: ${ev.file}`));
+  figs.append(fig(`api/imports/${job.id}/preview?file=${encodeURIComponent(ev.file)}`, `New: ${ev.file}`));
   if (ev.user_id) {
     for (const t of ctx.state.session.targets.filter((x) => x.state === 'ok')) {
-      figs.append(fig(`/api/users/${encodeURIComponent(ev.user_id)}/photo/${t.kind}?source=${source}&t=${Date.now()}`, `Current ${t.label}`));
+      figs.append(fig(`api/users/${encodeURIComponent(ev.user_id)}/photo/${t.kind}?source=${source}&t=${Date.now()}`, `Current ${t.label}`));
     }
   }
   const sizes = ev.targets.map((t) => {
@@ -296,7 +298,7 @@ function ask(ev) {
   const decide = (d) => async () => {
     // Answered: clear it now; the next question may arrive before the reply.
     box.remove();
-    try { await post(`/api/imports/${job.id}/decide`, { decision: d, question: ev.question }); } catch (e) { ctx.failed(e); }
+    try { await post(`api/imports/${job.id}/decide`, { decision: d, question: ev.question }); } catch (e) { ctx.failed(e); }
   };
   for (const [d, text, cls] of [['yes', 'Import', 'primary'], ['no', 'Skip', ''], ['all', 'Import all', ''], ['quit', 'Stop', 'danger-outline']]) {
     const b = h('button', { type: 'button', class: cls, text });
@@ -326,12 +328,12 @@ async function finished(s) {
   $('folder-step').replaceChildren();
   const status = $('folder-status');
   status.textContent = `Done${s.stopped ? ' (stopped)' : ''}: ${s.written} written, ${s.unchanged} unchanged, ${s.skipped} skipped, ${s.failed} failed, ${s.not_done} not done.`;
-  const link = h('a', { class: 'button', id: 'folder-report', href: `/api/imports/${job.id}/report`, download: 'userphoto-import-report.json', text: 'Download report' });
+  const link = h('a', { class: 'button', id: 'folder-report', href: `api/imports/${job.id}/report`, download: 'userphoto-import-report.json', text: 'Download report' });
   $('folder-stop').replaceWith(link);
   ctx.toast(s.failed ? `${status.textContent} The Result column says why.` : status.textContent, s.failed ? 'error' : 'ok');
   if (ctx.state.user) ctx.refresh();
   try {
-    showResults(await get(`/api/imports/${job.id}/report`));
+    showResults(await get(`api/imports/${job.id}/report`));
   } catch (e) { ctx.failed(e); }
   // A stopped run (or one with failures) can be carried on later.
   offerCarryOn().catch(ctx.failed);

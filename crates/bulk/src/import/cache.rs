@@ -192,6 +192,26 @@ impl PreparedCache {
         }
     }
 
+    /// Records what preparing a file made (every output's digest and size,
+    /// then its quality findings) under `key`.
+    pub fn remember(&self, key: &str, prepared: &crate::prepare::PreparedFile) {
+        for o in &prepared.outputs {
+            self.record(
+                key,
+                prepared.width,
+                prepared.height,
+                CachedOutput {
+                    size: o.spec.size,
+                    budget: o.spec.max_bytes,
+                    sha256: o.photo.digest().to_owned(),
+                    bytes: o.photo.len(),
+                },
+            );
+        }
+        // After the outputs: a first record resets the entry.
+        self.record_quality(key, &prepared.warnings, &prepared.checks);
+    }
+
     /// Writes the cache to its file (staged, then renamed), without the
     /// entries that can never be used again: another engine version's, and
     /// those of files that have changed since or are gone from a folder
@@ -207,7 +227,7 @@ impl PreparedCache {
             return Ok(());
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
+        userphoto_directory::private_fs::create_dir_all(dir)?;
         let mut staged = tempfile::NamedTempFile::new_in(dir)?;
         {
             let mut w = std::io::BufWriter::new(staged.as_file_mut());

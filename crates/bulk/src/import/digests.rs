@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use userphoto_imaging::{OutputSpec, Pipeline};
 
-use super::cache::{CachedOutput, PreparedCache};
+use super::cache::PreparedCache;
 use super::model::{Action, Entry};
 use super::plan::ImportOptions;
 use crate::prepare::{prepare_file, with_pool, PreparedFile};
@@ -102,21 +102,7 @@ pub(super) async fn prepare_uncached(
         match r {
             Ok(prepared) => {
                 if let Some(stamp) = &entry.stamp {
-                    let key = PreparedCache::key(&entry.file, stamp, &crop);
-                    for o in &prepared.outputs {
-                        cache.record(
-                            &key,
-                            prepared.width,
-                            prepared.height,
-                            CachedOutput {
-                                size: o.spec.size,
-                                budget: o.spec.max_bytes,
-                                sha256: o.photo.digest().to_owned(),
-                                bytes: o.photo.len(),
-                            },
-                        );
-                    }
-                    cache.record_quality(&key, &prepared.warnings, &prepared.checks);
+                    cache.remember(&PreparedCache::key(&entry.file, stamp, &crop), &prepared);
                 }
                 entry.warnings = prepared.warnings;
                 entry.checks = prepared.checks;

@@ -17,7 +17,6 @@
 //! the folder and the targets, so each folder has its own resumable run.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -123,7 +122,7 @@ impl RunState {
             path: self.plan_path(),
             message: format!("cannot save the plan: {e}"),
         };
-        std::fs::create_dir_all(&self.dir).map_err(err)?;
+        userphoto_directory::private_fs::create_dir_all(&self.dir).map_err(err)?;
         let mut staged = tempfile::NamedTempFile::new_in(&self.dir).map_err(err)?;
         let mut writer = std::io::BufWriter::new(staged.as_file_mut());
         serde_json::to_writer(&mut writer, plan).map_err(|e| err(e.into()))?;
@@ -193,7 +192,12 @@ fn read_journal(path: &Path) -> Result<(HashMap<DoneKey, JournalRecord>, bool), 
             })
         }
     };
-    let text = String::from_utf8_lossy(&bytes);
+    Ok(journal_from_bytes(&bytes))
+}
+
+/// [`read_journal`] after reading the file (also the fuzz target's entry).
+pub(crate) fn journal_from_bytes(bytes: &[u8]) -> (HashMap<DoneKey, JournalRecord>, bool) {
+    let text = String::from_utf8_lossy(bytes);
     let mut done = HashMap::new();
     let mut ended = false;
     for (number, line) in text.lines().enumerate() {
@@ -209,7 +213,7 @@ fn read_journal(path: &Path) -> Result<(HashMap<DoneKey, JournalRecord>, bool), 
             _ => {}
         }
     }
-    Ok((done, ended))
+    (done, ended)
 }
 
 /// Whether the file's last byte is not a newline (a torn last line).
@@ -245,16 +249,16 @@ impl Journal {
             message: format!("cannot open the journal: {e}"),
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
+            userphoto_directory::private_fs::create_dir_all(dir).map_err(err)?;
         }
-        let mut options = OpenOptions::new();
+        let mut options = userphoto_directory::private_fs::options();
         options.create(true);
         if truncate {
             options.write(true).truncate(true);
         } else {
             options.append(true);
         }
-        let mut file = options.open(path).map_err(err)?;
+        let mut file = userphoto_directory::private_fs::open(&options, path).map_err(err)?;
         if !truncate && ends_torn(path) {
             // A crash mid-line: start ours on a line of its own.
             file.write_all(b"\n").map_err(err)?;

@@ -20,15 +20,17 @@
 //! Which targets a source photo goes to by default, and in which order, is
 //! the pure function [`plan_targets`]; failures are [`OpsError`]s.
 
+mod change;
 mod error;
 mod existing_hd;
 
-use userphoto_directory::config::{Config, Target, TargetKind};
+use userphoto_directory::config::{Config, Target};
 use userphoto_directory::{
     DirectoryExt as _, Error as DirError, Photo, PhotoLookup, PhotoSlot, User, UserKey,
 };
-use userphoto_imaging::{CropMode, Limits, OutputSpec, SourceInfo};
+use userphoto_imaging::{OutputSpec, SourceInfo};
 
+pub use self::change::{Change, ChangeStatus, SetOptions, SetRun, WriteOptions};
 pub use self::error::OpsError;
 pub use self::existing_hd::{ExistingHd, ExistingHdError};
 use crate::audit::{AuditAction, AuditLog, AuditRecord};
@@ -37,94 +39,6 @@ use crate::identity::Resolver;
 use crate::prepare;
 use crate::reason::Reason;
 use crate::size_rule::plan_targets;
-/// How a write behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteOptions {
-    /// Keep the current photo before replacing or removing it (default on).
-    pub backup: bool,
-    /// Do everything but change the directory, the backups and the log.
-    pub dry_run: bool,
-}
-
-impl Default for WriteOptions {
-    fn default() -> Self {
-        WriteOptions {
-            backup: true,
-            dry_run: false,
-        }
-    }
-}
-
-/// How `set` prepares and writes.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SetOptions {
-    /// Backup and dry-run.
-    pub write: WriteOptions,
-    /// How the square is chosen (default: [`CropMode::Auto`], as everywhere).
-    pub crop: CropMode,
-    /// Decoder limits for the source.
-    pub limits: Limits,
-}
-
-/// What a change did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChangeStatus {
-    /// The directory was changed.
-    Done,
-    /// The directory already had it (same photo, or no photo to remove).
-    Unchanged,
-    /// Dry run: it would have been changed.
-    DryRun,
-}
-
-impl ChangeStatus {
-    /// `done`, `unchanged`, `dry-run`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeStatus::Done => "done",
-            ChangeStatus::Unchanged => "unchanged",
-            ChangeStatus::DryRun => "dry-run",
-        }
-    }
-}
-
-/// The result of one set, remove or restore at one target.
-#[derive(Clone, Debug)]
-pub struct Change {
-    /// The target.
-    pub target: TargetKind,
-    /// The user.
-    pub user: User,
-    /// The user's name by the target's listing key.
-    pub user_name: Option<String>,
-    /// What happened.
-    pub status: ChangeStatus,
-    /// SHA-256 of the photo before, if there was one (or it was unreadable: `None`).
-    pub old_sha256: Option<String>,
-    /// SHA-256 of the photo after (`None` after a remove).
-    pub new_sha256: Option<String>,
-    /// Size of the new photo in bytes.
-    pub new_bytes: Option<usize>,
-    /// Side of the new photo in pixels, when we prepared it.
-    pub new_size: Option<u32>,
-    /// Where the old photo was kept.
-    pub backup: Option<BackupRecord>,
-    /// Things the person should know (quality findings, a photo smaller
-    /// than the target's size).
-    pub warnings: Vec<Reason>,
-}
-
-/// The outcome of `set` across targets.
-#[derive(Debug)]
-pub struct SetRun {
-    /// What the source is.
-    pub source: SourceInfo,
-    /// Targets the size rule left out, with why.
-    pub skipped: Vec<(TargetKind, Reason)>,
-    /// Each target written to, in write order.
-    pub results: Vec<(TargetKind, Result<Change, OpsError>)>,
-}
-
 /// The engine for single-user operations: where backups and the audit log
 /// go. Cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -598,6 +512,41 @@ impl Ops {
                 user: user.to_string(),
                 source,
             })
+    }
+
+    /// Makes sure the audit log has the write an interrupted run made:
+    /// `change` found our photo in place where the plan had read `before`
+    /// (`None`: no photo). Unless the log's last line for the user there
+    /// already records that photo (the run logged it, then stopped before
+    /// its journal line), a line is appended recording the change from
+    /// `before` (its backup was kept before that write).
+    ///
+    /// # Errors
+    /// [`OpsError::Audit`] when the log cannot be read or written.
+    pub async fn audit_found_in_place(
+        &self,
+        target: &Target,
+        change: &Change,
+        before: Option<&str>,
+    ) -> Result<(), OpsError> {
+        let (Some(log), Some(new)) = (&self.audit, change.new_sha256.clone()) else {
+            return Ok(());
+        };
+        let (log_c, kind, id) = (log.clone(), target.kind.as_str(), change.user.id.clone());
+        let logged = tokio::task::spawn_blocking(move || log_c.last_write_is(kind, &id, &new))
+            .await
+            .unwrap_or(Ok(false))
+            .map_err(|source| OpsError::Audit {
+                target: target.kind,
+                user: change.user.to_string(),
+                source,
+            })?;
+        if logged {
+            return Ok(());
+        }
+        let mut found = change.clone();
+        found.old_sha256 = before.map(str::to_owned);
+        self.log(target, &found, AuditAction::Set).await
     }
 
     /// Appends the audit line for a change that was made.

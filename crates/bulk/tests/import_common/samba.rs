@@ -29,12 +29,21 @@ pub fn var<'a>(vars: &'a HashMap<String, String>, key: &str) -> &'a str {
 
 /// The `ad` target bound as svc-photos, wrapped to count writes.
 pub async fn ad_target(dir: &Path, vars: &HashMap<String, String>) -> (Target, Arc<Counting>) {
+    ad_target_in(dir, vars, var(vars, "TEST_OU")).await
+}
+
+/// [`ad_target`] with its base at `base_dn`.
+pub async fn ad_target_in(
+    dir: &Path,
+    vars: &HashMap<String, String>,
+    base_dn: &str,
+) -> (Target, Arc<Counting>) {
     let secret = dir.join("svc-password");
     std::fs::write(&secret, var(vars, "SVC_PASSWORD")).expect("password file");
     let text = format!(
         "[ad]\nurl = {:?}\nbase_dn = {:?}\nbind_dn = {:?}\npassword_file = {:?}\nca_file = {:?}\n",
         var(vars, "URL"),
-        var(vars, "TEST_OU"),
+        base_dn,
         var(vars, "SVC_UPN"),
         secret.display().to_string(),
         var(vars, "CA_FILE"),
@@ -97,4 +106,55 @@ pub async fn clear(target: &Target, names: &[String]) {
             .await
             .expect("clear photo");
     }
+}
+
+/// Adds the OU `name` beside the test OU (not inside it: tests count the
+/// users there) and the users `(sAMAccountName, UPN, mail)` in it, as the
+/// administrator, with OpenLDAP's `ldapadd -c` (what is already there is
+/// left as it is): fixtures some tests need besides the seeded users. The
+/// OU's DN.
+pub fn ensure_users(
+    vars: &HashMap<String, String>,
+    name: &str,
+    users: &[(&str, &str, &str)],
+) -> String {
+    let ou = format!("OU={name},{}", var(vars, "BASE_DN"));
+    let ldif: String = std::iter::once(format!(
+        "dn: {ou}\nobjectClass: organizationalUnit\nou: {name}\n\n"
+    ))
+    .chain(users
+        .iter()
+        .map(|(sam, upn, mail)| {
+            format!(
+                "dn: CN={sam},{ou}\nobjectClass: user\nsAMAccountName: {sam}\nuserPrincipalName: {upn}\nmail: {mail}\ndisplayName: {sam}\n\n"
+            )
+        }))
+        .collect();
+    let mut child = std::process::Command::new("ldapadd")
+        .env("LDAPTLS_CACERT", var(vars, "CA_FILE"))
+        .args(["-x", "-c", "-H", var(vars, "URL")])
+        .args([
+            "-D",
+            var(vars, "ADMIN_DN"),
+            "-w",
+            var(vars, "ADMIN_PASSWORD"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("ldapadd cannot run ({e}); install ldap-utils"));
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin.write_all(ldif.as_bytes()).expect("ldapadd input");
+    }
+    let out = child.wait_with_output().expect("ldapadd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // 68: the entry exists already (this test ran before).
+    let unexpected = err
+        .lines()
+        .filter(|l| l.contains("ldap_add:") && !l.contains("Already exists"))
+        .count();
+    assert_eq!(unexpected, 0, "ldapadd: {err}");
+    ou
 }

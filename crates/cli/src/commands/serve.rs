@@ -15,6 +15,21 @@ use crate::args::{ServeArgs, WebArgs};
 use crate::output::{Output, Status};
 
 pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyhow::Result<Status> {
+    // First, so that what opening the targets logs is in it too.
+    let data_dir = config.data_dir().map_err(|e| anyhow!("{e}"))?;
+    let log = crate::logging::open_log_file(&data_dir)
+        .with_context(|| format!("cannot open the log file in {}", data_dir.display()))?;
+    userphoto_webui::local_files::set_log_file(Some(log));
+    // Browser folder uploads go to <data>/uploads, private; those a killed
+    // server left behind go.
+    let stale = userphoto_webui::local_files::sweep_stale_uploads(
+        &data_dir,
+        std::time::Duration::from_secs(24 * 3600),
+    );
+    if stale > 0 {
+        tracing::info!(stale, "removed upload folders left by an earlier server");
+    }
+    userphoto_webui::local_files::set_data_dir(Some(data_dir));
     let kinds = super::configured(config)
         .map_err(|e| anyhow!("{e}; or try the web UI on sample data with `userphoto demo`"))?;
     let mut targets = Vec::new();

@@ -193,6 +193,20 @@ impl Config {
         }
     }
 
+    /// The data folder: where the audit log is (the platform data folder
+    /// unless `[audit] path` moves it). The web UI keeps its log file
+    /// (`serve.log`) and browser uploads (`uploads/`) there.
+    ///
+    /// # Errors
+    /// As for [`Config::audit_path`].
+    pub fn data_dir(&self) -> Result<PathBuf> {
+        let audit = self.audit_path()?;
+        Ok(audit
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
+    }
+
     /// Who we act as at `kind`, for the audit log (never a secret): the bind
     /// DN, the application id, the Exchange user, or the local user for a
     /// folder. `None` if `kind` is not configured.

@@ -418,6 +418,12 @@ impl EwsDirectory {
     }
 }
 
+/// [`classify`] and [`parse_server_info`] for `crate::fuzzing`.
+pub(crate) fn fuzz_classify(text: &str) -> String {
+    let _ = parse_server_info(text);
+    format!("{:?}", classify(text))
+}
+
 #[async_trait]
 impl Directory for EwsDirectory {
     fn capabilities(&self) -> &Capabilities {

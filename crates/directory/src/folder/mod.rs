@@ -28,7 +28,7 @@
 //! * All file access runs on tokio's blocking pool, never on the runtime.
 
 mod files;
-mod users_file;
+pub(crate) mod users_file;
 
 use std::collections::HashMap;
 use std::fmt;

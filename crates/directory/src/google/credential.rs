@@ -32,7 +32,7 @@ use serde::Deserialize;
 use super::errors::token_refused;
 use crate::error::{Error, Result};
 use crate::graph::credential::TokenSlot;
-use crate::graph::transport::{describe_reqwest, read_body};
+use crate::graph::http::{describe_reqwest, read_body};
 
 /// `grant_type` of the JWT bearer flow.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -309,7 +309,7 @@ impl TokenCache {
                 return Err(Error::Unavailable {
                     message: format!(
                         "cannot sign in to Google at {} ({retry})",
-                        crate::graph::transport::host_of(&self.token_url)
+                        crate::graph::http::host_of(&self.token_url)
                     ),
                 });
             }

@@ -30,10 +30,10 @@ use tokio::time::Instant;
 use super::credential::TokenCache;
 use super::errors::GoogleFailure;
 use crate::error::{Error, Result};
-use crate::graph::transport::{
-    describe_reqwest, host_of, read_body, retry_after, Backoff, BodyError, RetryConfig,
-    MAX_ANSWER_BYTES,
+use crate::graph::http::{
+    describe_reqwest, host_of, read_body, retry_after, BodyError, MAX_ANSWER_BYTES,
 };
+use crate::graph::transport::{Backoff, RetryConfig};
 
 /// The slowest pace a quota answer can push the [`Pacer`] to: one request
 /// a second.

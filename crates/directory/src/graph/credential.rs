@@ -330,24 +330,24 @@ impl TokenCache {
                 message: format!(
                     "cannot reach the Entra ID token endpoint {} ({})",
                     self.token_url,
-                    super::transport::describe_reqwest(&e)
+                    super::http::describe_reqwest(&e)
                 ),
             })?;
         let status = response.status();
-        let retry_after = super::transport::retry_after(response.headers());
-        let body = match super::transport::read_body(response).await {
+        let retry_after = super::http::retry_after(response.headers());
+        let body = match super::http::read_body(response).await {
             Ok(body) => body,
-            Err(super::transport::BodyError::Broken(e)) => {
+            Err(super::http::BodyError::Broken(e)) => {
                 return Err(Error::Unavailable {
                     message: format!(
                         "the Entra ID token endpoint {} broke off its answer ({})",
                         self.token_url,
-                        super::transport::describe_reqwest(&e)
+                        super::http::describe_reqwest(&e)
                     ),
                 })
             }
-            Err(super::transport::BodyError::TooLarge) => {
-                return Err(super::transport::too_large(&self.token_url, "login_url"))
+            Err(super::http::BodyError::TooLarge) => {
+                return Err(super::http::too_large(&self.token_url, "login_url"))
             }
         };
         if status.as_u16() == 429 {

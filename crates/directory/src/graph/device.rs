@@ -112,7 +112,7 @@ impl TokenFile {
         }
         };
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
+            crate::private_fs::create_dir_all(dir).map_err(fail)?;
         }
         let body = serde_json::to_vec(&Stored {
             tenant_id: tenant_id.to_owned(),
@@ -121,16 +121,18 @@ impl TokenFile {
         })
         .map_err(|e| fail(std::io::Error::other(e)))?;
         let staged = self.path.with_extension("json.tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
         {
             use std::io::Write as _;
-            let mut file = options.open(&staged).map_err(fail)?;
+            // A staged file left 0644 by an older version is narrowed too
+            // (`mode` only applies to files it creates); the rename keeps it.
+            let mut file = crate::private_fs::open(
+                crate::private_fs::options()
+                    .write(true)
+                    .create(true)
+                    .truncate(true),
+                &staged,
+            )
+            .map_err(fail)?;
             file.write_all(&body).map_err(fail)?;
             file.sync_all().map_err(fail)?;
         }
@@ -205,18 +207,14 @@ pub async fn device_code_login(
     let unreachable = |e: reqwest::Error| Error::Unavailable {
         message: format!(
             "cannot reach the Entra ID login endpoint {login_url} ({})",
-            super::transport::describe_reqwest(&e)
+            super::http::describe_reqwest(&e)
         ),
     };
     let read = |response: reqwest::Response| async move {
-        super::transport::read_body(response)
-            .await
-            .map_err(|e| match e {
-                super::transport::BodyError::Broken(e) => unreachable(e),
-                super::transport::BodyError::TooLarge => {
-                    super::transport::too_large(login_url, "login_url")
-                }
-            })
+        super::http::read_body(response).await.map_err(|e| match e {
+            super::http::BodyError::Broken(e) => unreachable(e),
+            super::http::BodyError::TooLarge => super::http::too_large(login_url, "login_url"),
+        })
     };
     let scope = delegated_scope(graph_url.trim_end_matches('/'));
     let start = http

@@ -172,6 +172,14 @@ pub(crate) fn explain_aadsts(code: u64) -> (&'static str, &'static str) {
             "the sign-in was declined",
             "run `userphoto login m365` again and accept the permissions",
         ),
+        50126 => (
+            "the user name or password typed at the Microsoft sign-in page was wrong",
+            "run `userphoto login m365` again and sign in with the admin account's right password",
+        ),
+        50034 => (
+            "the account signed in with does not exist in this tenant",
+            "run `userphoto login m365` again and sign in with an account of the tenant named by tenant_id (user@your-domain)",
+        ),
         7000112 | 50057 => (
             "the app or its service principal is disabled",
             "enable the enterprise application in Entra ID",
@@ -186,11 +194,26 @@ pub(crate) fn explain_aadsts(code: u64) -> (&'static str, &'static str) {
 /// Maps a refused token request.
 pub(crate) fn token_refused(status: u16, body: &[u8], client_id: &str) -> Error {
     let parsed: AadBody = serde_json::from_slice(body).unwrap_or_default();
-    let Some(&code) = parsed.error_codes.first() else {
+    // Some answers (proxies, older endpoints) carry the code only in the
+    // description: "AADSTS7000215: Invalid client secret provided…".
+    let from_text = || {
+        let rest = parsed.error_description.split("AADSTS").nth(1)?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    };
+    let Some(code) = parsed.error_codes.first().copied().or_else(from_text) else {
+        // No code at all: still show what Entra said (never the secret,
+        // which no answer carries).
+        let said = first_sentence(&parsed.error_description);
         return Error::Unauthenticated {
             message: format!(
-                "signing in to Entra ID as app {client_id} failed with HTTP {status} {}",
-                parsed.error
+                "signing in to Entra ID as app {client_id} failed with HTTP {status} {}{}",
+                parsed.error,
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({said})")
+                }
             )
             .trim_end()
             .to_owned(),
@@ -247,6 +270,47 @@ mod tests {
         assert!(text.contains("the client secret is wrong"), "{text}");
         assert!(!text.contains("Trace ID"), "{text}");
         assert!(matches!(e, Error::Unauthenticated { .. }));
+    }
+
+    #[test]
+    fn device_code_and_code_in_text_only_answers_are_explained() {
+        for (code, meaning) in [
+            (
+                50126,
+                "password typed at the Microsoft sign-in page was wrong",
+            ),
+            (50034, "does not exist in this tenant"),
+            (7000222, "expired"),
+            (700027, "certificate is not registered"),
+            (700024, "outside its valid time range"),
+            (90002, "tenant does not exist"),
+            (700016, "no app with this client_id"),
+            (65001, "admin consent"),
+        ] {
+            let body = format!(
+                r#"{{"error":"invalid_grant","error_description":"AADSTS{code}: Something. Trace ID: 1","error_codes":[{code}]}}"#
+            );
+            let text = token_refused(400, body.as_bytes(), "app-1").to_string();
+            assert!(text.contains(&format!("AADSTS{code}")), "{text}");
+            assert!(text.contains(meaning), "{code}: {text}");
+        }
+        // Without error_codes, the code is read from the description.
+        let e = token_refused(
+            401,
+            br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Trace ID: 1"}"#,
+            "app-1",
+        );
+        let text = e.to_string();
+        assert!(text.contains("AADSTS7000215"), "{text}");
+        assert!(text.contains("the client secret is wrong"), "{text}");
+        // Without any code, Entra's words are still shown.
+        let text = token_refused(
+            400,
+            br#"{"error":"invalid_request","error_description":"The request body must contain grant_type."}"#,
+            "app-1",
+        )
+        .to_string();
+        assert!(text.contains("must contain grant_type"), "{text}");
     }
 
     #[test]

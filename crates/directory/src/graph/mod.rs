@@ -35,7 +35,8 @@ pub(crate) mod builder;
 // TokenSlot is shared with the `google` backend.
 pub(crate) mod credential;
 mod device;
-mod errors;
+pub(crate) mod errors;
+pub(crate) mod http;
 mod hybrid;
 mod limiter;
 mod photo_settings;
@@ -130,6 +131,14 @@ impl From<GraphUser> for User {
         u.employee_id = g.employee_id;
         u.enabled = g.account_enabled;
         u
+    }
+}
+
+/// A page of `/users` read and turned into users, for `crate::fuzzing`.
+pub(crate) fn fuzz_user_page(body: &[u8]) {
+    if let Ok(page) = serde_json::from_slice::<UserPage>(body) {
+        let users: Vec<User> = page.value.into_iter().map(User::from).collect();
+        let _ = (users.len(), page.next_link);
     }
 }
 

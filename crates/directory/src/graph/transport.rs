@@ -21,7 +21,7 @@
 //! Anything else (2xx, other 4xx) is handed back as an [`Answer`] for the
 //! caller to interpret: what a 404 means depends on the endpoint.
 //!
-//! No answer is read past [`MAX_ANSWER_BYTES`] ([`read_body`]): Graph's
+//! No answer is read past [`MAX_ANSWER_BYTES`](super::http::MAX_ANSWER_BYTES) ([`read_body`]): Graph's
 //! largest are a page of 999 users (about 1 MB) and a photo (a few MB), so
 //! anything far larger is a wrong URL or a hostile server, and must not
 //! fill memory.
@@ -30,60 +30,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::HeaderMap;
 use reqwest::Method;
 use secrecy::ExposeSecret as _;
 use tokio::time::Instant;
 
 use super::credential::TokenCache;
 use super::errors::GraphFailure;
+use super::http::{describe_reqwest, host_of, read_body, retry_after, too_large, BodyError};
 use super::limiter::Limiter;
 use crate::error::{Error, Result};
-
-/// The most of one answer that is read; see the module docs.
-pub(crate) const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
-
-/// Why an answer's body was not read.
-#[derive(Debug)]
-pub(crate) enum BodyError {
-    /// The connection broke off (or timed out) while reading.
-    Broken(reqwest::Error),
-    /// The answer is larger than [`MAX_ANSWER_BYTES`].
-    TooLarge,
-}
-
-/// Reads `response`'s body, refusing one larger than [`MAX_ANSWER_BYTES`]
-/// (by its `Content-Length`, or by counting as it arrives).
-pub(crate) async fn read_body(
-    mut response: reqwest::Response,
-) -> std::result::Result<Vec<u8>, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
-    {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Broken)? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The error for an answer over [`MAX_ANSWER_BYTES`] from `url`.
-pub(crate) fn too_large(url: &str, setting: &str) -> Error {
-    Error::other(
-        "m365",
-        format!(
-            "the answer from {} is larger than {} MiB, so it was not read; check that {setting} points at Microsoft's endpoint",
-            host_of(url),
-            MAX_ANSWER_BYTES / (1024 * 1024)
-        ),
-    )
-}
 
 /// How retries are bounded and spaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -374,62 +329,10 @@ impl Transport {
     }
 }
 
-/// `Retry-After` as a duration: delta-seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get("retry-after")?.to_str().ok()?.trim();
-    parse_retry_after(text, SystemTime::now())
-}
-
-fn parse_retry_after(text: &str, now: SystemTime) -> Option<Duration> {
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// `host:port` of a URL, for messages (never the path or query).
-pub(crate) fn host_of(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            u.host_str().map(|h| {
-                format!(
-                    "{h}{}",
-                    u.port().map(|p| format!(":{p}")).unwrap_or_default()
-                )
-            })
-        })
-        .unwrap_or_else(|| "the configured URL".to_owned())
-}
-
-/// A reqwest error in words, without the URL's query.
-pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = if e.is_connect() {
-        "connection failed".to_owned()
-    } else if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::http::parse_retry_after;
 
     #[test]
     fn retry_after_in_seconds_and_as_a_date() {

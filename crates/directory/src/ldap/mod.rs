@@ -58,9 +58,9 @@
 //!   OU"); see the `errors` module.
 
 mod builder;
-mod client;
+pub(crate) mod client;
 mod config;
-mod errors;
+pub(crate) mod errors;
 mod filter;
 mod schema;
 pub(crate) mod tls;

@@ -86,13 +86,14 @@ pub(crate) async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    let (tenant_ok, client_ok, secret, base_url) = {
+    let (tenant_ok, client_ok, secret, base_url, secret_expired) = {
         let inner = shared.lock();
         (
             tenant.eq_ignore_ascii_case(&inner.knobs.tenant_id),
             field("client_id").eq_ignore_ascii_case(&inner.knobs.client_id),
             inner.knobs.client_secret.clone(),
             inner.base_url.clone(),
+            inner.knobs.secret_expired,
         )
     };
     if !tenant_ok {
@@ -144,6 +145,17 @@ pub(crate) async fn token(
                 "invalid_client",
                 7000215,
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            );
+        }
+        if secret_expired {
+            return aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000222,
+                &format!(
+                    "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
+                    field("client_id")
+                ),
             );
         }
     } else if let Some(assertion) = form.get("client_assertion") {

@@ -189,6 +189,14 @@ pub struct Knobs {
     pub device_code_pending_polls: u32,
     /// Device code sign-in: the polling interval the emulator asks for.
     pub device_code_interval: Duration,
+    /// The registered client secret has expired: a right secret is
+    /// answered `AADSTS7000222` (401 `invalid_client`), as Entra does.
+    pub secret_expired: bool,
+    /// Whether admin consent was granted for the app's application
+    /// permissions. Without it Entra still issues a token (with no
+    /// roles), and Graph answers every call 403 `Authorization_RequestDenied`
+    /// "Insufficient privileges to complete the operation." (default true).
+    pub admin_consent: bool,
     /// The tenant's `photoUpdateSettings.source` (`cloud` or
     /// `onPremises`); with `onPremises` photo uploads and removals are
     /// refused (403).
@@ -221,6 +229,8 @@ impl Default for Knobs {
             seed: 0x5eed,
             device_code_pending_polls: 1,
             device_code_interval: Duration::from_secs(1),
+            secret_expired: false,
+            admin_consent: true,
             photo_update_source: "cloud".to_owned(),
             photo_update_allowed_roles: Vec::new(),
             people_settings_denied: false,

@@ -13,7 +13,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | POST | `/{tenant}/oauth2/v2.0/token` | client credentials: `client_secret`, or a JWT `client_assertion` verified against the registered certificate; device code and refresh token grants (delegated sign-in) |
+//! | POST | `/{tenant}/oauth2/v2.0/token` | client credentials: `client_secret`, or a JWT `client_assertion` verified against the registered certificate; device code and refresh token grants (delegated sign-in). Refusals as Entra words them (AADSTS 90002, 700016, 7000215, 7000218, 700027, 700024, 50027; knob `secret_expired`: 7000222) |
 //! | POST | `/{tenant}/oauth2/v2.0/devicecode` | starts a device code sign-in, "approved" after `device_code_pending_polls` polls |
 //! | GET | `/v1.0/users` | `$select`, `$top` (1–999), `$filter` (`eq`, `in`, `startswith`, `or`), `@odata.nextLink` paging |
 //! | GET | `/v1.0/users/{id or UPN}` | one user |
@@ -23,6 +23,9 @@
 //! | DELETE | `/v1.0/users/{id}/photo`, `/photo/$value` | remove |
 //! | GET | `/beta/admin/people/photoUpdateSettings` | the tenant's photo update setting (`source`: `cloud` \| `onPremises`); with `onPremises` photo PUTs and DELETEs are refused (403) |
 //! | GET | `/_emulator/stats` | counters (not Graph) |
+//!
+//! Knob `admin_consent = false`: every Graph call is 403
+//! `Authorization_RequestDenied` (a token without roles).
 
 mod auth;
 mod knobs;

@@ -39,6 +39,10 @@ const SIZES: [u32; 9] = [48, 64, 96, 120, 240, 360, 432, 504, 648];
 fn gate(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     check_bearer(shared, headers)?;
     let mut inner = shared.lock();
+    if !inner.knobs.admin_consent {
+        // A token without roles: Graph refuses everything.
+        return Err(forbidden());
+    }
     inner.stats.requests += 1;
     let now = Instant::now();
     let as_date = inner.knobs.retry_after_as_date;

@@ -101,6 +101,61 @@ pub(super) fn dc_scans_only(bytes: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// What the marker walk of [`count_scans`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Scans {
+    /// SOS segments of the first image.
+    pub(super) count: usize,
+    /// Components of a progressive frame (libjpeg then keeps every
+    /// coefficient of the whole picture in memory), if it is one.
+    pub(super) progressive_components: Option<u8>,
+}
+
+/// How many scans (SOS segments) the first image of `bytes` has, found the
+/// way libjpeg finds markers: segments are skipped by their length (so an
+/// EXIF thumbnail's scans inside APP1 do not count), junk between markers
+/// is skipped, entropy-coded data runs to the next real marker, and the
+/// count stops at EOI. Cheap: one pass, no decoding.
+pub(super) fn count_scans(bytes: &[u8]) -> Scans {
+    let mut at = 2;
+    let mut scans = Scans::default();
+    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(0xFF, rest)) {
+        at += found;
+        let Some(&code) = bytes.get(at + 1) else {
+            break;
+        };
+        match code {
+            // A fill byte: the marker code comes after the last 0xFF.
+            0xFF => {
+                at += 1;
+                continue;
+            }
+            // Stuffed zero, TEM, restart markers, stray SOI: no length.
+            0x00 | TEM | 0xD0..=0xD7 | SOI => {
+                at += 2;
+                continue;
+            }
+            EOI => break,
+            _ => {}
+        }
+        let (Some(&hi), Some(&lo)) = (bytes.get(at + 2), bytes.get(at + 3)) else {
+            break;
+        };
+        if code == SOF2 || code == 0xCA {
+            scans.progressive_components = bytes.get(at + 9).copied();
+        }
+        at += 2 + usize::from(u16::from_be_bytes([hi, lo]));
+        if code == SOS {
+            scans.count += 1;
+            match bytes.get(at..).and_then(entropy_data_len) {
+                Some(len) => at += len,
+                None => break,
+            }
+        }
+    }
+    scans
+}
+
 /// The ids of the components sampled at the frame's full resolution, from a
 /// SOF segment (FF Cx, length, precision, height, width, Nf, Nf × (id,
 /// sampling, table)).
@@ -180,6 +235,36 @@ mod tests {
         assert!(dc_scans_only(b"not a jpeg").is_none());
         assert!(dc_scans_only(&[0xFF, SOI, 0xFF, 0xC4, 0x00]).is_none());
         assert!(dc_scans_only(&[0xFF, SOI, 0xFF, 0xC4, 0x00, 0x01]).is_none());
+    }
+
+    #[test]
+    fn counts_the_scans_of_the_first_image_only() {
+        assert_eq!(count_scans(&progressive(320, 240)).count, 10);
+        assert_eq!(
+            count_scans(&progressive(320, 240)).progressive_components,
+            Some(3)
+        );
+        let img = fixtures::noise(64, 48, 3);
+        let baseline = fixtures::jpeg(&img, &JpegOptions::default());
+        assert_eq!(count_scans(&baseline).count, 1);
+        assert_eq!(count_scans(&baseline).progressive_components, None);
+        // A second image after EOI (as in MPO files) is not read.
+        let mut two = baseline.clone();
+        two.extend_from_slice(&fixtures::progressive_scan_bomb(64, 64, 500));
+        assert_eq!(count_scans(&two).count, 1);
+        assert_eq!(
+            count_scans(&fixtures::progressive_scan_bomb(64, 64, 500)).count,
+            500
+        );
+        // An embedded JPEG inside an APP1 segment is skipped with it.
+        let inner = fixtures::progressive_scan_bomb(16, 16, 300);
+        let mut app = vec![0xFF, SOI, 0xFF, 0xE1];
+        app.extend_from_slice(&((inner.len() + 2) as u16).to_be_bytes());
+        app.extend_from_slice(&inner);
+        app.extend_from_slice(&baseline[2..]);
+        assert_eq!(count_scans(&app).count, 1);
+        assert_eq!(count_scans(b"").count, 0);
+        assert_eq!(count_scans(&[0xFF, SOI, 0xFF, SOS]).count, 0);
     }
 
     #[test]

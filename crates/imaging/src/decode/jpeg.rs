@@ -9,6 +9,28 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 const MARKERS: &[Marker] = &[Marker::APP(1), Marker::APP(2), Marker::APP(14)];
 
+/// Most scans a JPEG may have. Each progressive scan makes libjpeg walk
+/// every block of its components, however few bytes it takes (an "EOB
+/// run" says "all zero" for 32,767 blocks in two bytes), so a 1 MB file of
+/// thousands of scans costs minutes of CPU (libjpeg-turbo's LJT-01-003).
+/// Real encoders write 1 (baseline) to ~12 (libjpeg's progression, mozjpeg's
+/// optimised scans); its authors find it "hard to imagine any real-world
+/// application needing more than 100". At 100, a 100-megapixel file
+/// finishes within ~2 s of CPU (`benches/scan_bomb.rs` measures it).
+pub(crate) const MAX_SCANS: usize = 100;
+
+/// Refuses a file with more than [`MAX_SCANS`] scans before libjpeg reads it.
+fn check_scans(bytes: &[u8]) -> Result<super::dc_only::Scans, ImagingError> {
+    let found = super::dc_only::count_scans(bytes);
+    let scans = found.count;
+    if scans > MAX_SCANS {
+        return Err(corrupt(format!(
+            "it has {scans} progressive scans, more than the {MAX_SCANS} any real encoder writes; refused unread, as decoding it would take minutes (a \"scan bomb\")"
+        )));
+    }
+    Ok(found)
+}
+
 fn corrupt(detail: impl Into<String>) -> ImagingError {
     ImagingError::Corrupt {
         format: "JPEG",
@@ -126,6 +148,7 @@ fn decode_with(
     choose_scale: ScaleChooser<'_>,
     skip_ac_scans: bool,
 ) -> Result<Decoded, ImagingError> {
+    let scans = check_scans(bytes)?;
     guarded(|| {
         let d = open(bytes)?;
         let (w, h) = d.size();
@@ -160,6 +183,18 @@ fn decode_with(
             // visible and saves a pass over every pixel.
             d.do_fancy_upsampling(false);
         }
+        // The output buffer at the chosen scale (4 bytes per pixel covers
+        // CMYK) and, for a progressive file, libjpeg's coefficients of the
+        // whole picture (2 bytes per sample) — whatever the scale.
+        let (sw, sh) = (
+            (w as u64 * u64::from(numerator)).div_ceil(8),
+            (h as u64 * u64::from(numerator)).div_ceil(8),
+        );
+        let coefficients = scans.progressive_components.map_or(0, |c| {
+            (w as u64 * h as u64).saturating_mul(2 * u64::from(c))
+        });
+        let memory = crate::memory::reserve((sw * sh * 4).saturating_add(coefficients));
+        crate::cancel::check()?;
         let mut notes = Vec::new();
         if numerator < 8 {
             notes.push(format!("decoded at {numerator}/8 scale"));
@@ -195,6 +230,7 @@ fn decode_with(
             pixels,
             icc: meta.icc,
             notes,
+            _memory: memory,
         })
     })
 }
@@ -216,6 +252,22 @@ mod tests {
             assert!(!full.notes.iter().any(|n| n.contains("AC scans skipped")));
             assert_eq!((fast.width, fast.height), (full.width, full.height));
             assert!(fast.pixels == full.pixels, "{w}x{h}: pixels differ");
+        }
+    }
+
+    #[test]
+    fn a_scan_bomb_is_refused_naming_its_scans() {
+        let limits = Limits::default();
+        for scale in [1u8, 8] {
+            let chooser: ScaleChooser<'_> = &|_| Ok(scale);
+            let bomb = fixtures::progressive_scan_bomb(256, 256, MAX_SCANS + 1);
+            let err = decode(&bomb, &limits, chooser).unwrap_err();
+            assert_eq!(err.code(), "corrupt", "{err}");
+            assert!(err.to_string().contains("101 progressive scans"), "{err}");
+            // At the limit it is an ordinary (if odd) file and decodes.
+            let ok = fixtures::progressive_scan_bomb(256, 256, MAX_SCANS);
+            let d = decode(&ok, &limits, chooser).unwrap();
+            assert_eq!(d.header.width, 256);
         }
     }
 

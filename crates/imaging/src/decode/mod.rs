@@ -7,11 +7,13 @@
 //! dimensions before any pixel buffer is allocated.
 
 mod dc_only;
+mod flatten;
 mod generic;
 mod gif_extent;
 mod jpeg;
 mod jpeg_errors;
 mod palette_tiff;
+mod png_rows;
 
 use crate::{ImagingError, Limits, Orientation, SourceFormat};
 
@@ -59,7 +61,15 @@ pub(crate) struct Decoded {
     pub(crate) icc: Option<Vec<u8>>,
     /// What the caller should know (flattened alpha, first frame…).
     pub(crate) notes: Vec<String>,
+    /// This picture's share of the process-wide memory budget, held as
+    /// long as its pixels are.
+    pub(crate) _memory: crate::memory::Reservation,
 }
+
+/// Largest colour profile used. Real ones are a few KB (sRGB ~3 KB) up to
+/// ~1 MB (printer profiles with big lookup tables); anything beyond is
+/// ignored with a note rather than held and parsed.
+pub(crate) const MAX_ICC_BYTES: usize = 4 << 20;
 
 /// Chooses the DCT scale numerator (1..=8, over 8) once the header is known.
 pub(crate) type ScaleChooser<'a> = &'a dyn Fn(&Header) -> Result<u8, ImagingError>;
@@ -88,13 +98,22 @@ pub(crate) fn decode(
     limits: &Limits,
     choose_scale: ScaleChooser<'_>,
 ) -> Result<Decoded, ImagingError> {
-    match format {
+    let mut decoded = match format {
         SourceFormat::Jpeg => jpeg::decode(bytes, limits, choose_scale),
+        SourceFormat::Png => png_rows::decode(bytes, limits),
         SourceFormat::Tiff if palette_tiff::is_palette(bytes) => {
             palette_tiff::decode(bytes, limits)
         }
         _ => generic::decode(bytes, format, limits),
+    }?;
+    if let Some(icc) = decoded.icc.take_if(|icc| icc.len() > MAX_ICC_BYTES) {
+        decoded.notes.push(format!(
+            "colour profile of {} bytes ignored (over {} MB; real ones are far smaller); colours read as sRGB",
+            icc.len(),
+            MAX_ICC_BYTES >> 20
+        ));
     }
+    Ok(decoded)
 }
 
 /// Read only the header: format, stored size and orientation.
@@ -105,6 +124,7 @@ pub(crate) fn probe(
 ) -> Result<Header, ImagingError> {
     match format {
         SourceFormat::Jpeg => jpeg::probe(bytes, limits),
+        SourceFormat::Png => png_rows::probe(bytes, limits),
         SourceFormat::Tiff if palette_tiff::is_palette(bytes) => {
             palette_tiff::decode(bytes, limits).map(|d| d.header)
         }

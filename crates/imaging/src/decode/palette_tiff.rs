@@ -101,6 +101,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, ImagingEr
     if packed.len() < row_bytes * height as usize {
         return Err(corrupt("the image has fewer strips than rows"));
     }
+    let memory = crate::memory::reserve(u64::from(width) * u64::from(height) * 3);
     let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
     let mask = (1u32 << bits) - 1;
     for row in packed.chunks_exact(row_bytes).take(height as usize) {
@@ -125,6 +126,7 @@ pub(super) fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, ImagingEr
         pixels,
         icc: None,
         notes: vec!["palette TIFF expanded".into()],
+        _memory: memory,
     })
 }
 

@@ -126,6 +126,25 @@ pub(crate) async fn counterparts(
         .collect()
 }
 
+/// The person `user` (found at `source`) as `target` knows them: see
+/// [`counterparts`].
+pub(crate) async fn counterpart(
+    state: &AppState,
+    source: TargetKind,
+    user: &User,
+    target: &Target,
+) -> Result<User, userphoto_directory::Error> {
+    counterparts(state, source, user, &[target])
+        .await
+        .pop()
+        .unwrap_or_else(|| {
+            Err(userphoto_directory::Error::other(
+                &target.directory,
+                "the user was not looked up here",
+            ))
+        })
+}
+
 /// `AD`, `HD`, `LDAP`: the short name the checkboxes and panes use.
 pub(crate) fn slot_label(slot: PhotoSlot) -> &'static str {
     match slot {

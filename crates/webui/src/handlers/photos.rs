@@ -16,7 +16,7 @@ use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::{PhotoSlot, User};
 use userphoto_imaging::{CropBox, CropMode};
 
-use super::{change_json, counterparts, failure_json, resolve, wording};
+use super::{change_json, counterpart, counterparts, failure_json, resolve, wording};
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, Upload};
 
@@ -93,7 +93,7 @@ pub(crate) async fn upload(
         "faces": report.faces,
         "checks": checks,
         "warnings": warnings,
-        "preview": format!("/api/uploads/{id}/preview.jpg"),
+        "preview": format!("api/uploads/{id}/preview.jpg"),
     })))
 }
 
@@ -183,15 +183,7 @@ pub(crate) async fn remove(
     let Json(body) = body.map_err(|e| AppError::bad_request(e.body_text()))?;
     let (source, user) = resolve(&state, body.source.as_deref(), &id).await?;
     let target = super::target(&state, &body.target)?;
-    let at_target = counterparts(&state, source, &user, &[target])
-        .await
-        .pop()
-        .unwrap_or_else(|| {
-            Err(userphoto_directory::Error::other(
-                &target.directory,
-                "not looked up",
-            ))
-        })?;
+    let at_target = counterpart(&state, source, &user, target).await?;
     let change = state
         .ops()
         .remove_photo_of(target, &at_target, &WriteOptions::default())

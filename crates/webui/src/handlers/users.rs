@@ -13,7 +13,7 @@ use userphoto_bulk::prepare;
 use userphoto_directory::config::Target;
 use userphoto_directory::{PhotoLookup, User, UserQuery};
 
-use super::{counterparts, resolve, source, user_json};
+use super::{counterpart, counterparts, resolve, source, user_json};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -140,15 +140,7 @@ pub(crate) async fn photo(
 ) -> AppResult<Response> {
     let (source_kind, user) = resolve(&state, params.source.as_deref(), &id).await?;
     let target = super::target(&state, &kind)?;
-    let at_target = counterparts(&state, source_kind, &user, &[target])
-        .await
-        .pop()
-        .unwrap_or_else(|| {
-            Err(userphoto_directory::Error::other(
-                &target.directory,
-                "not looked up",
-            ))
-        })?;
+    let at_target = counterpart(&state, source_kind, &user, target).await?;
     let lookup = target.directory.get_photo(&at_target).await?;
     match lookup {
         PhotoLookup::Photo(photo) => Ok((

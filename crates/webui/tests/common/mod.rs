@@ -55,6 +55,16 @@ impl TestApp {
         let path = url.trim_start_matches(&format!("http://{HOST}"));
         let res = self.send(get(path)).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "login redirects");
+        let location = res
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(
+            location,
+            format!("{}/", self.state.base_path()),
+            "to the base path"
+        );
         let cookie = res
             .headers()
             .get(header::SET_COOKIE)
@@ -84,8 +94,21 @@ impl TestApp {
         )
     }
 
-    /// Adds the session cookie.
+    /// THE way tests make a signed-in request: `req`, written with the
+    /// app's own paths (`/api/users`, `/`, `/assets/app.js`), moved under
+    /// the session's random base path (`/s/<random>/…`, the only place the
+    /// browser sends the cookie), with the session cookie added.
+    /// [`authed_write`](Self::authed_write) adds what writes need on top.
     pub fn authed(&self, mut req: Request<Body>) -> Request<Body> {
+        let base = self.state.base_path();
+        let original = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        if !original.starts_with(&format!("{base}/")) {
+            *req.uri_mut() = format!("{base}{original}").parse().expect("uri");
+        }
         if let Some(c) = &self.cookie {
             req.headers_mut()
                 .insert(header::COOKIE, c.parse().expect("cookie header"));
@@ -215,8 +238,15 @@ impl Builder {
     }
 }
 
-/// A GET with the right Host.
+/// A GET with the right Host. A relative path (as the API hands them
+/// out: relative to the page) is taken from the root; [`TestApp::authed`]
+/// then moves it under the base path.
 pub fn get(path: &str) -> Request<Body> {
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
     Request::get(path)
         .header(header::HOST, HOST)
         .body(Body::empty())

@@ -44,7 +44,7 @@ use userphoto_imaging::CropMode;
 use self::control::confirm;
 pub use self::control::{CancelToken, ConfirmRequest, Confirmer, Decision};
 use self::user_task::{Job, UserTask};
-use super::cache::{CachedOutput, PreparedCache};
+use super::cache::PreparedCache;
 use super::journal::{DoneKey, Journal, JournalRecord};
 use super::model::{Action, Entry, Plan, Step};
 use super::outage::OutageWait;
@@ -552,23 +552,9 @@ impl Executor {
 
     /// Records the digests of a prepared file in the cache.
     fn remember(&self, job: &Job, prepared: &PreparedFile) {
-        let Some(key) = &job.stamp_key else { return };
-        for o in &prepared.outputs {
-            self.cache.record(
-                key,
-                prepared.width,
-                prepared.height,
-                CachedOutput {
-                    size: o.spec.size,
-                    budget: o.spec.max_bytes,
-                    sha256: o.photo.digest().to_owned(),
-                    bytes: o.photo.len(),
-                },
-            );
+        if let Some(key) = &job.stamp_key {
+            self.cache.remember(key, prepared);
         }
-        // After the outputs: a first record resets the entry.
-        self.cache
-            .record_quality(key, &prepared.warnings, &prepared.checks);
     }
 }
 

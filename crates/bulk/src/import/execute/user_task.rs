@@ -126,6 +126,23 @@ impl UserTask {
             .set_prepared_photo(target, user, photo, &self.write)
             .await;
         match result {
+            Ok(change)
+                if change.status == ChangeStatus::Unchanged && changed_since_plan(step, photo) =>
+            {
+                // The plan read another photo here, and now ours is in place:
+                // an interrupted run of this plan wrote it and stopped before
+                // its audit line (or its journal line). The write is ours:
+                // log it now, so the audit log misses no change.
+                let logged = self
+                    .ops
+                    .audit_found_in_place(target, &change, step.current_sha256.as_deref())
+                    .await;
+                let (outcome, reason) = match logged {
+                    Ok(()) => (Outcome::Written, Some(Reason::DoneByInterruptedRun)),
+                    Err(e) => (Outcome::Failed, Some(Reason::WriteFailed(e.detail()))),
+                };
+                job.item(step, outcome, Some(photo.len()), reason)
+            }
             Ok(change) => {
                 let outcome = match change.status {
                     ChangeStatus::Unchanged => Outcome::Unchanged,
@@ -150,5 +167,16 @@ impl UserTask {
                 item
             }
         }
+    }
+}
+
+/// Whether the plan read what the target held (a photo, or none) and it was
+/// not `photo`: then finding `photo` in place means this plan's interrupted
+/// run wrote it.
+fn changed_since_plan(step: &Step, photo: &Photo) -> bool {
+    match (&step.current_sha256, step.current_bytes) {
+        (Some(before), _) => before != photo.digest(),
+        (None, Some(0)) => true,
+        (None, _) => false,
     }
 }

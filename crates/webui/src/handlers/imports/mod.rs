@@ -17,9 +17,6 @@
 //! | GET | `/api/imports/{id}/report` | the run's report (JSON) |
 //! | GET | `/api/imports/{id}/preview?file=` | a planned file, prepared 648×648 |
 
-mod feed;
-mod jobs;
-
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -41,11 +38,9 @@ use userphoto_bulk::import::{
 use userphoto_bulk::wording::Wording;
 use userphoto_directory::config::Target;
 
-use self::feed::FeedEvent;
-use self::jobs::Job;
-pub(crate) use self::jobs::Jobs;
 use super::upload_path::relative_upload_path;
 use crate::error::{AppError, AppResult};
+use crate::import_jobs::{FeedEvent, Job};
 use crate::state::AppState;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -88,7 +83,7 @@ pub(crate) async fn put_file(
     if let Some(parent) = path.parent() {
         // A fresh temporary folder the server made: nothing in it but what
         // was uploaded, so no link can lead outside it.
-        tokio::fs::create_dir_all(parent).await.map_err(|_| {
+        crate::local_files::create_dir_all(parent).await.map_err(|_| {
             AppError::bad_request(format!(
                 "{name:?} cannot be placed: a file of the upload already has the name of one of its folders"
             ))
@@ -99,7 +94,7 @@ pub(crate) async fn put_file(
             "{name:?} cannot be placed: a folder of the upload already has that name"
         )));
     }
-    tokio::fs::write(&path, &body)
+    crate::local_files::write(&path, &body)
         .await
         .map_err(AppError::internal)?;
     Ok(Json(json!({"name": name, "bytes": body.len()})))

@@ -9,10 +9,15 @@ use std::sync::{mpsc, Arc, Mutex};
 use axum::http::StatusCode;
 use userphoto_bulk::import::{CancelToken, Decision, ImportSession, Plan, RunReport};
 
-use super::feed::Feed;
-use super::lock;
+mod feed;
+
+pub(crate) use self::feed::{Feed, FeedEvent};
 use crate::error::{AppError, AppResult};
-use crate::state::random_token;
+use crate::token::random_token;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// How many uploaded folders are kept (the oldest is let go beyond that).
 const MAX_FOLDERS: usize = 4;
@@ -65,8 +70,9 @@ impl Jobs {
     pub(crate) fn new_folder(&self) -> AppResult<String> {
         let dir = tempfile::Builder::new()
             .prefix("userphoto-upload-")
-            .tempdir()
+            .tempdir_in(crate::local_files::upload_root().map_err(AppError::internal)?)
             .map_err(AppError::internal)?;
+        userphoto_directory::private_fs::restrict_dir(dir.path()).map_err(AppError::internal)?;
         let id = random_token();
         let mut folders = lock(&self.folders);
         // Deleted once nothing holds it: not under a file being written
