@@ -122,7 +122,8 @@ pub async fn materialize(
             })
     };
     let (user_col, photo_col) = (column("user")?, column("photo")?);
-    std::fs::create_dir_all(into)
+    // Staff photos: private, as backups and uploads are.
+    userphoto_directory::private_fs::create_dir_all(into)
         .map_err(|e| err(into, format!("cannot create the source folder: {e}")))?;
     let base = csv.parent().unwrap_or(Path::new("."));
     let client = reqwest::Client::builder()
@@ -183,7 +184,7 @@ pub async fn materialize(
         // Unchanged bytes keep the file (and its stamp): the digest cache
         // then knows it, and the sync state makes the re-run free.
         if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
-            std::fs::write(&path, &bytes)
+            write_private(&path, &bytes)
                 .map_err(|e| err(&path, format!("cannot write the photo: {e}")))?;
         }
         mapping_rows.push_str(&format!("{name},\"{}\"\n", user.replace('"', "\"\"")));
@@ -228,7 +229,8 @@ pub async fn materialize_directory(
         path: path.to_path_buf(),
         message,
     };
-    std::fs::create_dir_all(into)
+    // Staff photos: private, as backups and uploads are.
+    userphoto_directory::private_fs::create_dir_all(into)
         .map_err(|e| err(into, format!("cannot create the source folder: {e}")))?;
     let dir = &source.directory;
     let limit = dir.capabilities().suggested_concurrency.max(1);
@@ -286,7 +288,7 @@ pub async fn materialize_directory(
         );
         let path = into.join(&file);
         if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
-            std::fs::write(&path, &bytes)
+            write_private(&path, &bytes)
                 .map_err(|e| err(&path, format!("cannot write the photo: {e}")))?;
         }
         mapping_rows.push_str(&format!("{file},\"{}\"\n", name.replace('"', "\"\"")));
@@ -307,6 +309,20 @@ pub async fn materialize_directory(
         mapping,
         problems,
     })
+}
+
+/// Writes `bytes` to `path`, readable by the running user only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = userphoto_directory::private_fs::open(
+        userphoto_directory::private_fs::options()
+            .create(true)
+            .write(true)
+            .truncate(true),
+        path,
+    )?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn read_local(path: &Path, max: u64) -> Result<Vec<u8>, String> {
@@ -414,6 +430,13 @@ mod tests {
         assert!(m.problems[1].message.contains("only https://"));
         assert!(m.problems[2].message.contains("more than the 1024"));
         assert_eq!(std::fs::read(into.join("2.jpg")).expect("file"), jpeg);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(&into.join("2.jpg")), 0o600, "staff photos are private");
+            assert_eq!(mode(&into), 0o700);
+        }
         let stamp = std::fs::metadata(into.join("2.jpg"))
             .and_then(|m| m.modified())
             .expect("mtime");

@@ -90,13 +90,15 @@ impl JobLock {
             lock: path.clone(),
             message: e.to_string(),
         };
-        std::fs::create_dir_all(&dir).map_err(fail)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(fail)?;
+        userphoto_directory::private_fs::create_dir_all(&dir).map_err(fail)?;
+        let file = userphoto_directory::private_fs::open(
+            userphoto_directory::private_fs::options()
+                .create(true)
+                .truncate(false)
+                .write(true),
+            &path,
+        )
+        .map_err(fail)?;
         match file.try_lock() {
             Ok(()) => Ok(JobLock { _file: file, path }),
             Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy {

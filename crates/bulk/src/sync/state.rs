@@ -192,7 +192,8 @@ impl SyncState {
             return Ok(());
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
+        // Private, as the journal: it names users and files.
+        userphoto_directory::private_fs::create_dir_all(dir)?;
         let mut lines: Vec<SyncRecord> = self.records();
         lines.sort_by(|a, b| (a.target, &a.user_id).cmp(&(b.target, &b.user_id)));
         let mut staged = tempfile::NamedTempFile::new_in(dir)?;
