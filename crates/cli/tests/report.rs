@@ -145,4 +145,13 @@ fn the_report_lists_exactly_the_users_without_photos() {
     );
     assert!(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"));
     assert!(page.trim_end().ends_with("</html>"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(env.path("coverage.html"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the page holds staff photos");
+    }
 }

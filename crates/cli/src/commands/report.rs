@@ -222,8 +222,15 @@ fn esc(s: &str) -> String {
 
 impl Html {
     fn create(path: &Path) -> anyhow::Result<Self> {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+        // Staff photos: private, as backups are (share it on purpose).
+        let file = userphoto_directory::private_fs::open(
+            userphoto_directory::private_fs::options()
+                .create(true)
+                .write(true)
+                .truncate(true),
+            path,
+        )
+        .with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = std::io::BufWriter::new(file);
         // Self-contained: no script, no external resource; thumbnails are
         // data: URIs. The summary is at the end (rows are streamed).
