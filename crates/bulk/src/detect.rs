@@ -24,6 +24,10 @@ pub struct Detection {
     pub description: Option<String>,
     /// Why not, in one sentence, or a note.
     pub detail: Option<String>,
+    /// Where the target's owner says photos are managed (Microsoft 365's
+    /// `photoUpdateSettings.source`: `cloud` or `onPremises`), when the
+    /// target has such a setting and it could be read.
+    pub photo_source: Option<String>,
 }
 
 impl Detection {
@@ -51,6 +55,7 @@ impl Detection {
             permitted,
             description: None,
             detail: Some(error.to_string()),
+            photo_source: None,
         }
     }
 }
@@ -68,6 +73,7 @@ pub async fn detect(config: &Config, timeout: Duration) -> Vec<Detection> {
                 permitted: None,
                 description: None,
                 detail: None,
+                photo_source: None,
             };
         }
         match tokio::time::timeout(timeout, probe(config, kind)).await {
@@ -100,6 +106,7 @@ async fn probe(config: &Config, kind: TargetKind) -> Detection {
         permitted: Some(dir.capabilities().can_write),
         description,
         detail: None,
+        photo_source: None,
     };
     match first {
         Some(Err(e)) => {
@@ -121,6 +128,25 @@ async fn probe(config: &Config, kind: TargetKind) -> Detection {
             }
         },
         Some(Ok(_)) => {}
+    }
+    if d.is_ok() {
+        match dir.photo_policy().await {
+            Ok(Some(p)) => {
+                if p.refuses_updates() {
+                    d.detail = Some(format!(
+                        "photo update setting: {} — photos are managed on premises, so imports write them to Active Directory only",
+                        p.source.as_str()
+                    ));
+                }
+                d.photo_source = Some(p.source.as_str().to_owned());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                d.detail = Some(format!(
+                    "the photo update setting cannot be read, so it is taken as cloud: {e}"
+                ));
+            }
+        }
     }
     if d.permitted == Some(false) && d.detail.is_none() {
         d.detail = Some("the target is read-only".into());

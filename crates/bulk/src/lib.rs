@@ -24,12 +24,18 @@
 //! * [`reason`] is why a row is what it is, as data; [`wording`] turns it
 //!   (and errors) into sentences for the front end that shows them — the
 //!   engine never words;
+//! * [`coverage`] is `userphoto report`: who has a photo where, streamed;
+//! * [`source`] makes a CSV of `user,photo` rows (paths or https URLs)
+//!   into a folder the planner plans like any other;
+//! * [`sync`] keeps per target and user what was last written, so an
+//!   unchanged re-run reads and writes nothing;
 //! * [`scan`], [`backup`], [`audit`], [`detect`]: finding image files,
 //!   keeping and exporting photos, the audit log, and checking targets;
 //!   [`convert`] (in [`prepare`]) converts a folder of photos to files.
 
 pub mod audit;
 pub mod backup;
+pub mod coverage;
 pub mod detect;
 mod durable_append;
 #[doc(hidden)]
@@ -42,6 +48,8 @@ pub mod prepare;
 pub mod reason;
 pub mod scan;
 pub mod size_rule;
+pub mod source;
+pub mod sync;
 pub mod wording;
 
 pub use prepare::convert;

@@ -247,6 +247,40 @@ pub enum Reason {
         /// Who writes it.
         first: String,
     },
+
+    // ---- sync state ----
+    /// The photo to write is the one we wrote to this user at `at` (the
+    /// sync state); the directory was not read (`--verify` reads it).
+    Synced {
+        /// The target.
+        target: TargetKind,
+        /// When we wrote it, seconds since the Unix epoch.
+        at: i64,
+    },
+    /// The source is unchanged since our write at `at`, but the photo in
+    /// `target` is no longer ours: someone changed it there. Reported, not
+    /// overwritten.
+    ChangedSinceSync {
+        /// The target.
+        target: TargetKind,
+        /// When we wrote it, seconds since the Unix epoch.
+        at: i64,
+    },
+    /// A row of a CSV source that could not be used.
+    SourceRow {
+        /// Its line in the CSV.
+        line: usize,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+    /// The tenant's photo update setting (`photoUpdateSettings`) says
+    /// photos are managed on premises: Microsoft 365 accepts no photo
+    /// update, so the photo goes to Active Directory only (and reaches the
+    /// cloud through directory synchronisation).
+    CloudPhotosManagedOnPremises {
+        /// The cloud target.
+        target: TargetKind,
+    },
 }
 
 impl Reason {

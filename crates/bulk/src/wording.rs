@@ -259,6 +259,29 @@ impl Wording {
             Reason::SameTargetUser { target, first } => {
                 format!("the same {} user as {first}; written once", t(target))
             }
+            Reason::Synced { target, at } if self.plain => format!(
+                "already written to {} on {} (not read again)",
+                t(target),
+                date(*at)
+            ),
+            Reason::Synced { target, at } => format!(
+                "already written to {} on {} (not read again; --verify reads it)",
+                t(target),
+                date(*at)
+            ),
+            Reason::ChangedSinceSync { target, at } => format!(
+                "the photo in {} was changed there after userphoto wrote it on {}; not overwritten",
+                t(target),
+                date(*at)
+            ),
+            Reason::SourceRow { line, message } => {
+                format!("line {line} of the source CSV: {message}")
+            }
+            Reason::CloudPhotosManagedOnPremises { target } => format!(
+                "{}'s photo update setting says photos are managed on premises: \
+                 written to Active Directory only, from where directory synchronisation takes it",
+                t(target)
+            ),
         }
     }
 
@@ -288,6 +311,15 @@ impl Wording {
             other => other.plain_detail(""),
         }
     }
+}
+
+/// `at` (seconds since the Unix epoch) as `YYYY-MM-DD HH:MM UTC`.
+pub fn date(at: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_else(|| at.to_string())
 }
 
 #[cfg(test)]

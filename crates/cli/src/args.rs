@@ -105,6 +105,21 @@ pub(crate) enum Command {
         after_help = "Examples:\n  userphoto import ~/hr-photos --dry-run\n  userphoto import ~/hr-photos --report import.csv\n  userphoto import ~/hr-photos --match-by employee-id --target ad\n  userphoto import ~/hr-photos --mapping names.csv --confirm\n  userphoto import ~/hr-photos --resume\n\nExit status: 0 when everything planned was done, 1 when anything failed or\nwas left undone (the rest is still done), 2 when the import could not run."
     )]
     Import(ImportArgs),
+    /// Run the `[[sync]]` jobs of userphoto.toml (or the named ones)
+    /// unattended, for a timer: a run with nothing new reads and writes no
+    /// photo (the sync state), one line per job, a lock per job.
+    #[command(
+        after_help = "Examples:\n  userphoto sync\n  userphoto sync hr-photos --json\n  userphoto sync hr-photos --verify\n\nExit status: 0 when every job did everything, 1 when a job failed, was\nalready running or left something undone, 2 when sync could not run.\nSee docs/SYNC.md for the job format and timer examples."
+    )]
+    Sync(SyncArgs),
+    /// Photo coverage per target: users without a photo, with only
+    /// Exchange's 64×64 in AD, with an HD photo but no AD thumbnail,
+    /// written longer ago than --older-than; when userphoto last wrote each
+    /// and from which file; files in --source matching nobody.
+    #[command(
+        after_help = "Examples:\n  userphoto report\n  userphoto report --older-than 365 --source /srv/hr-photos\n  userphoto report --csv > coverage.csv\n  userphoto report --html coverage.html\n  userphoto --json report --target ad"
+    )]
+    Report(ReportArgs),
     /// Write the Active Directory thumbnail from the user's existing HD
     /// photo in Microsoft 365 (for users whose source image is gone).
     ///
@@ -359,8 +374,65 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
     pub(crate) state_dir: Option<PathBuf>,
 
+    /// Read every current photo instead of trusting the sync state, and
+    /// report (not overwrite) photos changed in the directory since
+    /// userphoto wrote them.
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) verify: bool,
+
     #[command(flatten)]
     pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) targets: TargetsArg,
+
+    /// Flag photos userphoto wrote more than DAYS days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) older_than: Option<u32>,
+
+    /// A folder of photos: list its files that match nobody.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) source: Option<PathBuf>,
+
+    /// Every row as CSV on standard output.
+    #[arg(long, conflicts_with = "html")]
+    pub(crate) csv: bool,
+
+    /// Write a self-contained HTML page with thumbnails to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+
+    /// In the table, every user (not only those with a finding).
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    /// Where the sync state is kept [default: `import` beside the audit log].
+    #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The jobs to run, by name [default: every [[sync]] job].
+    #[arg(value_name = "JOB")]
+    pub(crate) jobs: Vec<String>,
+
+    /// Read every current photo, and report (not overwrite) the ones
+    /// changed in the directory since userphoto wrote them.
+    #[arg(long)]
+    pub(crate) verify: bool,
+
+    /// Threads preparing photos [default: every core].
+    #[arg(long = "threads", short = 'j', value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub(crate) jobs_threads: Option<usize>,
+
+    /// Where the sync state, digest cache, journals and job locks are kept
+    /// [default: `import` beside the audit log, shared with import].
+    #[arg(long, value_name = "DIR", env = "USERPHOTO_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 /// How to frame the square. `auto` is the default everywhere (CLI and web

@@ -605,3 +605,105 @@ fn hybrid_set_and_import_find_cloud_users_by_mail_and_logon_name() {
     assert_eq!(emu.emulator.writes_for(&id(2477)), 1);
     assert_eq!(emu.emulator.writes_for(&id(2478)), 1);
 }
+
+/// `detect` shows the tenant's photo update setting, says plainly when
+/// the permission to read it is missing, and an import into a tenant whose
+/// photos are managed on premises sends no upload and says why.
+#[test]
+fn detect_shows_the_photo_update_setting_and_an_on_premises_tenant_gets_no_upload() {
+    let target_of = |out: Vec<Value>| {
+        out.into_iter()
+            .find(|d| d["type"] == "target" && d["target"] == "m365")
+            .expect("an m365 line")
+    };
+    let emu = Emulator::start(
+        Knobs::default()
+            .with_users(2)
+            .with_photo_update_source("onPremises"),
+    );
+    let env = cli(&emu.section());
+    let m365 = target_of(env.json(&["detect"]));
+    assert_eq!(m365["photo_source"], "onPremises", "{m365}");
+    assert!(
+        m365["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("managed on premises")),
+        "{m365}"
+    );
+
+    std::fs::create_dir_all(env.path("hr")).expect("mkdir");
+    let image = env.image("hr/emu00001.png", 700, 700, 3);
+    assert!(Path::new(&image).is_file());
+    let rows = env.json(&["import", &env.path("hr").to_string_lossy(), "--dry-run"]);
+    let row = rows
+        .iter()
+        .find(|r| r["target"] == "m365")
+        .expect("a plan row for m365");
+    assert_eq!(row["action"], "skipped", "{row}");
+    assert_eq!(row["code"], "cloud-photos-managed-on-premises", "{row}");
+    env.json(&["import", &env.path("hr").to_string_lossy()]);
+    let stats = emu.emulator.stats();
+    assert_eq!(
+        (stats.writes, stats.refused_on_premises),
+        (0, 0),
+        "no PUT sent"
+    );
+
+    // Without PeopleSettings.Read.All: said plainly, taken as cloud.
+    let mut knobs = Knobs::default().with_users(1);
+    knobs.people_settings_denied = true;
+    let emu = Emulator::start(knobs);
+    let env = cli(&emu.section());
+    let m365 = target_of(env.json(&["detect"]));
+    assert_eq!(m365["photo_source"], Value::Null);
+    assert!(
+        m365["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("PeopleSettings.Read.All") && d.contains("taken as cloud")),
+        "{m365}"
+    );
+}
+
+/// `[[sync]]` with another directory as the source: the cloud's photos
+/// into a folder target, matched by UPN; a second run writes nothing.
+#[test]
+fn a_sync_job_takes_the_cloud_photos_into_another_target() {
+    let emu = Emulator::start(Knobs::default().with_users(3));
+    let folder = "[folder]\npath = \"dir\"\n\n[[sync]]\nname = \"from-cloud\"\nsource = \"m365\"\n";
+    let env = cli(&format!("{}\n{folder}", emu.section()));
+    std::fs::create_dir_all(env.path("dir")).expect("mkdir");
+    std::fs::write(
+        env.path("dir/users.csv"),
+        "id,sam_account_name,upn\nf0,ann,emu00000@contoso.test\nf1,ben,emu00001@contoso.test\nf2,cat,someone.else@contoso.test\n",
+    )
+    .expect("users");
+    // Cloud photos for emu00000 and emu00002 (who has no folder user).
+    for (user, seed) in [("emu00000", 1), ("emu00002", 2)] {
+        let image = env.image(&format!("{user}.png"), 700, 700, seed);
+        env.run(0, &["set", user, &image, "--target", "m365"]);
+    }
+    let writes = emu.emulator.stats().writes;
+
+    let first: Value =
+        serde_json::from_str(env.run(0, &["--json", "sync"]).trim()).expect("one JSON line");
+    assert_eq!(first["status"], "ok", "{first}");
+    assert_eq!(
+        (&first["summary"]["written"], &first["summary"]["unmatched"]),
+        (&Value::from(1), &Value::from(1)),
+        "ann written; emu00002 matches nobody: {first}"
+    );
+    assert!(env.path("dir/photos/f0.jpg").is_file());
+    assert_eq!(
+        emu.emulator.stats().writes,
+        writes,
+        "the source is only read"
+    );
+
+    let again: Value =
+        serde_json::from_str(env.run(0, &["--json", "sync"]).trim()).expect("one JSON line");
+    assert_eq!(
+        (&again["summary"]["written"], &again["summary"]["unchanged"]),
+        (&Value::from(0), &Value::from(1)),
+        "{again}"
+    );
+}

@@ -131,6 +131,17 @@ pub trait Directory: fmt::Debug + fmt::Display + Send + Sync + 'static {
 
     /// Removes the user's photo. Succeeds when there is none.
     async fn remove_photo(&self, user: &User) -> Result<()>;
+
+    /// Where the directory's owner says photos are managed (Microsoft
+    /// 365's `photoUpdateSettings`); `None` for a directory without such
+    /// a setting (the default).
+    ///
+    /// # Errors
+    /// When the setting exists but cannot be read (e.g. the permission
+    /// `PeopleSettings.Read.All` is missing).
+    async fn photo_policy(&self) -> Result<Option<crate::PhotoPolicy>> {
+        Ok(None)
+    }
 }
 
 /// Forwards every method of `Directory` through a smart pointer.
@@ -165,6 +176,10 @@ macro_rules! forward_directory {
 
             async fn remove_photo(&self, user: &User) -> Result<()> {
                 self.as_ref().remove_photo(user).await
+            }
+
+            async fn photo_policy(&self) -> Result<Option<crate::PhotoPolicy>> {
+                self.as_ref().photo_policy().await
             }
         }
     )*};

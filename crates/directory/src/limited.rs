@@ -119,6 +119,11 @@ impl Directory for Limited {
         let _permit = self.permit().await?;
         self.inner.remove_photo(user).await
     }
+
+    async fn photo_policy(&self) -> Result<Option<crate::PhotoPolicy>> {
+        let _permit = self.permit().await?;
+        self.inner.photo_policy().await
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use unicode_normalization::UnicodeNormalization;
 ///
 /// Build one with [`User::new`] and the `with_*` methods; backends fill it
 /// from what the directory returns.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct User {
     /// The backend's stable identifier: the DN or objectGUID in LDAP, the
@@ -44,6 +44,43 @@ pub struct User {
     pub display_name: Option<String>,
     /// Whether the account is enabled, where the directory says.
     pub enabled: Option<bool>,
+    /// The entry's change marker, read in the same search that found the
+    /// user, where the directory has one (Active Directory: `uSNChanged`):
+    /// it moves whenever the entry changes, so a sync that saw it before
+    /// knows, without reading the photo, that nothing changed since. Not
+    /// part of who the user is (equality ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+// By hand: the change marker says when the entry changed, not who the
+// user is, so two reads of one unchanged user around a write are equal.
+impl PartialEq for User {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.sam_account_name == other.sam_account_name
+            && self.upn == other.upn
+            && self.mail == other.mail
+            && self.alias == other.alias
+            && self.employee_id == other.employee_id
+            && self.display_name == other.display_name
+            && self.enabled == other.enabled
+    }
+}
+
+impl Eq for User {}
+
+impl std::hash::Hash for User {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+        self.sam_account_name.hash(state);
+        self.upn.hash(state);
+        self.mail.hash(state);
+        self.alias.hash(state);
+        self.employee_id.hash(state);
+        self.display_name.hash(state);
+        self.enabled.hash(state);
+    }
 }
 
 impl User {
@@ -58,6 +95,7 @@ impl User {
             employee_id: None,
             display_name: None,
             enabled: None,
+            version: None,
         }
     }
 
@@ -100,6 +138,12 @@ impl User {
     /// Sets whether the account is enabled.
     pub fn with_enabled(mut self, enabled: bool) -> Self {
         self.enabled = Some(enabled);
+        self
+    }
+
+    /// Sets the entry's change marker (see [`User::version`]).
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
         self
     }
 

@@ -92,6 +92,12 @@ impl RunState {
         read_journal(&self.journal_path()).map_or(0, |(done, _)| done.len())
     }
 
+    /// Every (file, target) the journal says is done, with what was
+    /// written (an unreadable journal: none).
+    pub fn finished(&self) -> HashMap<DoneKey, JournalRecord> {
+        read_journal(&self.journal_path()).map_or_else(|_| HashMap::new(), |(done, _)| done)
+    }
+
     /// The folder holding this run's files.
     pub fn dir(&self) -> &Path {
         &self.dir

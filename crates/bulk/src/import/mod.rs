@@ -56,6 +56,7 @@ pub mod report;
 pub mod reporter;
 pub mod session;
 mod sizing;
+pub mod sync_state;
 
 use std::path::PathBuf;
 

@@ -216,6 +216,10 @@ impl Directory for OutageWait {
     async fn remove_photo(&self, user: &User) -> Result<(), DirError> {
         self.call(|| self.inner.remove_photo(user)).await
     }
+
+    async fn photo_policy(&self) -> Result<Option<userphoto_directory::PhotoPolicy>, DirError> {
+        self.inner.photo_policy().await
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use userphoto_directory::config::{Target, TargetKind};
 use userphoto_directory::{normalize_key, FindResult, PhotoSlot, UserKey};
@@ -25,6 +26,7 @@ use super::cache::{FileStamp, PreparedCache};
 use super::matching::{match_files, FileCandidate, Mapping, UserFiles};
 use super::model::{Action, Entry, Plan, Step, PLAN_VERSION};
 use super::reporter::{Event, Reporter};
+use super::sync_state::SyncState;
 use super::{current, digests, sizing, ImportError};
 use crate::identity::Resolver;
 use crate::prepare::{Outputs, PrepareMode, Preparer};
@@ -71,6 +73,14 @@ pub struct ImportOptions {
     /// the other targets (`[m365] match_order`; empty: UPN, then mail,
     /// then logon name).
     pub match_order: Vec<UserKey>,
+    /// What we wrote before ([`SyncState`]): a step whose photo is the one
+    /// last written to that user is `unchanged` without reading the
+    /// directory. An [`ImportSession`](super::ImportSession) gives its own.
+    pub sync: Option<Arc<SyncState>>,
+    /// Read the current photo of every step anyway, and report the ones
+    /// changed in the directory since our write instead of overwriting
+    /// them (`--verify`).
+    pub verify: bool,
 }
 
 impl ImportOptions {
@@ -90,6 +100,8 @@ impl ImportOptions {
             read_current: false,
             threads: None,
             match_order: Vec::new(),
+            sync: None,
+            verify: false,
         }
     }
 
@@ -200,18 +212,25 @@ async fn plan_with(
         resolved,
     };
     let mut matched_entries = found.entries(&matched.users, stamps, &mut entries);
+    route_by_photo_policy(&mut matched_entries, targets).await;
 
     sizing::size_and_order(&mut matched_entries, targets, options, cache).await;
     if options.prepare_all {
         digests::prepare_uncached(&mut matched_entries, options, cache).await;
     }
     digests::fill_known_digests(&mut matched_entries, options, cache);
+    if let Some(sync) = &options.sync {
+        sync.before_read(&mut matched_entries, options.verify);
+    }
     current::read_current(
         &mut matched_entries,
         targets,
-        options.prepare_all || options.read_current,
+        options.prepare_all || options.read_current || options.verify,
     )
     .await;
+    if let Some(sync) = &options.sync {
+        sync.after_read(&mut matched_entries);
+    }
 
     entries.extend(matched_entries);
     entries.sort_by(|a, b| a.file.cmp(&b.file));
@@ -481,6 +500,35 @@ impl Found<'_> {
             steps.push(step);
         }
         Ok(steps)
+    }
+}
+
+/// Planning stage: a target whose owner says photos are managed
+/// elsewhere (Microsoft 365's `photoUpdateSettings` = `onPremises`) takes
+/// no write; its steps are skipped with the reason, so the photo goes to
+/// Active Directory only. One request per target and plan; a setting that
+/// cannot be read (the permission is new and often missing) is taken as
+/// `cloud`, as before it existed — `detect` says so.
+async fn route_by_photo_policy(entries: &mut [Entry], targets: &[Target]) {
+    let policies =
+        futures::future::join_all(targets.iter().map(|t| t.directory.photo_policy())).await;
+    for (t, policy) in targets.iter().zip(policies) {
+        match policy {
+            Ok(Some(p)) if p.refuses_updates() => {
+                for step in entries
+                    .iter_mut()
+                    .flat_map(|e| e.steps.iter_mut())
+                    .filter(|s| s.target == t.kind && s.action == Action::Set)
+                {
+                    step.action = Action::Skipped;
+                    step.reason = Some(Reason::CloudPhotosManagedOnPremises { target: t.kind });
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::info!(target = %t.kind, error = %e, "the photo update setting could not be read; taken as cloud")
+            }
+        }
     }
 }
 

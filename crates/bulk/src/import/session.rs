@@ -32,6 +32,7 @@ use super::model::Plan;
 use super::plan::{build_plan, build_plan_preparing, ImportOptions};
 use super::report::RunReport;
 use super::reporter::{NoReporter, Reporter};
+use super::sync_state::SyncState;
 use super::ImportError;
 use crate::ops::Ops;
 use crate::prepare::Preparer;
@@ -45,6 +46,8 @@ pub struct ImportSession {
     cache: Arc<PreparedCache>,
     targets: Vec<Target>,
     ops: Ops,
+    sync: Arc<SyncState>,
+    verify: bool,
 }
 
 /// A run ready to go: its plan, what an interrupted run already did, and
@@ -130,11 +133,26 @@ impl ImportSession {
         ImportSession {
             run: RunState::for_run(&state_dir, &folder, &kinds),
             cache: Arc::new(PreparedCache::open(state_dir.join("prepared-cache.jsonl"))),
+            sync: Arc::new(SyncState::open(&state_dir)),
+            verify: false,
             state_dir,
             folder,
             targets,
             ops,
         }
+    }
+
+    /// Plans with `--verify`: every current photo is read, and one changed
+    /// in the directory since our write is reported, not overwritten.
+    #[must_use]
+    pub fn verifying(mut self, verify: bool) -> Self {
+        self.verify = verify;
+        self
+    }
+
+    /// What this state folder knows of our earlier writes.
+    pub fn sync_state(&self) -> &Arc<SyncState> {
+        &self.sync
     }
 
     /// Where this folder's run keeps its plan and journal.
@@ -261,6 +279,15 @@ impl ImportSession {
         let closed = journal.close(report.summary.is_success());
         self.save_cache();
         closed?;
+        // What landed becomes the sync state (from the journal, which also
+        // holds what an interrupted run did before a resume).
+        let finished = self.run.finished();
+        self.sync
+            .record_journal(finished.values(), super::sync_state::now());
+        if let Err(e) = self.sync.save() {
+            // The next run then reads the directory instead: nothing lost.
+            tracing::warn!(error = %e, "the sync state could not be saved");
+        }
         Ok(report)
     }
 
@@ -306,6 +333,8 @@ impl ImportSession {
     fn options_for(&self, options: &ImportOptions) -> ImportOptions {
         ImportOptions {
             folder: self.folder.clone(),
+            sync: Some(Arc::clone(&self.sync)),
+            verify: options.verify || self.verify,
             ..options.clone()
         }
     }

@@ -346,4 +346,10 @@ impl Directory for Counting {
     async fn remove_photo(&self, user: &User) -> userphoto_directory::Result<()> {
         self.inner.remove_photo(user).await
     }
+
+    async fn photo_policy(
+        &self,
+    ) -> userphoto_directory::Result<Option<userphoto_directory::PhotoPolicy>> {
+        self.inner.photo_policy().await
+    }
 }

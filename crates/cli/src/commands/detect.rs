@@ -35,6 +35,7 @@ pub(crate) async fn run(config: &Config, out: &Output) -> anyhow::Result<Status>
                 "permitted": d.permitted,
                 "description": d.description,
                 "detail": d.detail,
+                "photo_source": d.photo_source,
             }));
             continue;
         }

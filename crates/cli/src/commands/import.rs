@@ -74,6 +74,7 @@ pub(crate) async fn run(
             match_order,
             crop: args.quality.crop.into(),
             strict: args.quality.strict,
+            verify: args.verify,
             ..ImportOptions::new(&args.folder)
         };
         if args.write.dry_run {

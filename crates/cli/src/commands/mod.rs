@@ -11,9 +11,11 @@ pub(crate) mod get;
 pub(crate) mod import;
 pub(crate) mod login;
 pub(crate) mod remove;
+pub(crate) mod report;
 pub(crate) mod restore;
 pub(crate) mod serve;
 pub(crate) mod set;
+pub(crate) mod sync;
 pub(crate) mod use_existing_hd;
 pub(crate) mod users;
 
@@ -52,6 +54,8 @@ pub(crate) fn run(
             Command::Backup(a) => backup::run(a, &config, out).await,
             Command::Restore(a) => restore::run(a, &config, out).await,
             Command::Import(a) => import::run(a, &config, out).await,
+            Command::Sync(a) => sync::run(a, &config, out).await,
+            Command::Report(a) => report::run(a, &config, out).await,
             Command::UseExistingHd(a) => use_existing_hd::run(a, &config, out).await,
             Command::Login(a) => login::run(a, &config, out).await,
         }

@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 pub use self::secret::SecretSource;
 pub use self::sections::{
     AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, GoogleSection,
-    M365Section,
+    M365Section, SyncSection,
 };
 pub use crate::kind::{Mode, Side, TargetKind, UnknownTarget};
 pub use crate::ldap::LdapConfig;
@@ -152,6 +152,11 @@ impl Config {
             .into_iter()
             .filter(|k| self.is_configured(*k))
             .collect()
+    }
+
+    /// The `[[sync]]` jobs, in file order.
+    pub fn sync_jobs(&self) -> &[SyncSection] {
+        &self.file.sync
     }
 
     /// A path from the file, resolved against the file's folder.

@@ -40,6 +40,9 @@ pub struct ConfigFile {
     pub backup: Option<BackupSection>,
     /// Where every change is recorded.
     pub audit: Option<AuditSection>,
+    /// Named sync jobs (`[[sync]]`), run by `userphoto sync`.
+    #[serde(default)]
+    pub sync: Vec<SyncSection>,
 }
 
 /// `[m365]`: Microsoft 365 / Entra ID through Microsoft Graph (app-only).
@@ -180,4 +183,47 @@ pub struct AuditSection {
     /// The audit log, JSON lines (default: `audit.jsonl` in the platform
     /// data folder).
     pub path: Option<PathBuf>,
+}
+
+/// `[[sync]]`: a named job `userphoto sync` runs unattended — a source of
+/// photos into targets, as `userphoto import` does, with the sync state
+/// making an unchanged re-run cost nothing.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SyncSection {
+    /// The job's name (`userphoto sync NAME`): letters, digits, `-`, `_`.
+    pub name: String,
+    /// The folder of photos, or a CSV of `user,photo` rows (paths or
+    /// https URLs), relative to this file; or a configured target's name
+    /// (`m365`): another directory as the source.
+    pub source: PathBuf,
+    /// The targets to write (default: every configured target but the
+    /// source).
+    #[serde(default)]
+    pub targets: Vec<crate::kind::TargetKind>,
+    /// The key file names are matched on (default: the listing key of the
+    /// first on-premises target).
+    pub match_by: Option<UserKey>,
+    /// A `file,user` CSV that overrides the naming rule.
+    pub mapping: Option<PathBuf>,
+    /// Look into subfolders.
+    #[serde(default)]
+    pub recursive: bool,
+    /// How the square is chosen: `auto` (default), `face`, `centre`.
+    pub crop: Option<String>,
+    /// Quality findings are failures.
+    #[serde(default)]
+    pub strict: bool,
+    /// What to do about a user whose file was removed from the source:
+    /// `nothing` (the default and, for now, the only choice: a photo is
+    /// never removed by a sync job).
+    pub removed: Option<String>,
+    /// Read every current photo and report the ones changed in the
+    /// directory since our write (as `--verify`).
+    #[serde(default)]
+    pub verify: bool,
+    /// Write a report of each run: CSV, or JSON when it ends in `.json`
+    /// (relative to this file; replaced by each run).
+    pub report: Option<PathBuf>,
 }

@@ -47,7 +47,68 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
     if let Some(google) = &file.google {
         super::google::check(google, &origin("google"))?;
     }
+    check_sync(&file, &file_name)?;
     Ok(file)
+}
+
+/// `[[sync]]` jobs: a usable, unique name; known crop and `removed`
+/// values; targets that have a section.
+fn check_sync(file: &ConfigFile, file_name: &str) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, job) in file.sync.iter().enumerate() {
+        let origin = format!("[[sync]] number {} in {file_name}", i + 1);
+        if job.name.is_empty()
+            || !job
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(format!(
+                "{origin}: name = {:?} must be letters, digits, `-` or `_` (it names the job on the command line and its lock file), e.g. name = \"hr-photos\"",
+                job.name
+            )));
+        }
+        if !seen.insert(job.name.to_ascii_lowercase()) {
+            return Err(invalid(format!(
+                "{origin}: a job named {:?} is already defined; give each [[sync]] job its own name",
+                job.name
+            )));
+        }
+        if let Some(crop) = job.crop.as_deref() {
+            if !matches!(crop, "auto" | "face" | "centre" | "center") {
+                return Err(invalid(format!(
+                    "{origin}: crop = {crop:?} is not known; write \"auto\", \"face\" or \"centre\""
+                )));
+            }
+        }
+        if let Some(removed) = job.removed.as_deref() {
+            if removed != "nothing" {
+                return Err(invalid(format!(
+                    "{origin}: removed = {removed:?} is not supported; a sync job never removes photos, so write removed = \"nothing\" or leave it out"
+                )));
+            }
+        }
+        let source_kind = job
+            .source
+            .to_str()
+            .and_then(|s| s.parse::<crate::kind::TargetKind>().ok());
+        for kind in job.targets.iter().chain(source_kind.as_ref()) {
+            let configured = match kind {
+                crate::kind::TargetKind::Ad => file.ad.is_some(),
+                crate::kind::TargetKind::M365 => file.m365.is_some(),
+                crate::kind::TargetKind::Exchange => file.exchange.is_some(),
+                crate::kind::TargetKind::Ldap => file.ldap.is_some(),
+                crate::kind::TargetKind::Folder => file.folder.is_some(),
+                crate::kind::TargetKind::Google => file.google.is_some(),
+            };
+            if !configured {
+                return Err(invalid(format!(
+                    "{origin}: {kind} has no [{kind}] section; add one, or do not name it as a source or target"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn invalid(message: String) -> Error {

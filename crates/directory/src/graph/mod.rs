@@ -39,6 +39,7 @@ pub(crate) mod errors;
 pub(crate) mod http;
 mod hybrid;
 mod limiter;
+mod photo_settings;
 // Shared with the `google` backend: backoff, body limit, Retry-After.
 pub(crate) mod transport;
 
@@ -488,6 +489,10 @@ impl Directory for GraphDirectory {
         } else {
             Err(self.write_error(user, &answer, &what))
         }
+    }
+
+    async fn photo_policy(&self) -> Result<Option<crate::PhotoPolicy>> {
+        self.photo_update_settings().await.map(Some)
     }
 
     async fn remove_photo(&self, user: &User) -> Result<()> {

@@ -249,6 +249,8 @@ impl LdapDirectory {
             .collect();
         if self.settings.flavor == LdapFlavor::ActiveDirectory {
             attrs.push("userAccountControl".into());
+            // The change marker, in the same search (see `User::version`).
+            attrs.push("uSNChanged".into());
         }
         attrs
     }
@@ -287,6 +289,9 @@ impl LdapDirectory {
             {
                 // ACCOUNTDISABLE = 0x2
                 user = user.with_enabled(uac & 2 == 0);
+            }
+            if let Some(usn) = first_value(entry, "uSNChanged") {
+                user = user.with_version(usn.trim());
             }
         }
         user

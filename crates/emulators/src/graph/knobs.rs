@@ -197,6 +197,15 @@ pub struct Knobs {
     /// roles), and Graph answers every call 403 `Authorization_RequestDenied`
     /// "Insufficient privileges to complete the operation." (default true).
     pub admin_consent: bool,
+    /// The tenant's `photoUpdateSettings.source` (`cloud` or
+    /// `onPremises`); with `onPremises` photo uploads and removals are
+    /// refused (403).
+    pub photo_update_source: String,
+    /// The roles `photoUpdateSettings.allowedRoles` lists.
+    pub photo_update_allowed_roles: Vec<String>,
+    /// Whether the application lacks `PeopleSettings.Read.All`: reading
+    /// `photoUpdateSettings` is then refused (403).
+    pub people_settings_denied: bool,
 }
 
 impl Default for Knobs {
@@ -222,6 +231,9 @@ impl Default for Knobs {
             device_code_interval: Duration::from_secs(1),
             secret_expired: false,
             admin_consent: true,
+            photo_update_source: "cloud".to_owned(),
+            photo_update_allowed_roles: Vec::new(),
+            people_settings_denied: false,
         }
     }
 }
@@ -236,6 +248,12 @@ impl Knobs {
     /// Adds a user after the generated ones.
     pub fn with_user(mut self, user: EmulatedUser) -> Self {
         self.extra_users.push(user);
+        self
+    }
+
+    /// Sets the tenant's photo update source (`cloud` or `onPremises`).
+    pub fn with_photo_update_source(mut self, source: &str) -> Self {
+        source.clone_into(&mut self.photo_update_source);
         self
     }
 

@@ -21,6 +21,7 @@
 //! | GET | `/v1.0/users/{id}/photo/$value`, `/photos/{size}/$value` | photo bytes |
 //! | PUT | `/v1.0/users/{id}/photo/$value` | upload (`image/jpeg` or `image/png`, ≤ 4 MB) |
 //! | DELETE | `/v1.0/users/{id}/photo`, `/photo/$value` | remove |
+//! | GET | `/beta/admin/people/photoUpdateSettings` | the tenant's photo update setting (`source`: `cloud` \| `onPremises`); with `onPremises` photo PUTs and DELETEs are refused (403) |
 //! | GET | `/_emulator/stats` | counters (not Graph) |
 //!
 //! Knob `admin_consent = false`: every Graph call is 403
@@ -96,6 +97,10 @@ fn router(shared: Shared) -> Router {
         .route(
             "/v1.0/users/{id}/photos/{size}/$value",
             get(routes::sized_value),
+        )
+        .route(
+            "/beta/admin/people/photoUpdateSettings",
+            get(routes::photo_update_settings),
         )
         .route("/_emulator/stats", get(routes::stats))
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))

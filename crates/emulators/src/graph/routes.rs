@@ -355,7 +355,10 @@ fn value(shared: &Shared, headers: &HeaderMap, key: &str) -> Response {
         return r;
     }
     match photo_user(shared, key).and_then(|(id, _)| visible(shared, &id)) {
-        Ok(bytes) => ([("content-type", content_type(&bytes))], bytes).into_response(),
+        Ok(bytes) => {
+            shared.lock().stats.photo_reads += 1;
+            ([("content-type", content_type(&bytes))], bytes).into_response()
+        }
         Err(r) => r,
     }
 }
@@ -366,6 +369,49 @@ fn forbidden() -> Response {
         "Authorization_RequestDenied",
         "Insufficient privileges to complete the operation.",
     )
+}
+
+/// With `photoUpdateSettings.source` = `onPremises` "no cloud photo
+/// update is accepted"; Microsoft does not document the exact answer, so
+/// the emulator refuses as for a missing privilege (403).
+fn managed_on_premises(shared: &Shared) -> Option<Response> {
+    let mut inner = shared.lock();
+    if !inner
+        .knobs
+        .photo_update_source
+        .eq_ignore_ascii_case("onPremises")
+    {
+        return None;
+    }
+    inner.stats.refused_on_premises += 1;
+    Some(graph_error(
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        "Photo updates are managed on premises in this organization (photoUpdateSettings).",
+    ))
+}
+
+/// `GET /beta/admin/people/photoUpdateSettings`: the tenant's photo
+/// update setting (`source`: `cloud` | `onPremises`, `allowedRoles`),
+/// permission `PeopleSettings.Read.All` (refused with 403 when the
+/// `people_settings_denied` knob is set).
+pub(crate) async fn photo_update_settings(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&shared, &headers) {
+        return r;
+    }
+    let inner = shared.lock();
+    if inner.knobs.people_settings_denied {
+        return forbidden();
+    }
+    Json(json!({
+        "@odata.context": format!("{}/beta/$metadata#admin/people/photoUpdateSettings/$entity", inner.base_url),
+        "source": inner.knobs.photo_update_source,
+        "allowedRoles": inner.knobs.photo_update_allowed_roles,
+    }))
+    .into_response()
 }
 
 /// `PUT /v1.0/users/{id}/photo/$value`.
@@ -384,6 +430,9 @@ pub(crate) async fn put_photo(
     };
     if denied {
         return forbidden();
+    }
+    if let Some(r) = managed_on_premises(&shared) {
+        return r;
     }
     let ct = headers
         .get("content-type")
@@ -425,6 +474,9 @@ pub(crate) async fn delete_photo(
     };
     if denied {
         return forbidden();
+    }
+    if let Some(r) = managed_on_premises(&shared) {
+        return r;
     }
     let mut inner = shared.lock();
     let had = inner.photos.get(&id).is_some_and(|p| p.current.is_some());

@@ -34,6 +34,12 @@ pub struct Stats {
     pub tokens_issued: u64,
     /// Requests refused with 401 (missing, unknown or expired token).
     pub unauthorized: u64,
+    /// Photo bytes served (`$value` of the photo or a size of it): what a
+    /// re-run that trusts its sync state must not ask for.
+    pub photo_reads: u64,
+    /// Photo uploads refused because the tenant's photo update setting
+    /// says photos are managed on premises.
+    pub refused_on_premises: u64,
 }
 
 /// A stored photo, with what a reader sees until the write is visible.
