@@ -14,5 +14,6 @@
 pub mod corpus;
 pub mod endless_http;
 pub mod fixtures;
+pub mod fuzz;
 pub mod jpeg;
 pub mod servers;
