@@ -682,7 +682,7 @@ test('HYBRID: coverage — counts per target, who has no photo or only Exchange\
     && [...document.querySelectorAll('#coverage-rows tbody tr td:nth-child(2)')].every((td) => td.textContent.startsWith('user246')), null, { timeout: 30000 });
   await page.locator('#coverage[data-loaded="true"]').waitFor();
   const rows = await page.locator('#coverage-rows tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
-  assert.deepEqual(rows.map((r) => [r[0], r[1], r[3]]).sort(), [['AD', NONE, 'none'], ['AD', SMALL, '64×64']], JSON.stringify(rows));
+  assert.deepEqual(rows.map((r) => [r[0], r[1], r[3]]).sort(), [['AD', SMALL, '64×64'], ['AD', NONE, 'none']], JSON.stringify(rows));
   const rowOf = (u) => rows.find((r) => r[1] === u);
   assert.equal(rowOf(SMALL)[4], 'only Exchange\'s 64×64');
   assert.equal(rowOf(NONE)[4], 'no photo; HD in m365, no thumbnail');
