@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { png, ramp, halves, jpegSize } from './png.js';
 import { request, rawStatus } from './http.js';
@@ -15,7 +16,8 @@ const URL0 = process.env.USERPHOTO_URL;
 const SANDBOX = process.env.USERPHOTO_SANDBOX;
 const SHOTS = process.env.USERPHOTO_SCREENSHOTS;
 const WORK = process.env.USERPHOTO_WORK;
-if (!URL0 || !SANDBOX || !SHOTS || !WORK) {
+const BIN = process.env.USERPHOTO_BIN;
+if (!URL0 || !SANDBOX || !SHOTS || !WORK || !BIN) {
   throw new Error('run these tests with e2e/run (it starts userphoto demo and sets USERPHOTO_URL)');
 }
 const BASE = new URL(URL0).origin;
@@ -91,6 +93,80 @@ test('the sign-in link opens the main screen, labelled DEMO, with the mode', asy
   assert.ok(session && session.httpOnly && session.sameSite === 'Strict');
   assert.equal(session.path, `${new URL(APP).pathname}/`, 'the cookie is bound to the base path');
   await shot('01-start');
+});
+
+/** Screenshots of the coverage section at 1280×900 and 1024×700 (what is in view). */
+async function coverageShots(name) {
+  for (const [w, hgt] of [[1280, 900], [1024, 700]]) {
+    await page.setViewportSize({ width: w, height: hgt });
+    await page.locator('#coverage-out').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${w}x${hgt}.png`) });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+const coverageRows = () => page.locator('#coverage-rows tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+
+// Before anything is written: the sandbox as seeded (demo.rs, PEOPLE). AD:
+// 20 people, 13 with a photo (7 "both", 3 with Exchange's 64×64, 3 AD
+// only), 6 without (5 with no photo anywhere and Kiosk Account, who has no
+// mailbox but is in AD), Board Member not accessible. HD: 10 with a photo,
+// 8 without (3 AD only + 5), 2 unreadable (no mailbox, not accessible).
+test('coverage: counts per target, who has no photo or only Exchange\'s 64×64, filtered, as CSV', async () => {
+  const box = page.locator('#coverage');
+  await box.scrollIntoViewIfNeeded();
+  assert.equal(await page.locator('#coverage-out').isVisible(), false, 'nothing counted before asked');
+  await page.getByRole('button', { name: 'Count photos' }).click();
+  await page.locator('#coverage[data-loaded="true"]').waitFor({ timeout: 60000 });
+  assert.match(await page.locator('#coverage-when').textContent(), /^Counted \d{4}-\d\d-\d\d/);
+  const summary = await page.locator('#coverage-summary tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assert.deepEqual(summary, [
+    // target, users, with, no photo, only 64×64, HD but no thumbnail, unreadable
+    ['AD', '20', '13', '6', '3', '0', '1'],
+    ['HD', '20', '10', '8', '0', '0', '2'],
+  ]);
+  // The default filter: no photo or only the 64×64 (6 + 3 in AD, 8 in HD).
+  assert.equal(await page.locator('#coverage-matching').textContent(), '17 rows match.');
+  const rows = await coverageRows();
+  assert.equal(rows.length, 17);
+  assert.ok(rows.some((r) => r[0] === 'AD' && r[1] === 'Grace.Hopper' && r[3] === 'none' && r[4] === 'no photo'), JSON.stringify(rows));
+  assert.ok(rows.some((r) => r[0] === 'AD' && r[1] === 'Linus.Torvalds' && r[3] === '64×64' && r[4] === 'only Exchange\'s 64×64'), JSON.stringify(rows));
+  assert.ok(!rows.some((r) => r[1] === 'Ada.Lovelace'), 'people with both photos are not listed');
+  await coverageShots('30-coverage');
+
+  // Only Exchange's 64×64: the three people seeded so.
+  await page.locator('#coverage-show').selectOption('only-exchange-thumbnail');
+  await page.waitForFunction(() => document.getElementById('coverage-matching').textContent === '3 rows match.', null, { timeout: 20000 });
+  assert.deepEqual((await coverageRows()).map((r) => r[1]).sort(), ['Barbara.Liskov', 'Hedy.Lamarr', 'Linus.Torvalds']);
+  // And a name.
+  await page.locator('#coverage-q').fill('hedy');
+  await page.waitForFunction(() => document.getElementById('coverage-matching').textContent === '1 row match.', null, { timeout: 20000 });
+  const [hedy] = await coverageRows();
+  assert.deepEqual([hedy[0], hedy[1], hedy[2], hedy[3], hedy[4]], ['AD', 'Hedy.Lamarr', 'Hedy Lamarr', '64×64', 'only Exchange\'s 64×64']);
+  await coverageShots('31-coverage-filtered');
+
+  // The CSV is what the filter shows, in `userphoto report --csv`'s columns.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+  assert.equal(download.suggestedFilename(), 'userphoto-coverage.csv');
+  const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'target,user,display_name,has_photo,bytes,width,height,findings,last_written,last_file');
+  assert.equal(csv.length, 2, csv.join('\n'));
+  assert.match(csv[1], /^ad,Hedy\.Lamarr,Hedy Lamarr,true,\d+,64,64,only Exchange's 64×64,,$/);
+
+  // HD only, no photo: the eight, and the CSV follows the filter.
+  await page.locator('#coverage-q').fill('');
+  await page.locator('#coverage-show').selectOption('no-photo');
+  await page.locator('#coverage-target').selectOption('folder');
+  await page.waitForFunction(() => document.getElementById('coverage-matching').textContent === '8 rows match.', null, { timeout: 20000 });
+  assert.ok((await coverageRows()).every((r) => r[0] === 'HD' && r[3] === 'none'));
+  const [all] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+  const lines = fs.readFileSync(await all.path(), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 9, lines.join('\n'));
+  assert.ok(lines.slice(1).every((l) => l.startsWith('folder,') && l.includes(',false,')), lines.join('\n'));
+  // Back to the default for whoever looks next.
+  await page.locator('#coverage-show').selectOption('missing');
+  await page.locator('#coverage-target').selectOption('');
+  await page.evaluate(() => window.scrollTo(0, 0));
 });
 
 test('type-ahead finds users on the server; the keyboard picks one', async () => {
@@ -865,4 +941,37 @@ test('folder import: a folder dropped on the box is walked (with its subfolders 
   for (const f of files) assert.ok(planned.includes(f), `${f} is in the plan with its subfolder: ${planned}`);
   assert.ok(!planned.some((f) => f.includes('.DS_Store') || f.includes('.hidden')));
   await shot('19-folder-dropped');
+});
+
+test('a new sign-in link without a restart: the spent link says how, `userphoto demo --link` gives one that works once', async () => {
+  const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const p2 = await ctx2.newPage();
+  const spent = await p2.goto(URL0);
+  assert.equal(spent.status(), 401, 'the printed link was spent by the first test');
+  assert.match(await p2.locator('body').textContent(), /used already.*run `userphoto demo --link`.*keeps running/s);
+  await p2.screenshot({ path: path.join(SHOTS, '40-link-spent.png') });
+  // Asked of the running demo (its sandbox is the data folder), no restart.
+  const out = execFileSync(BIN, ['demo', '--link', '--data', SANDBOX], { encoding: 'utf8', timeout: 60000 });
+  const link = (out.match(/http:\/\/\S+token=[0-9a-f]+/) || [])[0];
+  assert.ok(link, `demo --link printed a link: ${out}`);
+  assert.notEqual(link, URL0);
+  assert.equal(new URL(link).origin, BASE, 'the same server');
+  assert.equal((await p2.goto(link)).status(), 200);
+  await p2.waitForSelector('body[data-ready="true"]');
+  assert.equal(await p2.locator('#demo-badge').isVisible(), true);
+  // What was done in the first browser is there: the same server, kept.
+  await p2.getByRole('combobox', { name: 'Select user' }).fill('gr');
+  await p2.getByRole('option', { name: /Grace Hopper/ }).waitFor();
+  for (const [w, hgt] of [[1280, 900], [1024, 700]]) {
+    await p2.setViewportSize({ width: w, height: hgt });
+    await p2.screenshot({ path: path.join(SHOTS, `41-link-new-${w}x${hgt}.png`) });
+  }
+  // Once: a third browser with the same link is refused.
+  const ctx3 = await browser.newContext();
+  const p3 = await ctx3.newPage();
+  assert.equal((await p3.goto(link)).status(), 401);
+  await ctx3.close();
+  await ctx2.close();
+  // The first browser's session still works.
+  assert.equal((await page.request.get(app('/api/session'))).status(), 200);
 });

@@ -595,3 +595,144 @@ test('HYBRID: a folder import stopped by killing the server is carried on from t
   await page.locator('#folder-interrupted[data-loaded="true"]').waitFor({ state: 'attached' });
   assert.equal(await page.locator('#folder-interrupted .interrupted', { hasText: 'hybrid-crash' }).count(), 0);
 });
+
+// ------------------------------------------------------------ coverage and a new sign-in link
+
+/** `ldapmodify` over LDAPS as the service account, the LDIF given. */
+function ldapmodify(ldif) {
+  execFileSync('ldapmodify', ['-H', ad.url, '-x', '-D', ad.bindDn, '-y', path.join(WORK, 'ad-password')], {
+    input: ldif,
+    env: { ...process.env, LDAPTLS_CACERT: ad.caFile, LDAPTLS_REQCERT: 'demand' },
+    encoding: 'utf8', timeout: 30000,
+  });
+}
+
+/** The DN of `sam` in the test OU. */
+function dnOf(sam) {
+  const ldif = ldapsearch(ad, `(sAMAccountName=${sam})`, ['dn']);
+  const line = ldif.split('\n').find((l) => l.startsWith('dn:'));
+  assert.ok(line, `${sam} is in the test OU`);
+  return line.slice(3).trim();
+}
+
+/** A 64×64 JPEG, as Exchange puts into AD (made by `userphoto convert`). */
+function exchangeThumbnail() {
+  const dir = path.join(WORK, 'exchange-thumb');
+  fs.mkdirSync(dir, { recursive: true });
+  const src = path.join(dir, 'src.png');
+  fs.writeFileSync(src, png(200, 200, [40, 90, 160]));
+  execFileSync(BIN, ['convert', src, '--out', dir, '--size', '64'], { encoding: 'utf8', timeout: 60000 });
+  const jpg = fs.readdirSync(dir).find((f) => f.endsWith('.jpg'));
+  assert.ok(jpg, `convert made a JPEG in ${dir}`);
+  const bytes = fs.readFileSync(path.join(dir, jpg));
+  assert.deepEqual(jpegSize(bytes), [64, 64]);
+  return bytes;
+}
+
+const viewShot = async (name) => {
+  for (const [w, hgt] of [[1280, 900], [1024, 700]]) {
+    await page.setViewportSize({ width: w, height: hgt });
+    await page.locator('#coverage-out').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${w}x${hgt}.png`) });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+};
+
+test('HYBRID: coverage — counts per target, who has no photo or only Exchange\'s 64×64, filtered, as CSV', async () => {
+  // Known states on the servers: user2467 holds only Exchange's 64×64 in
+  // AD, user2468 no AD photo at all (its HD photo is in the emulator).
+  const SMALL = 'user2467';
+  const NONE = 'user2468';
+  ldapmodify(`dn: ${dnOf(SMALL)}\nchangetype: modify\nreplace: thumbnailPhoto\nthumbnailPhoto:: ${exchangeThumbnail().toString('base64')}\n`);
+  if (thumbnailPhoto(ad, NONE)) ldapmodify(`dn: ${dnOf(NONE)}\nchangetype: modify\ndelete: thumbnailPhoto\n`);
+  assert.deepEqual(jpegSize(thumbnailPhoto(ad, SMALL)), [64, 64]);
+  assert.equal(thumbnailPhoto(ad, NONE), null);
+  // What the emulator holds, read from it: the HD row's counts must say so.
+  let cloudWith = 0;
+  for (const u of RANGE) if (await emulatorPhoto(`${u}@corp.example.test`)) cloudWith += 1;
+
+  await page.goto(new URL('.', page.url()).href);
+  await page.waitForSelector('body[data-ready="true"]');
+  const box = page.locator('#coverage');
+  await box.scrollIntoViewIfNeeded();
+  await page.getByRole('button', { name: 'Count photos' }).click();
+  await page.locator('#coverage[data-loaded="true"]').waitFor({ timeout: 120000 });
+  assert.match(await page.locator('#coverage-when').textContent(), /^Counted /);
+
+  const summary = await page.locator('#coverage-summary tbody tr').evaluateAll((trs) => trs.map((tr) => ({
+    target: tr.dataset.target, cells: [...tr.children].map((c) => c.textContent),
+  })));
+  assert.deepEqual(summary.map((r) => r.target), ['ad', 'm365'], JSON.stringify(summary));
+  const [adRow, hdRow] = summary.map((r) => r.cells);
+  assert.equal(adRow[0], 'AD');
+  assert.equal(hdRow[0], 'HD');
+  const n = (s) => Number(s);
+  // AD lists the whole test OU (user2400–user2499 and more); its numbers add up.
+  assert.ok(n(adRow[1]) >= 100, `AD users: ${adRow}`);
+  assert.equal(n(adRow[2]) + n(adRow[3]) + n(adRow[6]), n(adRow[1]), `with + without + unreadable = users: ${adRow}`);
+  assert.ok(n(adRow[4]) >= 1 && n(adRow[5]) >= 1, `AD: 64×64 and HD-without-thumbnail counted: ${adRow}`);
+  // Microsoft 365 holds the ten synchronised users of this suite.
+  assert.equal(n(hdRow[1]), RANGE.length, `HD users: ${hdRow}`);
+  assert.equal(n(hdRow[2]), cloudWith, `HD with a photo, as the emulator holds them: ${hdRow}`);
+  await viewShot('h20-hybrid-coverage');
+
+  // The suite's own users: the default filter (no photo or only the 64×64).
+  await page.locator('#coverage-q').fill('user246');
+  await page.waitForFunction(() => /match/.test(document.getElementById('coverage-matching').textContent)
+    && [...document.querySelectorAll('#coverage-rows tbody tr td:nth-child(2)')].every((td) => td.textContent.startsWith('user246')), null, { timeout: 30000 });
+  await page.locator('#coverage[data-loaded="true"]').waitFor();
+  const rows = await page.locator('#coverage-rows tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assert.deepEqual(rows.map((r) => [r[0], r[1], r[3]]).sort(), [['AD', SMALL, '64×64'], ['AD', NONE, 'none']], JSON.stringify(rows));
+  const rowOf = (u) => rows.find((r) => r[1] === u);
+  assert.equal(rowOf(SMALL)[4], 'only Exchange\'s 64×64');
+  assert.equal(rowOf(NONE)[4], 'no photo; HD in m365, no thumbnail');
+  assert.equal(await page.locator('#coverage-matching').textContent(), '2 rows match.');
+  await viewShot('h21-hybrid-coverage-filtered');
+
+  // The CSV is what the filter shows, as `userphoto report --csv` writes it.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+  const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'target,user,display_name,has_photo,bytes,width,height,findings,last_written,last_file');
+  assert.equal(csv.length, 3, csv.join('\n'));
+  assert.ok(csv.some((l) => l.startsWith(`ad,${SMALL},`) && l.includes(',true,') && l.includes(',64,64,only Exchange\'s 64×64,')), csv.join('\n'));
+  assert.ok(csv.some((l) => l.startsWith(`ad,${NONE},`) && l.includes(',false,') && l.includes('no photo; HD in m365, no thumbnail')), csv.join('\n'));
+
+  // Only Exchange's 64×64, for AD: the one planted among the suite's users.
+  await page.locator('#coverage-show').selectOption('only-exchange-thumbnail');
+  await page.locator('#coverage-target').selectOption('ad');
+  await page.waitForFunction(() => document.getElementById('coverage-matching').textContent === '1 row match.', null, { timeout: 30000 });
+  assert.deepEqual(await page.locator('#coverage-rows tbody tr td:nth-child(2)').allTextContents(), [SMALL]);
+
+  // Leave no 64×64 behind for the next run.
+  ldapmodify(`dn: ${dnOf(SMALL)}\nchangetype: modify\ndelete: thumbnailPhoto\n`);
+});
+
+test('HYBRID: a new sign-in link without a restart (`userphoto serve --link`) works once', async () => {
+  const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const p2 = await ctx2.newPage();
+  // The link printed at start is spent: the page says how to get another.
+  const spent = await p2.goto(serveUrl);
+  assert.equal(spent.status(), 401);
+  assert.match(await p2.locator('body').textContent(), /used already.*userphoto serve --link.*keeps running/s);
+  await p2.screenshot({ path: path.join(SHOTS, 'h22-hybrid-link-spent.png') });
+  const out = execFileSync(BIN, ['--config', serveConfig, 'serve', '--link'], {
+    env: { ...process.env, USERPHOTO_E2E_AD_PASSWORD: ad.password, USERPHOTO_E2E_M365_SECRET: graph.secret },
+    encoding: 'utf8', timeout: 60000,
+  });
+  const link = (out.match(/http:\/\/\S+token=[0-9a-f]+/) || [])[0];
+  assert.ok(link, `serve --link printed a link: ${out}`);
+  assert.notEqual(link, serveUrl);
+  assert.equal((await p2.goto(link)).status(), 200);
+  await p2.waitForSelector('body[data-ready="true"]');
+  assert.equal(await p2.locator('#mode').textContent(), 'HYBRID');
+  for (const [w, hgt] of [[1280, 900], [1024, 700]]) {
+    await p2.setViewportSize({ width: w, height: hgt });
+    await p2.screenshot({ path: path.join(SHOTS, `h23-hybrid-link-new-${w}x${hgt}.png`) });
+  }
+  // Once: another browser with the same link is refused.
+  const ctx3 = await browser.newContext();
+  const p3 = await ctx3.newPage();
+  assert.equal((await p3.goto(link)).status(), 401);
+  await ctx3.close();
+  await ctx2.close();
+});

@@ -360,6 +360,64 @@ pub fn page_thumbnail(photo: &[u8]) -> Option<Vec<u8>> {
         .map(|o| o.photo.bytes().to_vec())
 }
 
+/// The header line of [`write_csv_row`]: the columns of `userphoto report
+/// --csv` and of the web UI's coverage download.
+pub const CSV_HEADER: &str =
+    "target,user,display_name,has_photo,bytes,width,height,findings,last_written,last_file";
+
+/// The findings of a row in words (`ok` when there are none), as the
+/// report's table and CSV say them.
+pub fn findings_text(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "ok".into();
+    }
+    findings
+        .iter()
+        .map(|f| match f {
+            Finding::NoPhoto => "no photo".to_owned(),
+            Finding::OnlyExchangeThumbnail => "only Exchange's 64×64".to_owned(),
+            Finding::HdWithoutThumbnail { hd } => format!("HD in {hd}, no thumbnail"),
+            Finding::Older { days } => format!("written {days} days ago"),
+            Finding::Unreadable { detail } => format!("unreadable: {detail}"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One CSV line (with its newline) for `row`, columns as [`CSV_HEADER`].
+/// Fields with a comma, quote or line break are quoted.
+///
+/// # Errors
+/// When `w` fails.
+pub fn write_csv_row(w: &mut impl std::io::Write, row: &CoverageRow) -> std::io::Result<()> {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let (width, height) = row.pixels.map_or((String::new(), String::new()), |(x, y)| {
+        (x.to_string(), y.to_string())
+    });
+    writeln!(
+        w,
+        "{},{},{},{},{},{},{},{},{},{}",
+        row.target.as_str(),
+        field(&row.user),
+        field(row.display_name.as_deref().unwrap_or("")),
+        row.has_photo,
+        row.bytes.map(|b| b.to_string()).unwrap_or_default(),
+        width,
+        height,
+        field(&findings_text(&row.findings)),
+        row.last_written
+            .map(crate::wording::date)
+            .unwrap_or_default(),
+        field(row.last_file.as_deref().unwrap_or("")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

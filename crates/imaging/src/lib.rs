@@ -36,7 +36,8 @@ pub use cancel::{is_cancelled, CancelFlag};
 pub use error::ImagingError;
 pub use face::{
     FaceBox, Framing, QualityIssue, QualityMeasures, BLUR_THRESHOLD, CENTRE_TOLERANCE,
-    DARK_THRESHOLD, EYE_LINE, FACE_SHARE, MIN_FACE_FRACTION, SEVERAL_FACES_RATIO,
+    DARK_THRESHOLD, EYE_BAND, EYE_LINE, FACE_SHARE, LOOSEST_FACE_SHARE, MIN_FACE_FRACTION,
+    SEVERAL_FACES_RATIO,
 };
 pub use memory::{memory_budget, set_memory_budget, DEFAULT_MEMORY_BUDGET};
 pub use options::{

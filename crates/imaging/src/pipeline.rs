@@ -194,7 +194,10 @@ impl Pipeline {
                     Err(e) => face_notes.push(e),
                 }
                 match faces.first() {
-                    Some(face) => (frame_face(face, uw, uh), Framing::Face),
+                    Some(face) => {
+                        let largest = options.outputs.iter().map(|o| o.size).max().unwrap_or(1);
+                        (frame_face(face, uw, uh, f64::from(largest)), Framing::Face)
+                    }
                     None if options.crop == CropMode::Auto && uh > uw => {
                         (upper_centre(uw, uh), Framing::UpperCentre)
                     }

@@ -24,7 +24,7 @@ use image::{ImageFormat, Rgb as Px, RgbImage};
 use std::path::{Path, PathBuf};
 use userphoto_imaging::{
     prepare, CropMode, Framing, ImagingError, PrepareOptions, Prepared, QualityIssue,
-    BLUR_THRESHOLD,
+    BLUR_THRESHOLD, CENTRE_TOLERANCE, FACE_SHARE,
 };
 use userphoto_testkit::fixtures;
 use userphoto_testkit::jpeg::{decode_rgb, mean_abs_diff};
@@ -459,5 +459,106 @@ fn a_small_face_in_a_large_rotated_jpeg_is_found_and_decoded_finely() {
             r.crop,
             c
         );
+    }
+}
+
+/// A small source is framed looser rather than cut down (docs/FACES.md,
+/// "Small sources"): with the default outputs (648 and 96), the corpus's
+/// 512×512 astronaut, whose usual square is 252, and grace_hopper (usual
+/// 491 of 512) take the largest square that still frames the head: face
+/// box ≥ 25 % of the side, eyes 30–50 % from the top, inside the picture.
+/// Before the rule they came out 252 and 491.
+#[test]
+fn small_corpus_portraits_are_framed_looser_not_cut_down() {
+    let Some(corpus) = corpus_dir() else { return };
+    let dir = corpus.join("faces");
+    for (file, at_least) in [("astronaut.png", 320.0), ("grace_hopper.jpg", 512.0)] {
+        let bytes = std::fs::read(dir.join(file)).expect("readable");
+        let p = prepare(&bytes, &PrepareOptions::default()).expect("converts");
+        let r = &p.report;
+        assert_eq!(r.framing, Framing::Face, "{file}");
+        let f = r.faces.first().expect("a face");
+        let c = r.crop;
+        eprintln!(
+            "{file}: face {:.0},{:.0},{:.0}; square {:.0},{:.0},{:.0}; face share {:.2}",
+            f.x,
+            f.y,
+            f.width,
+            c.x,
+            c.y,
+            c.side,
+            f.height / c.side
+        );
+        assert!(c.side >= at_least, "{file}: square {c:?}, cut down");
+        assert!(
+            f.height / c.side >= 0.25 - 0.01,
+            "{file}: face too small in {c:?}"
+        );
+        let eyes = (f.y + 0.33 * f.height - c.y) / c.side;
+        assert!((0.29..=0.51).contains(&eyes), "{file}: eyes at {eyes:.2}");
+        assert!(
+            c.x <= f.x && c.x + c.side >= f.x + f.width,
+            "{file}: face cut"
+        );
+        // The HD output is the square itself (not enlarged), so bigger.
+        let hd = p.photos.iter().map(|o| o.size).max().expect("outputs");
+        assert_eq!(f64::from(hd), c.side.floor(), "{file}");
+    }
+
+    // Every corpus portrait, whole and at half size: the square for the
+    // default outputs (648 + 96) is never smaller than the usual framing
+    // of the same face (FACE_SHARE, within the picture and the centre
+    // tolerance), and the figures of docs/FACES.md.
+    for row in rows(&dir) {
+        let bytes = std::fs::read(dir.join(&row.file)).expect("readable");
+        let img = image::load_from_memory(&bytes).expect("decodes");
+        let (w, h) = (f64::from(img.width()), f64::from(img.height()));
+        let mut half = Vec::new();
+        img.resize(
+            img.width() / 2,
+            img.height() / 2,
+            image::imageops::FilterType::Triangle,
+        )
+        .write_to(&mut std::io::Cursor::new(&mut half), ImageFormat::Png)
+        .expect("PNG");
+        for (what, b, scale) in [("whole", &bytes, 1.0), ("half", &half, 0.5)] {
+            let loose = prepare(b, &PrepareOptions::default())
+                .expect("converts")
+                .report;
+            let (w, h) = ((w * scale).floor(), (h * scale).floor());
+            let usual = loose.faces.first().map_or(loose.crop.side, |f| {
+                let size = f.width.max(f.height);
+                let cx = f.x + f.width / 2.0;
+                let room_x = 2.0 * cx.min(w - cx) / (1.0 - 2.0 * CENTRE_TOLERANCE);
+                (size / FACE_SHARE)
+                    .min(room_x)
+                    .min(w)
+                    .min(h)
+                    .max((size * 1.25).min(w).min(h))
+                    .floor()
+            });
+            eprintln!(
+                "{} {what} {w}×{h} ({:?}): usual square {usual:.0} → for 648+96 {:.0}{}",
+                row.file,
+                loose.framing,
+                loose.crop.side,
+                loose
+                    .faces
+                    .first()
+                    .map(|f| format!(
+                        ", face {:.0} = {:.0} % of the side, eyes at {:.0} %",
+                        f.height,
+                        100.0 * f.height / loose.crop.side,
+                        100.0 * (f.y + 0.33 * f.height - loose.crop.y) / loose.crop.side
+                    ))
+                    .unwrap_or_default()
+            );
+            assert!(
+                loose.crop.side >= usual,
+                "{} {what}: {:?} smaller than the usual {usual}",
+                row.file,
+                loose.crop
+            );
+        }
     }
 }

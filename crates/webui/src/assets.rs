@@ -36,6 +36,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/folder.js"),
     ),
     (
+        "coverage.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/coverage.js"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_bytes!("../ui/app.css"),

@@ -12,10 +12,12 @@
 //! * [`error::AppError`] is the one error type, answered as JSON;
 //! * handlers are thin over `userphoto_bulk::ops` — the calls the CLI makes;
 //! * [`demo`] builds the sandbox for `userphoto demo`;
+//! * [`control`] hands out a fresh sign-in link to `serve --link`;
 //! * [`server`] binds, prints the sign-in address and serves until asked
 //!   to stop.
 
 pub mod assets;
+pub mod control;
 pub mod demo;
 pub mod error;
 mod handlers;
@@ -51,6 +53,8 @@ pub fn router(state: AppState) -> Router {
             "/users/{id}/use-existing-hd",
             post(handlers::photos::use_existing_hd),
         )
+        .route("/coverage", get(handlers::coverage::show))
+        .route("/coverage.csv", get(handlers::coverage::csv))
         .route("/folders", post(handlers::imports::new_folder))
         .route("/folders/{id}/files", post(handlers::imports::put_file))
         .route("/imports", post(handlers::imports::plan))

@@ -71,6 +71,7 @@ fn check(state: &AppState, request: Request) -> Result<Request, Response> {
     let api = path.starts_with("/api/") || (in_base && path[base.len()..].starts_with("/api/"));
     if request.headers().get_all(header::HOST).iter().count() > 1 {
         return Err(refuse(
+            state,
             api,
             AppError::new(
                 StatusCode::BAD_REQUEST,
@@ -87,6 +88,7 @@ fn check(state: &AppState, request: Request) -> Result<Request, Response> {
         .or_else(|| request.uri().authority().map(ToString::to_string));
     let Some(host) = host.filter(|h| state.host_allowed(h)) else {
         return Err(refuse(
+            state,
             api,
             AppError::forbidden(
                 "this address is not the one userphoto listens on; open the address it printed (requests through other host names are refused)",
@@ -112,7 +114,7 @@ fn check(state: &AppState, request: Request) -> Result<Request, Response> {
     // it): elsewhere, a request is signed out.
     let session = cookie(request.headers(), state.cookie_name()).filter(|_| in_base);
     let Some(csrf) = session.as_deref().and_then(|s| state.session_csrf(s)) else {
-        return Err(refuse(api, AppError::unauthorized()));
+        return Err(refuse(state, api, AppError::unauthorized()));
     };
 
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
@@ -123,6 +125,7 @@ fn check(state: &AppState, request: Request) -> Result<Request, Response> {
                 .is_ok_and(|o| o.eq_ignore_ascii_case(&expected));
             if !same {
                 return Err(refuse(
+                    state,
                     api,
                     AppError::forbidden("cross-origin requests are refused"),
                 ));
@@ -135,6 +138,7 @@ fn check(state: &AppState, request: Request) -> Result<Request, Response> {
             .unwrap_or_default();
         if !constant_time_eq(sent, csrf.as_bytes()) {
             return Err(refuse(
+                state,
                 api,
                 AppError::forbidden(
                     "the request has no valid CSRF token; reload the page and try again",
@@ -166,22 +170,34 @@ fn login(state: &AppState, token: &str) -> Response {
         }
         None => page(
             StatusCode::UNAUTHORIZED,
-            "This sign-in link has been used already or is not valid. Each link works once: stop userphoto and start it again for a new one.",
+            &format!(
+                "This sign-in link has been used already or is not valid. Each link works once: for a new one, run `{}` in a terminal (the server keeps running).",
+                link_command(state)
+            ),
         ),
     }
 }
 
 /// The answer to a refused request: JSON for the API, a short page for a
 /// browser navigation.
-fn refuse(api: bool, error: AppError) -> Response {
+fn refuse(state: &AppState, api: bool, error: AppError) -> Response {
     if api {
         error.into_response()
     } else {
         let text = match error.status() {
-            StatusCode::UNAUTHORIZED => "You are not signed in. Open the address that userphoto printed when it started (it carries a one-time sign-in token).".to_owned(),
+            StatusCode::UNAUTHORIZED => format!("You are not signed in. Open the address that userphoto printed when it started (it carries a one-time sign-in token), or run `{}` in a terminal for a new one.", link_command(state)),
             _ => error.message().to_owned(),
         };
         page(error.status(), &text)
+    }
+}
+
+/// The command that prints a new sign-in link for this server.
+fn link_command(state: &AppState) -> &'static str {
+    if state.is_demo() {
+        "userphoto demo --link"
+    } else {
+        "userphoto serve --link"
     }
 }
 

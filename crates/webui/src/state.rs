@@ -135,6 +135,8 @@ struct Inner {
     /// from this by the imaging crate's process-wide budget, which weighs
     /// each decode by width × height × bytes per pixel.
     imaging: Arc<tokio::sync::Semaphore>,
+    /// The last coverage count (see handlers/coverage.rs).
+    coverage: tokio::sync::Mutex<Option<Arc<crate::handlers::coverage::Counted>>>,
 }
 
 impl AppState {
@@ -187,6 +189,7 @@ impl AppState {
                 imaging: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, usize::from),
                 )),
+                coverage: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -276,6 +279,13 @@ impl AppState {
     /// When no temporary folder can be made for them.
     pub(crate) fn import_state_dir(&self) -> std::io::Result<std::path::PathBuf> {
         self.inner.import_state.dir()
+    }
+
+    /// The last coverage count, behind a lock held while counting.
+    pub(crate) fn coverage_cache(
+        &self,
+    ) -> &tokio::sync::Mutex<Option<Arc<crate::handlers::coverage::Counted>>> {
+        &self.inner.coverage
     }
 
     pub(crate) fn jobs(&self) -> &crate::import_jobs::Jobs {

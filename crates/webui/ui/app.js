@@ -727,6 +727,11 @@ async function start() {
     mod.init({ state, toast, clearToasts, failed, targetOf, refresh: () => loadUser().catch(failed) });
     $('folder').hidden = false;
   }
+  if (s.targets.some((t) => t.state === 'ok')) {
+    const cov = await import('./coverage.js');
+    cov.init({ state, failed });
+    $('coverage').hidden = false;
+  }
   updateButtons();
   document.body.dataset.ready = 'true';
 }

@@ -46,14 +46,14 @@ pub(crate) enum Command {
     /// Serve the web UI for the configured targets (loopback only by
     /// default; the printed address carries a one-time sign-in token).
     #[command(
-        after_help = "Examples:\n  userphoto serve\n  userphoto serve --listen 127.0.0.1:8080 --no-open"
+        after_help = "Examples:\n  userphoto serve\n  userphoto serve --listen 127.0.0.1:8080 --no-open\n  userphoto serve --link      (a new sign-in link from the running server)"
     )]
     Serve(ServeArgs),
 
     /// Serve the web UI against a built-in sandbox: 20 sample users in two
     /// local folders (AD-sized and HD), no server needed.
     #[command(
-        after_help = "Examples:\n  userphoto demo\n  userphoto demo --reset\n  userphoto demo --data ./demo-sandbox --no-open"
+        after_help = "Examples:\n  userphoto demo\n  userphoto demo --reset\n  userphoto demo --data ./demo-sandbox --no-open\n  userphoto demo --link       (a new sign-in link from the running demo)"
     )]
     Demo(DemoArgs),
 
@@ -446,6 +446,11 @@ pub(crate) struct WebArgs {
     /// Refuse uploads larger than this many megabytes.
     #[arg(long, value_name = "MB", default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=200))]
     pub(crate) max_upload_mb: u32,
+
+    /// Do not start a server: ask the one already running (for the same
+    /// data folder) for a fresh one-time sign-in link, print it and exit.
+    #[arg(long)]
+    pub(crate) link: bool,
 }
 
 #[derive(Debug, Args)]

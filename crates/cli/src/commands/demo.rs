@@ -20,6 +20,16 @@ pub(crate) async fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<Status>
             })?,
         })
     };
+    if args.web.link {
+        let dir = dir.ok_or_else(|| {
+            anyhow!("a --temporary demo cannot be reached with --link; start the demo without --temporary")
+        })?;
+        let start = match &args.data {
+            Some(d) => format!("userphoto demo --data {}", d.display()),
+            None => "userphoto demo".to_owned(),
+        };
+        return super::serve::print_link(&dir, "userphoto demo", &start, out).await;
+    }
     if args.reset {
         if let Some(d) = &dir {
             userphoto_webui::demo::reset(d)
@@ -51,6 +61,7 @@ pub(crate) async fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<Status>
         demo: true,
         sample_folder: Some(demo.incoming.clone()),
         state_dir: demo.root.join("import"),
+        data_dir: demo.root.clone(),
     };
     let status = super::serve::serve_ui(&args.web, site, targets, Vec::new(), ops, out).await;
     drop(demo);

@@ -10,7 +10,10 @@ use anyhow::{anyhow, Context as _};
 use base64::Engine as _;
 use indicatif::ProgressBar;
 use serde_json::json;
-use userphoto_bulk::coverage::{coverage, page_thumbnail, CoverageOptions, CoverageRow, Finding};
+use userphoto_bulk::coverage::{
+    coverage, findings_text, page_thumbnail, write_csv_row as csv_row, CoverageOptions,
+    CoverageRow, CSV_HEADER,
+};
 use userphoto_bulk::import::{build_plan, Action, ImportOptions, NoReporter, PreparedCache};
 use userphoto_bulk::sync::SyncState;
 use userphoto_bulk::wording::{date, Wording};
@@ -47,10 +50,7 @@ pub(crate) async fn run(
     let mut w = std::io::BufWriter::new(stdout.lock());
     let bar = ProgressBar::hidden();
     if args.csv {
-        writeln!(
-            w,
-            "target,user,display_name,has_photo,bytes,width,height,findings,last_written,last_file"
-        )?;
+        writeln!(w, "{CSV_HEADER}")?;
     } else if !out.json && html.is_none() {
         writeln!(
             w,
@@ -155,57 +155,12 @@ pub(crate) async fn run(
     Ok(Status::Success)
 }
 
-fn findings_text(findings: &[Finding]) -> String {
-    if findings.is_empty() {
-        return "ok".into();
-    }
-    findings
-        .iter()
-        .map(|f| match f {
-            Finding::NoPhoto => "no photo".to_owned(),
-            Finding::OnlyExchangeThumbnail => "only Exchange's 64×64".to_owned(),
-            Finding::HdWithoutThumbnail { hd } => format!("HD in {hd}, no thumbnail"),
-            Finding::Older { days } => format!("written {days} days ago"),
-            Finding::Unreadable { detail } => format!("unreadable: {detail}"),
-            _ => "other".to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 fn written_text(row: &CoverageRow) -> String {
     match (row.last_written, &row.last_file) {
         (Some(at), Some(file)) => format!("{} from {file}", date(at)),
         (Some(at), None) => date(at),
         _ => "-".into(),
     }
-}
-
-fn csv_row(w: &mut impl std::io::Write, row: &CoverageRow) -> std::io::Result<()> {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    };
-    let (width, height) = row.pixels.map_or((String::new(), String::new()), |(x, y)| {
-        (x.to_string(), y.to_string())
-    });
-    writeln!(
-        w,
-        "{},{},{},{},{},{},{},{},{},{}",
-        row.target.as_str(),
-        field(&row.user),
-        field(row.display_name.as_deref().unwrap_or("")),
-        row.has_photo,
-        row.bytes.map(|b| b.to_string()).unwrap_or_default(),
-        width,
-        height,
-        field(&findings_text(&row.findings)),
-        row.last_written.map(date).unwrap_or_default(),
-        field(row.last_file.as_deref().unwrap_or("")),
-    )
 }
 
 /// The HTML page, written row by row (the summary goes last).

@@ -15,8 +15,11 @@ use crate::args::{ServeArgs, WebArgs};
 use crate::output::{Output, Status};
 
 pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyhow::Result<Status> {
-    // First, so that what opening the targets logs is in it too.
     let data_dir = config.data_dir().map_err(|e| anyhow!("{e}"))?;
+    if args.web.link {
+        return print_link(&data_dir, "userphoto serve", "userphoto serve", out).await;
+    }
+    // First, so that what opening the targets logs is in it too.
     let log = crate::logging::open_log_file(&data_dir)
         .with_context(|| format!("cannot open the log file in {}", data_dir.display()))?;
     userphoto_webui::local_files::set_log_file(Some(log));
@@ -29,7 +32,7 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
     if stale > 0 {
         tracing::info!(stale, "removed upload folders left by an earlier server");
     }
-    userphoto_webui::local_files::set_data_dir(Some(data_dir));
+    userphoto_webui::local_files::set_data_dir(Some(data_dir.clone()));
     let kinds = super::configured(config)
         .map_err(|e| anyhow!("{e}; or try the web UI on sample data with `userphoto demo`"))?;
     let mut targets = Vec::new();
@@ -56,6 +59,7 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
         demo: false,
         sample_folder: None,
         state_dir,
+        data_dir,
     };
     serve_ui(&args.web, site, targets, unavailable, ops, out).await
 }
@@ -66,6 +70,38 @@ pub(crate) struct Site {
     pub(crate) demo: bool,
     pub(crate) sample_folder: Option<std::path::PathBuf>,
     pub(crate) state_dir: std::path::PathBuf,
+    /// Where `--link` finds the running server (see
+    /// `userphoto_webui::control`).
+    pub(crate) data_dir: std::path::PathBuf,
+}
+
+/// `--link`: a fresh one-time sign-in link from the server running for
+/// `data_dir` (`command` names that server and `start` starts it, for the
+/// error).
+pub(crate) async fn print_link(
+    data_dir: &std::path::Path,
+    command: &str,
+    start: &str,
+    out: &Output,
+) -> anyhow::Result<Status> {
+    use userphoto_webui::control::{request_link, LinkError};
+    let url = request_link(data_dir).await.map_err(|e| match e {
+        LinkError::NotRunning => anyhow!(
+            "no {command} is running for {}; start it with `{start}` (it prints a sign-in link)",
+            data_dir.display()
+        ),
+        LinkError::Failed(why) => anyhow!("{why}"),
+    })?;
+    let bar = indicatif::ProgressBar::hidden();
+    if out.json {
+        out.json_line(&json!({"type": "link", "url": url}));
+    } else {
+        out.line(
+            &bar,
+            &format!("userphoto: sign in at {url}\n(the link works once)"),
+        );
+    }
+    Ok(Status::Success)
 }
 
 /// Binds, prints the sign-in address, opens the browser, serves until
@@ -88,6 +124,7 @@ pub(crate) async fn serve_ui(
         state_dir: Some(site.state_dir),
     };
     let demo = site.demo;
+    let data_dir = site.data_dir.clone();
     let bar = indicatif::ProgressBar::hidden();
     let listener = server::bind(&config).await.map_err(|e| anyhow!("{e}"))?;
     if !config.listen.ip().is_loopback() {
@@ -96,6 +133,18 @@ pub(crate) async fn serve_ui(
     let state = server::state_for(&listener, &config, targets, unavailable, ops)
         .context("cannot read the listening address")?;
     let url = state.login_url();
+    // `--link` asks this server for the next link; without the control
+    // port the server still works, only `--link` does not.
+    let _control = match userphoto_webui::control::start(&data_dir, state.clone()).await {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            out.problem(
+                &bar,
+                &format!("userphoto: warning: `--link` will not reach this server: cannot write {} in {} ({e})", userphoto_webui::control::CONTROL_FILE, data_dir.display()),
+            );
+            None
+        }
+    };
     let local = listener
         .local_addr()
         .context("cannot read the listening address")?;

@@ -23,7 +23,7 @@ pub(crate) use working::WorkingCopy;
 
 use serde::Serialize;
 
-pub use framing::{CENTRE_TOLERANCE, EYE_LINE, FACE_SHARE};
+pub use framing::{CENTRE_TOLERANCE, EYE_BAND, EYE_LINE, FACE_SHARE, LOOSEST_FACE_SHARE};
 pub use quality::{BLUR_THRESHOLD, DARK_THRESHOLD, MIN_FACE_FRACTION, SEVERAL_FACES_RATIO};
 
 /// A face found in the source, in upright source pixels.

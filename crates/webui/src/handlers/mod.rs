@@ -17,9 +17,12 @@
 //! | POST | `/api/users/{id}/import` | write the upload to the ticked targets |
 //! | POST | `/api/users/{id}/remove` | remove at one target (backed up) |
 //! | POST | `/api/users/{id}/use-existing-hd` | HD photo → 96×96 at AD |
+//! | GET | `/api/coverage?show=&target=&q=&refresh=` | counts per target, the rows a filter keeps |
+//! | GET | `/api/coverage.csv?…` | the same rows as `userphoto report --csv` |
 //!
 //! Folder import: see [`imports`].
 
+pub(crate) mod coverage;
 pub(crate) mod history;
 pub(crate) mod imports;
 pub(crate) mod photos;
