@@ -385,37 +385,46 @@ pub fn findings_text(findings: &[Finding]) -> String {
 }
 
 /// One CSV line (with its newline) for `row`, columns as [`CSV_HEADER`].
-/// Fields with a comma, quote or line break are quoted.
+/// Quoting is the `csv` crate's; a text field a spreadsheet would run as a
+/// formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return)
+/// gets a leading `'`, because names and file names come from the directory
+/// and from whoever named the photos, and the CSV is meant to be opened in
+/// Excel (OWASP's advice for CSV injection).
 ///
 /// # Errors
 /// When `w` fails.
 pub fn write_csv_row(w: &mut impl std::io::Write, row: &CoverageRow) -> std::io::Result<()> {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    };
     let (width, height) = row.pixels.map_or((String::new(), String::new()), |(x, y)| {
         (x.to_string(), y.to_string())
     });
-    writeln!(
-        w,
-        "{},{},{},{},{},{},{},{},{},{}",
-        row.target.as_str(),
-        field(&row.user),
-        field(row.display_name.as_deref().unwrap_or("")),
-        row.has_photo,
+    let record = [
+        row.target.as_str().to_owned(),
+        inert(&row.user),
+        inert(row.display_name.as_deref().unwrap_or("")),
+        row.has_photo.to_string(),
         row.bytes.map(|b| b.to_string()).unwrap_or_default(),
         width,
         height,
-        field(&findings_text(&row.findings)),
+        inert(&findings_text(&row.findings)),
         row.last_written
             .map(crate::wording::date)
             .unwrap_or_default(),
-        field(row.last_file.as_deref().unwrap_or("")),
-    )
+        inert(row.last_file.as_deref().unwrap_or("")),
+    ];
+    let mut out = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(&mut *w);
+    out.write_record(&record).map_err(std::io::Error::other)?;
+    out.flush()
+}
+
+/// `text` as a spreadsheet shows it rather than runs it.
+fn inert(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -427,6 +436,36 @@ mod tests {
 
     use super::*;
     use crate::sync::SyncRecord;
+
+    #[test]
+    fn csv_rows_are_quoted_and_never_run_as_formulas() {
+        let row = CoverageRow {
+            target: TargetKind::Ad,
+            user: "=cmd|' /C calc'!A0".into(),
+            display_name: Some("Doe, \"Jo\"".into()),
+            user_id: "u1".into(),
+            has_photo: false,
+            bytes: None,
+            pixels: None,
+            findings: vec![Finding::NoPhoto],
+            last_written: None,
+            last_file: Some("@SUM(1+1).jpg".into()),
+            photo: None,
+        };
+        let mut out = Vec::new();
+        write_csv_row(&mut out, &row).expect("write");
+        let line = String::from_utf8(out).expect("utf-8");
+        assert!(line.ends_with('\n'), "{line:?}");
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes());
+        let record = reader.records().next().expect("one row").expect("parses");
+        assert_eq!(&record[1], "'=cmd|' /C calc'!A0");
+        assert_eq!(&record[2], "Doe, \"Jo\"");
+        assert_eq!(&record[7], "no photo");
+        assert_eq!(&record[9], "'@SUM(1+1).jpg");
+        assert_eq!(record.len(), CSV_HEADER.split(',').count());
+    }
 
     fn jpeg(side: u32) -> Vec<u8> {
         let img = image::RgbImage::from_fn(side, side, |x, y| image::Rgb([x as u8, y as u8, 90]));
