@@ -273,3 +273,27 @@ fn google_needs_one_key_source_and_an_admin_subject() {
         Some(TargetKind::Google)
     );
 }
+
+#[test]
+fn kerberos_sign_in_takes_no_bind_dn_or_password() {
+    let base = "[ad]\nurl = \"ldaps://dc1.corp.example.com\"\nbase_dn = \"DC=corp,DC=example,DC=com\"\nauth = \"kerberos\"\n";
+    for extra in [
+        "bind_dn = \"svc\"\n",
+        "password_env = \"P\"\n",
+        "password_file = \"pw\"\n",
+    ] {
+        let msg = err(&format!("{base}{extra}"));
+        assert!(msg.contains("auth = \"kerberos\""), "{msg}");
+        assert!(msg.contains("remove bind_dn"), "{msg}");
+    }
+    match (parse(base), crate::ldap::KERBEROS_AVAILABLE) {
+        (Ok(c), true) => {
+            let ad = c.file.ad.expect("[ad]");
+            assert_eq!(ad.auth, crate::ldap::LdapAuth::Kerberos);
+            assert!(ad.read_password().expect("no password").is_none());
+        }
+        // A build without the feature says how to get one.
+        (Err(e), false) => assert!(e.to_string().contains("--features kerberos"), "{e}"),
+        (other, available) => panic!("Kerberos built in: {available}, yet {other:?}"),
+    }
+}

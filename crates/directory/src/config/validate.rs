@@ -281,6 +281,19 @@ fn check_ldap(s: &LdapConfig, origin: &str, is_ad: bool) -> Result<()> {
     if let Some(bind_dn) = &s.bind_dn {
         require_text(bind_dn, origin, "bind_dn", "svc-photos@corp.example.com")?;
     }
+    if s.auth == crate::ldap::LdapAuth::Kerberos {
+        if s.bind_dn.is_some() || s.password_env.is_some() || s.password_file.is_some() {
+            return Err(invalid(format!(
+                "{origin}: auth = \"kerberos\" signs in with your own Kerberos ticket; remove bind_dn, password_env and password_file"
+            )));
+        }
+        if !crate::ldap::KERBEROS_AVAILABLE {
+            return Err(invalid(format!(
+                "{origin}: auth = \"kerberos\": {}",
+                crate::ldap::KERBEROS_NOT_BUILT
+            )));
+        }
+    }
     // A bind DN needs a password source; without one the bind is anonymous.
     SecretSource::from_keys(
         s.password_env.as_deref(),

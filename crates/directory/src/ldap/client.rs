@@ -139,9 +139,21 @@ pub(crate) struct ClientSettings {
     pub(crate) url: String,
     pub(crate) security: Security,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
-    pub(crate) bind: Option<(String, SecretString)>,
+    pub(crate) bind: Bind,
     pub(crate) timeout: Duration,
     pub(crate) connections: usize,
+}
+
+/// How a connection signs in.
+pub(crate) enum Bind {
+    /// No bind at all.
+    Anonymous,
+    /// A simple bind: DN (or UPN) and password.
+    Simple(String, SecretString),
+    /// SASL GSSAPI with the user's ticket for `ldap/<host>`; `realm` (a
+    /// guess from the base DN) only fills the `kinit` hint.
+    #[cfg_attr(not(any(feature = "kerberos", windows)), allow(dead_code))]
+    Kerberos { host: String, realm: Option<String> },
 }
 
 struct Conn {
@@ -242,17 +254,32 @@ impl Client {
                 tracing::debug!(%url, error = %e, "the LDAP connection ended");
             }
         });
-        if let Some((dn, password)) = &s.bind {
-            let result = ldap
-                .with_timeout(s.timeout)
-                .simple_bind(dn, password.expose_secret())
-                .await
-                .map_err(|e| match Failure::from_op(e) {
-                    Failure::Dropped(e) => Failure::Connect(e),
-                    other => other,
-                })?;
-            if result.rc != 0 {
-                return Err(Failure::Bind(result));
+        match &s.bind {
+            Bind::Anonymous => {}
+            Bind::Simple(dn, password) => {
+                let result = ldap
+                    .with_timeout(s.timeout)
+                    .simple_bind(dn, password.expose_secret())
+                    .await
+                    .map_err(|e| match Failure::from_op(e) {
+                        Failure::Dropped(e) => Failure::Connect(e),
+                        other => other,
+                    })?;
+                if result.rc != 0 {
+                    return Err(Failure::Bind(result));
+                }
+            }
+            #[cfg(any(feature = "kerberos", windows))]
+            Bind::Kerberos { host, realm } => {
+                super::kerberos::bind(&mut ldap, host, realm.as_deref(), s.timeout).await?;
+            }
+            // The builder refuses `auth = "kerberos"` in a build without it.
+            #[cfg(not(any(feature = "kerberos", windows)))]
+            Bind::Kerberos { .. } => {
+                return Err(Failure::Kerberos {
+                    message: "not available".into(),
+                    hint: super::kerberos::NOT_BUILT.into(),
+                })
             }
         }
         self.counters.connections.fetch_add(1, Ordering::Relaxed);

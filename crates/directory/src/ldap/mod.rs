@@ -62,6 +62,7 @@ pub(crate) mod client;
 mod config;
 pub(crate) mod errors;
 mod filter;
+mod kerberos;
 mod schema;
 pub(crate) mod tls;
 
@@ -89,6 +90,8 @@ pub use self::builder::{
 pub use self::client::{LdapStats, MAX_PAGE_SIZE};
 pub use self::config::LdapConfig;
 pub use self::filter::{escape_dn_value, escape_filter_value};
+pub(crate) use self::kerberos::NOT_BUILT as KERBEROS_NOT_BUILT;
+pub use self::kerberos::{LdapAuth, KERBEROS_AVAILABLE};
 pub use self::schema::{AttributeMap, LdapFlavor};
 
 /// How many values one lookup search carries in its OR-filter.
