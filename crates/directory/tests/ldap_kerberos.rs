@@ -17,6 +17,8 @@
 //! Built without the `kerberos` feature (on Unix), the one test here proves
 //! that `auth = "kerberos"` is refused with how to get a build that has it.
 
+#[cfg(any(feature = "kerberos", windows))]
+mod kerberos_common;
 mod ldap_common;
 
 #[cfg(not(any(feature = "kerberos", windows)))]
@@ -34,10 +36,6 @@ fn without_the_feature_kerberos_is_refused_with_how_to_build_it() {
 
 #[cfg(any(feature = "kerberos", windows))]
 mod kerberos {
-    use std::io::Write as _;
-    use std::path::{Path, PathBuf};
-    use std::process::{Command, Stdio};
-
     use futures::TryStreamExt as _;
     use ldap3::{LdapConnAsync, LdapConnSettings};
     use rustls::pki_types::pem::PemObject as _;
@@ -46,6 +44,7 @@ mod kerberos {
     use userphoto_directory::ldap::{LdapConfig, LdapDirectory};
     use userphoto_directory::{Directory, Error, PhotoLookup, UserQuery};
 
+    use super::kerberos_common::{Realm as KrbRealm, Sandbox, KRB5_ENV};
     use super::ldap_common::{AdTestEnv, START_HINT};
 
     /// The OU this file's target user lives in (not the shared test OU,
@@ -63,92 +62,27 @@ mod kerberos {
     /// An attribute and its values, for an LDAP add.
     type Attr<'a> = (&'a [u8], Vec<&'a [u8]>);
 
-    /// `KRB5_CONFIG` and `KRB5CCNAME` are process-wide: one test at a time.
-    static KRB5_ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-    /// The Kerberos facts of the test domain.
+    /// The Kerberos facts of the test domain, and the AD ones.
+    #[derive(Debug)]
     struct Realm {
         ad: AdTestEnv,
         realm: String,
-        kdc: String,
+        krb: KrbRealm,
     }
 
     impl Realm {
         fn load() -> Self {
-            let ad = AdTestEnv::ad();
-            let facts = userphoto_testkit::servers::facts("samba", "AD")
-                .unwrap_or_else(|e| panic!("the Samba test server: {e}; {START_HINT}"));
-            let get = |k: &str| {
-                facts
-                    .get(&format!("USERPHOTO_TEST_AD_{k}"))
-                    .cloned()
-                    .unwrap_or_else(|| {
-                        panic!("USERPHOTO_TEST_AD_{k} is missing from the test environment; {START_HINT}")
-                    })
-            };
+            let krb = KrbRealm::load();
             Realm {
-                realm: get("REALM"),
-                kdc: get("KDC"),
-                ad,
+                ad: AdTestEnv::ad(),
+                realm: krb.realm.clone(),
+                krb,
             }
         }
 
         fn ou_dn(&self) -> String {
             format!("OU={OU},{}", self.ad.base_dn)
         }
-    }
-
-    /// A private `krb5.conf` and credential cache, in force while alive.
-    struct Sandbox {
-        dir: tempfile::TempDir,
-    }
-
-    impl Sandbox {
-        fn new(realm: &Realm) -> Self {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let conf = format!(
-                "[libdefaults]\n default_realm = {r}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n rdns = false\n dns_canonicalize_hostname = false\n udp_preference_limit = 1\n[realms]\n {r} = {{\n  kdc = {kdc}\n }}\n",
-                r = realm.realm,
-                kdc = realm.kdc
-            );
-            std::fs::write(dir.path().join("krb5.conf"), conf).expect("write krb5.conf");
-            std::env::set_var("KRB5_CONFIG", dir.path().join("krb5.conf"));
-            std::env::set_var(
-                "KRB5CCNAME",
-                format!("FILE:{}", cache(dir.path()).display()),
-            );
-            Sandbox { dir }
-        }
-
-        /// Gets a ticket for `principal` with `kinit`, the password on stdin.
-        fn kinit(&self, principal: &str, password: &str) {
-            let mut child = Command::new("kinit")
-                .arg(principal)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!("cannot run kinit ({e}): install it (Debian: apt-get install krb5-user; .ci/run does)")
-                });
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(format!("{password}\n").as_bytes())
-                .expect("write the password to kinit");
-            let out = child.wait_with_output().expect("kinit");
-            assert!(
-                out.status.success(),
-                "kinit {principal} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(cache(self.dir.path()).exists(), "kinit wrote no cache");
-        }
-    }
-
-    fn cache(dir: &Path) -> PathBuf {
-        dir.join("ccache")
     }
 
     /// Makes the OU and its one user (idempotent), as the administrator
@@ -271,7 +205,7 @@ mod kerberos {
         let _env = KRB5_ENV.lock().await;
         let realm = Realm::load();
         let target = ensure_target(&realm).await;
-        let sandbox = Sandbox::new(&realm);
+        let sandbox = Sandbox::new(&realm.krb);
         sandbox.kinit(
             &format!("Administrator@{}", realm.realm),
             &realm.ad.admin_password,
@@ -288,7 +222,7 @@ mod kerberos {
         let _env = KRB5_ENV.lock().await;
         let realm = Realm::load();
         let target = ensure_target(&realm).await;
-        let sandbox = Sandbox::new(&realm);
+        let sandbox = Sandbox::new(&realm.krb);
         sandbox.kinit(
             &format!("Administrator@{}", realm.realm),
             &realm.ad.admin_password,
@@ -312,7 +246,7 @@ mod kerberos {
     async fn no_ticket_says_to_run_kinit() {
         let _env = KRB5_ENV.lock().await;
         let realm = Realm::load();
-        let _sandbox = Sandbox::new(&realm); // an empty cache: no kinit
+        let _sandbox = Sandbox::new(&realm.krb); // an empty cache: no kinit
         let err = section(&realm, &realm.ad.url, "")
             .connect()
             .await
@@ -331,7 +265,7 @@ mod kerberos {
         let _env = KRB5_ENV.lock().await;
         let realm = Realm::load();
         let target = ensure_target(&realm).await;
-        let sandbox = Sandbox::new(&realm);
+        let sandbox = Sandbox::new(&realm.krb);
         // An ordinary user: may read the directory, may not write other
         // people's photos.
         sandbox.kinit(&format!("{READER}@{}", realm.realm), READER_PASSWORD);

@@ -173,7 +173,7 @@ fn values_are_checked() {
     let msg = err("[folder]\npath = \"x\"\nslot = \"huge\"\n");
     assert!(msg.contains("line 3"), "{msg}");
     let msg = err(
-        "[exchange]\news_url = \"https://mail.corp/EWS/Exchange.asmx\"\nusername = \"u\"\npassword_env = \"P\"\nauth = \"kerberos\"\n",
+        "[exchange]\news_url = \"https://mail.corp/EWS/Exchange.asmx\"\nusername = \"u\"\npassword_env = \"P\"\nauth = \"spnego\"\n",
     );
     assert!(msg.contains("line 5") && msg.contains("ntlm"), "{msg}");
 }
@@ -296,4 +296,32 @@ fn kerberos_sign_in_takes_no_bind_dn_or_password() {
         (Err(e), false) => assert!(e.to_string().contains("--features kerberos"), "{e}"),
         (other, available) => panic!("Kerberos built in: {available}, yet {other:?}"),
     }
+}
+
+#[test]
+fn exchange_kerberos_needs_no_password_and_takes_both_or_neither() {
+    let ad = "[ad]\nurl = \"ldaps://dc1.corp.example.com\"\nbase_dn = \"DC=corp,DC=example,DC=com\"\n";
+    let ex = "[exchange]\news_url = \"https://mail.corp.example.com/EWS/Exchange.asmx\"\nauth = \"kerberos\"\n";
+    let msg = err(&format!("{ad}{ex}username = \"CORP\\\\svc\"\n"));
+    assert!(msg.contains("NTLM fallback needs both"), "{msg}");
+    match (
+        parse(&format!("{ad}{ex}")),
+        parse(&format!(
+            "{ad}{ex}username = \"CORP\\\\svc\"\npassword_env = \"P\"\n"
+        )),
+        crate::ldap::KERBEROS_AVAILABLE,
+    ) {
+        (Ok(_), Ok(_), true) => {}
+        (Err(a), Err(b), false) => {
+            assert!(a.to_string().contains("--features kerberos"), "{a}");
+            assert!(b.to_string().contains("--features kerberos"), "{b}");
+        }
+        (a, b, available) => panic!("Kerberos built in: {available}, yet {a:?} / {b:?}"),
+    }
+    // Without kerberos, a username and password stay required.
+    let msg = err("[exchange]\news_url = \"https://mail.corp.example.com/EWS/Exchange.asmx\"\n");
+    assert!(
+        msg.contains("username") || msg.contains("password"),
+        "{msg}"
+    );
 }

@@ -61,7 +61,6 @@ pub(crate) fn realm_of(base_dn: &str) -> Option<String> {
 }
 
 /// What to run (or do) to get a ticket, for this platform.
-#[cfg_attr(not(any(feature = "kerberos", windows)), allow(dead_code))]
 pub(crate) fn ticket_hint(realm: Option<&str>) -> String {
     if cfg!(windows) {
         "sign in to Windows with your domain account (or lock and unlock the session to renew its tickets); `klist` shows the tickets you hold".into()
@@ -75,7 +74,6 @@ pub(crate) fn ticket_hint(realm: Option<&str>) -> String {
 
 /// Whether a GSSAPI message means "no usable ticket" (none, or expired)
 /// rather than a refusal by the server or a wrong name.
-#[cfg_attr(not(any(feature = "kerberos", windows)), allow(dead_code))]
 pub(crate) fn is_missing_ticket(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [

@@ -90,7 +90,7 @@ pub use self::builder::{
 pub use self::client::{LdapStats, MAX_PAGE_SIZE};
 pub use self::config::LdapConfig;
 pub use self::filter::{escape_dn_value, escape_filter_value};
-pub(crate) use self::kerberos::NOT_BUILT as KERBEROS_NOT_BUILT;
+pub(crate) use self::kerberos::{is_missing_ticket, ticket_hint, NOT_BUILT as KERBEROS_NOT_BUILT};
 pub use self::kerberos::{LdapAuth, KERBEROS_AVAILABLE};
 pub use self::schema::{AttributeMap, LdapFlavor};
 
