@@ -261,6 +261,26 @@ mod kerberos {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_expired_ticket_says_to_run_kinit() {
+        let _env = KRB5_ENV.lock().await;
+        let realm = Realm::load();
+        let sandbox = Sandbox::new(&realm.krb);
+        sandbox.kinit_with(&realm.krb.admin(), &realm.ad.admin_password, &["-l", "2s"]);
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        let err = section(&realm, &realm.ad.url, "")
+            .connect()
+            .await
+            .expect_err("an expired ticket, no bind");
+        assert!(matches!(err, Error::Unauthenticated { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("no usable Kerberos ticket"), "{text}");
+        assert!(
+            text.contains(&format!("kinit your-name@{}", realm.realm)),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_user_without_write_rights_is_refused_in_plain_words() {
         let _env = KRB5_ENV.lock().await;
         let realm = Realm::load();

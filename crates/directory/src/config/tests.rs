@@ -300,7 +300,8 @@ fn kerberos_sign_in_takes_no_bind_dn_or_password() {
 
 #[test]
 fn exchange_kerberos_needs_no_password_and_takes_both_or_neither() {
-    let ad = "[ad]\nurl = \"ldaps://dc1.corp.example.com\"\nbase_dn = \"DC=corp,DC=example,DC=com\"\n";
+    let ad =
+        "[ad]\nurl = \"ldaps://dc1.corp.example.com\"\nbase_dn = \"DC=corp,DC=example,DC=com\"\n";
     let ex = "[exchange]\news_url = \"https://mail.corp.example.com/EWS/Exchange.asmx\"\nauth = \"kerberos\"\n";
     let msg = err(&format!("{ad}{ex}username = \"CORP\\\\svc\"\n"));
     assert!(msg.contains("NTLM fallback needs both"), "{msg}");

@@ -85,7 +85,13 @@ impl Sandbox {
 
     /// Gets a ticket for `principal` with `kinit`, the password on stdin.
     pub fn kinit(&self, principal: &str, password: &str) {
+        self.kinit_with(principal, password, &[]);
+    }
+
+    /// [`kinit`](Self::kinit) with extra arguments (`-l 2s`: a short life).
+    pub fn kinit_with(&self, principal: &str, password: &str, args: &[&str]) {
         let mut child = Command::new("kinit")
+            .args(args)
             .arg(principal)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
