@@ -312,5 +312,10 @@ mod kerberos {
             text.contains("insufficientAccessRights") && text.contains("was refused"),
             "{text}"
         );
+        // Who was refused: the ticket's user, and how to see who that is.
+        assert!(
+            text.contains("Kerberos ticket's user (klist shows who)"),
+            "{text}"
+        );
     }
 }

@@ -342,7 +342,7 @@ impl LdapDirectoryBuilder {
             );
         }
         let bind_identity = match (&self.bind_dn, kerberos) {
-            (_, true) => "the Kerberos ticket holder".into(),
+            (_, true) => "the Kerberos ticket's user (klist shows who)".into(),
             (Some(dn), false) => dn.clone(),
             (None, false) => "anonymous".into(),
         };
