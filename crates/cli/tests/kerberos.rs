@@ -188,6 +188,14 @@ fn with_a_ticket_and_no_password_users_set_get_remove_work() {
     let got = cli.json(&["get", USER, "--target", "ad"]);
     assert_ne!(got[0]["state"], "photo", "{got:?}");
 
+    // The audit log says who acted: the ticket, not "anonymous".
+    let audit = std::fs::read_to_string(cli.path("audit.jsonl")).expect("audit");
+    assert!(
+        audit.contains("the Kerberos ticket of local user"),
+        "{audit}"
+    );
+    assert!(!audit.contains("anonymous"), "{audit}");
+
     let config = std::fs::read_to_string(cli.path("userphoto.toml")).expect("config");
     assert!(!config.contains(ad.get("ADMIN_PASSWORD")));
     assert!(
