@@ -168,6 +168,8 @@ pub(crate) struct Client {
     next_slot: AtomicUsize,
     generation: AtomicU64,
     pub(crate) counters: Counters,
+    /// The Kerberos principal of the first Kerberos bind, for messages.
+    principal: std::sync::OnceLock<String>,
 }
 
 /// A handle on one pooled connection, with what is needed to report it
@@ -187,7 +189,13 @@ impl Client {
             next_slot: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
             counters: Counters::default(),
+            principal: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Who a Kerberos bind signed in as, once one has (Unix).
+    pub(crate) fn principal(&self) -> Option<&str> {
+        self.principal.get().map(String::as_str)
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -271,7 +279,11 @@ impl Client {
             }
             #[cfg(any(feature = "kerberos", windows))]
             Bind::Kerberos { host, realm } => {
-                super::kerberos::bind(&mut ldap, host, realm.as_deref(), s.timeout).await?;
+                if let Some(principal) =
+                    super::kerberos::bind(&mut ldap, host, realm.as_deref(), s.timeout).await?
+                {
+                    let _ = self.principal.set(principal);
+                }
             }
             // The builder refuses `auth = "kerberos"` in a build without it.
             #[cfg(not(any(feature = "kerberos", windows)))]

@@ -104,7 +104,8 @@ mod imp {
     use super::super::errors::Failure;
     use super::{is_missing_ticket, ticket_hint};
 
-    /// Signs `ldap` in with the current user's ticket for `ldap/<host>`.
+    /// Signs `ldap` in with the current user's ticket for `ldap/<host>`;
+    /// returns the ticket's principal when the platform tells it.
     ///
     /// The credential is taken first, so that a missing or expired ticket
     /// is told apart (with what to run) from a server that refuses us.
@@ -113,13 +114,14 @@ mod imp {
         host: &str,
         realm: Option<&str>,
         timeout: Duration,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<String>, Failure> {
         let no_ticket = |detail: String| Failure::Kerberos {
             message: format!("no usable Kerberos ticket ({detail})"),
             hint: ticket_hint(realm),
         };
         let cred = Cred::client_acquire(InitiateFlags::empty(), None)
             .map_err(|e| no_ticket(format!("{e:#}")))?;
+        let principal = principal();
         let result = ldap
             .with_timeout(timeout)
             .sasl_gssapi_cred_bind(cred, host)
@@ -140,7 +142,22 @@ mod imp {
         if result.rc != 0 {
             return Err(Failure::Bind(result));
         }
-        Ok(())
+        Ok(principal)
+    }
+
+    /// The principal of the default credential (`alice@CORP.EXAMPLE.COM`),
+    /// for messages; `None` where the platform's library does not say
+    /// (Windows: SSPI through cross-krb5 has no such query).
+    #[cfg(all(unix, feature = "kerberos"))]
+    fn principal() -> Option<String> {
+        use libgssapi::credential::{Cred, CredUsage};
+        let cred = Cred::acquire(None, None, CredUsage::Initiate, None).ok()?;
+        cred.name().ok().map(|name| name.to_string())
+    }
+
+    #[cfg(not(all(unix, feature = "kerberos")))]
+    fn principal() -> Option<String> {
+        None
     }
 }
 

@@ -231,7 +231,10 @@ impl LdapDirectory {
         Ctx {
             backend: self,
             url: &self.settings.url,
-            bind: &self.settings.bind_identity,
+            bind: self
+                .client
+                .principal()
+                .unwrap_or(&self.settings.bind_identity),
             password_source: self.settings.password_source.as_deref(),
             timeout: self.client.timeout(),
         }
