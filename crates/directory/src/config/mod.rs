@@ -219,7 +219,18 @@ impl Config {
                 .m365
                 .as_ref()
                 .map(|s| format!("app {} in tenant {}", s.client_id, s.tenant_id)),
-            TargetKind::Exchange => f.exchange.as_ref().map(|s| s.username.clone()),
+            TargetKind::Exchange => f.exchange.as_ref().map(|s| {
+                match (
+                    s.auth == Some(crate::ews::EwsAuth::Kerberos),
+                    s.username.is_empty(),
+                ) {
+                    (true, true) => kerberos_identity(),
+                    (true, false) => {
+                        format!("{} (NTLM fallback: {})", kerberos_identity(), s.username)
+                    }
+                    (false, _) => s.username.clone(),
+                }
+            }),
             TargetKind::Folder => f.folder.as_ref().map(|_| local_user()),
             TargetKind::Google => f
                 .google
@@ -229,12 +240,21 @@ impl Config {
     }
 }
 
-/// The bind DN, or `anonymous`.
+/// The bind DN, `anonymous`, or for a Kerberos bind whose ticket it is.
 fn ldap_identity(section: &LdapConfig) -> String {
+    if section.auth == crate::ldap::LdapAuth::Kerberos {
+        return kerberos_identity();
+    }
     section
         .bind_dn
         .clone()
         .unwrap_or_else(|| "anonymous".to_owned())
+}
+
+/// Who acts with `auth = "kerberos"`, for audit lines: the ticket in the
+/// local user's session (the principal itself is the ticket's business).
+fn kerberos_identity() -> String {
+    format!("the Kerberos ticket of {}", local_user())
 }
 
 /// The platform data folder for userphoto.

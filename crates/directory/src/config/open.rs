@@ -239,23 +239,24 @@ async fn open_exchange(
         .password_file
         .as_deref()
         .map(|p| config.resolve_path(p));
-    let Some(source) = SecretSource::from_keys(
+    let auth = section.auth.unwrap_or_default();
+    // Kerberos needs no password; one given is the NTLM fallback's.
+    let kerberos = auth == crate::ews::EwsAuth::Kerberos;
+    let source = SecretSource::from_keys(
         section.password_env.as_deref(),
         password_file.as_deref(),
         origin,
         "password",
-        true,
-    )?
-    else {
-        return Err(Error::InvalidConfig {
-            message: format!("{origin} has no password_env or password_file"),
-        });
-    };
-    let mut builder = EwsDirectory::builder()
-        .ews_url(&section.ews_url)
-        .credentials(&section.username, source.resolve(origin)?)
-        .password_source(source.to_string())
-        .auth(section.auth.unwrap_or_default())
+        !kerberos,
+    )?;
+    let mut builder = EwsDirectory::builder().ews_url(&section.ews_url);
+    if let Some(source) = source {
+        builder = builder
+            .credentials(&section.username, source.resolve(origin)?)
+            .password_source(source.to_string());
+    }
+    let mut builder = builder
+        .auth(auth)
         .allow_insecure(section.allow_insecure)
         .users(ad.directory);
     if let Some(path) = &section.ca_file {

@@ -98,13 +98,16 @@ impl M365Section {
 pub struct ExchangeSection {
     /// `https://mail.example.com/EWS/Exchange.asmx`.
     pub ews_url: String,
-    /// `DOMAIN\user` or a UPN.
+    /// `DOMAIN\user` or a UPN (optional with `auth = "kerberos"`: then
+    /// only for the NTLM fallback).
+    #[serde(default)]
     pub username: String,
     /// The environment variable holding the password.
     pub password_env: Option<String>,
     /// A file holding the password.
     pub password_file: Option<PathBuf>,
-    /// How to sign in: `ntlm` (default) or `basic`.
+    /// How to sign in: `ntlm` (default), `basic`, or `kerberos` (Negotiate
+    /// with the user's ticket; NTLM fallback if a password is given).
     pub auth: Option<crate::ews::EwsAuth>,
     /// An extra trust anchor (PEM).
     pub ca_file: Option<PathBuf>,

@@ -173,7 +173,7 @@ fn values_are_checked() {
     let msg = err("[folder]\npath = \"x\"\nslot = \"huge\"\n");
     assert!(msg.contains("line 3"), "{msg}");
     let msg = err(
-        "[exchange]\news_url = \"https://mail.corp/EWS/Exchange.asmx\"\nusername = \"u\"\npassword_env = \"P\"\nauth = \"kerberos\"\n",
+        "[exchange]\news_url = \"https://mail.corp/EWS/Exchange.asmx\"\nusername = \"u\"\npassword_env = \"P\"\nauth = \"spnego\"\n",
     );
     assert!(msg.contains("line 5") && msg.contains("ntlm"), "{msg}");
 }
@@ -271,5 +271,58 @@ fn google_needs_one_key_source_and_an_admin_subject() {
     assert_eq!(
         "workspace".parse::<TargetKind>().ok(),
         Some(TargetKind::Google)
+    );
+}
+
+#[test]
+fn kerberos_sign_in_takes_no_bind_dn_or_password() {
+    let base = "[ad]\nurl = \"ldaps://dc1.corp.example.com\"\nbase_dn = \"DC=corp,DC=example,DC=com\"\nauth = \"kerberos\"\n";
+    for extra in [
+        "bind_dn = \"svc\"\n",
+        "password_env = \"P\"\n",
+        "password_file = \"pw\"\n",
+    ] {
+        let msg = err(&format!("{base}{extra}"));
+        assert!(msg.contains("auth = \"kerberos\""), "{msg}");
+        assert!(msg.contains("remove bind_dn"), "{msg}");
+    }
+    match (parse(base), crate::ldap::KERBEROS_AVAILABLE) {
+        (Ok(c), true) => {
+            let ad = c.file.ad.expect("[ad]");
+            assert_eq!(ad.auth, crate::ldap::LdapAuth::Kerberos);
+            assert!(ad.read_password().expect("no password").is_none());
+        }
+        // A build without the feature says how to get one.
+        (Err(e), false) => assert!(e.to_string().contains("--features kerberos"), "{e}"),
+        (other, available) => panic!("Kerberos built in: {available}, yet {other:?}"),
+    }
+}
+
+#[test]
+fn exchange_kerberos_needs_no_password_and_takes_both_or_neither() {
+    let ad =
+        "[ad]\nurl = \"ldaps://dc1.corp.example.com\"\nbase_dn = \"DC=corp,DC=example,DC=com\"\n";
+    let ex = "[exchange]\news_url = \"https://mail.corp.example.com/EWS/Exchange.asmx\"\nauth = \"kerberos\"\n";
+    let msg = err(&format!("{ad}{ex}username = \"CORP\\\\svc\"\n"));
+    assert!(msg.contains("NTLM fallback needs both"), "{msg}");
+    match (
+        parse(&format!("{ad}{ex}")),
+        parse(&format!(
+            "{ad}{ex}username = \"CORP\\\\svc\"\npassword_env = \"P\"\n"
+        )),
+        crate::ldap::KERBEROS_AVAILABLE,
+    ) {
+        (Ok(_), Ok(_), true) => {}
+        (Err(a), Err(b), false) => {
+            assert!(a.to_string().contains("--features kerberos"), "{a}");
+            assert!(b.to_string().contains("--features kerberos"), "{b}");
+        }
+        (a, b, available) => panic!("Kerberos built in: {available}, yet {a:?} / {b:?}"),
+    }
+    // Without kerberos, a username and password stay required.
+    let msg = err("[exchange]\news_url = \"https://mail.corp.example.com/EWS/Exchange.asmx\"\n");
+    assert!(
+        msg.contains("username") || msg.contains("password"),
+        "{msg}"
     );
 }

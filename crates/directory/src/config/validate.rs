@@ -281,6 +281,19 @@ fn check_ldap(s: &LdapConfig, origin: &str, is_ad: bool) -> Result<()> {
     if let Some(bind_dn) = &s.bind_dn {
         require_text(bind_dn, origin, "bind_dn", "svc-photos@corp.example.com")?;
     }
+    if s.auth == crate::ldap::LdapAuth::Kerberos {
+        if s.bind_dn.is_some() || s.password_env.is_some() || s.password_file.is_some() {
+            return Err(invalid(format!(
+                "{origin}: auth = \"kerberos\" signs in with your own Kerberos ticket; remove bind_dn, password_env and password_file"
+            )));
+        }
+        if !crate::ldap::KERBEROS_AVAILABLE {
+            return Err(invalid(format!(
+                "{origin}: auth = \"kerberos\": {}",
+                crate::ldap::KERBEROS_NOT_BUILT
+            )));
+        }
+    }
     // A bind DN needs a password source; without one the bind is anonymous.
     SecretSource::from_keys(
         s.password_env.as_deref(),
@@ -364,14 +377,30 @@ fn check_m365(s: &M365Section, origin: &str) -> Result<()> {
 
 fn check_exchange(s: &ExchangeSection, origin: &str) -> Result<()> {
     check_http_url(&s.ews_url, origin, "ews_url", s.allow_insecure)?;
-    require_text(&s.username, origin, "username", "CORP\\\\svc-photos")?;
-    SecretSource::from_keys(
+    // Kerberos signs in with the ticket; a username and password, if
+    // given (both), are the NTLM fallback's.
+    let kerberos = s.auth == Some(crate::ews::EwsAuth::Kerberos);
+    let password = SecretSource::from_keys(
         s.password_env.as_deref(),
         s.password_file.as_deref(),
         origin,
         "password",
-        true,
+        !kerberos,
     )?;
+    if !kerberos || password.is_some() || !s.username.trim().is_empty() {
+        require_text(&s.username, origin, "username", "CORP\\\\svc-photos")?;
+        if password.is_none() {
+            return Err(invalid(format!(
+                "{origin}: username is given without password_env or password_file (the NTLM fallback needs both); remove username, or add the password's source"
+            )));
+        }
+    }
+    if kerberos && !crate::ldap::KERBEROS_AVAILABLE {
+        return Err(invalid(format!(
+            "{origin}: auth = \"kerberos\": {}",
+            crate::ldap::KERBEROS_NOT_BUILT
+        )));
+    }
     Ok(())
 }
 

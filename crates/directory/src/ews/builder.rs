@@ -85,7 +85,9 @@ impl EwsDirectoryBuilder {
         self
     }
 
-    /// How to sign in (default [`EwsAuth::Ntlm`]).
+    /// How to sign in (default [`EwsAuth::Ntlm`]). With
+    /// [`EwsAuth::Kerberos`], [`credentials`](Self::credentials) are
+    /// optional: the NTLM fallback's.
     pub fn auth(mut self, auth: EwsAuth) -> Self {
         self.auth = auth;
         self
@@ -168,10 +170,25 @@ impl EwsDirectoryBuilder {
                 "[exchange] ews_url {url:?} should end with /EWS/Exchange.asmx"
             ));
         }
-        let Some(password) = self.password else {
-            return invalid("[exchange] needs username and password_env or password_file".into());
+        let kerberos = self.auth == EwsAuth::Kerberos;
+        if kerberos && !crate::ldap::KERBEROS_AVAILABLE {
+            return invalid(format!(
+                "[exchange] auth = \"kerberos\": {}",
+                crate::ldap::KERBEROS_NOT_BUILT
+            ));
+        }
+        // With Kerberos, a username and password are optional: the NTLM
+        // fallback's, when the ticket is missing or refused.
+        let password = match self.password {
+            None if kerberos => None,
+            None => {
+                return invalid(
+                    "[exchange] needs username and password_env or password_file".into(),
+                )
+            }
+            Some(p) => Some(p),
         };
-        if self.username.trim().is_empty() {
+        if self.username.trim().is_empty() && (!kerberos || password.is_some()) {
             return invalid("[exchange] needs username (DOMAIN\\user or a UPN)".into());
         }
         let Some(users) = self.users else {
@@ -183,10 +200,13 @@ impl EwsDirectoryBuilder {
             EwsAuth::Basic => Transport::Basic {
                 http: basic_client(self.ca_file.as_deref(), self.timeout)?,
                 username: self.username.clone(),
-                password,
+                password: password.ok_or_else(|| Error::InvalidConfig {
+                    message: "[exchange] auth = \"basic\" needs password_env or password_file"
+                        .into(),
+                })?,
                 timeout: self.timeout,
             },
-            EwsAuth::Ntlm => {
+            EwsAuth::Ntlm | EwsAuth::Kerberos => {
                 let tls = if parsed.scheme() == "https" {
                     Some(crate::ldap::tls::client_config(
                         self.ca_file.as_deref(),
@@ -203,6 +223,7 @@ impl EwsDirectoryBuilder {
                         password,
                         self.timeout,
                         self.concurrency * 2,
+                        kerberos,
                     )
                     .map_err(|e| Error::InvalidConfig {
                         message: format!("[exchange] ews_url {url:?}: {e}"),

@@ -43,6 +43,10 @@ pub enum EwsAuth {
     /// HTTP Basic: the password is sent with each request (over HTTPS);
     /// Basic must be enabled on the EWS virtual directory.
     Basic,
+    /// `Negotiate` with the current user's Kerberos ticket (no password);
+    /// NTLM when the ticket is missing or refused and a username and
+    /// password are configured too.
+    Kerberos,
 }
 
 impl EwsAuth {
@@ -51,6 +55,7 @@ impl EwsAuth {
         match self {
             EwsAuth::Ntlm => "ntlm",
             EwsAuth::Basic => "basic",
+            EwsAuth::Kerberos => "kerberos",
         }
     }
 }
@@ -68,8 +73,9 @@ impl std::str::FromStr for EwsAuth {
         match s.trim().to_ascii_lowercase().as_str() {
             "ntlm" => Ok(EwsAuth::Ntlm),
             "basic" => Ok(EwsAuth::Basic),
+            "kerberos" => Ok(EwsAuth::Kerberos),
             other => Err(format!(
-                "{other:?} is not an EWS authentication; use ntlm or basic"
+                "{other:?} is not an EWS authentication; use ntlm, basic or kerberos"
             )),
         }
     }
@@ -104,6 +110,9 @@ pub(crate) enum HttpError {
     NtlmNotOffered { offered: String },
     /// The NTLM messages could not be made or read.
     Ntlm(String),
+    /// No Kerberos token could be made (`no_ticket`: none, or expired), or
+    /// the server refused it, and there is no password for NTLM.
+    Kerberos { message: String, no_ticket: bool },
     /// The answer is larger than [`MAX_ANSWER_BYTES`]; it was not read.
     TooLarge,
 }
@@ -219,12 +228,17 @@ pub(crate) struct NtlmTransport {
     /// TLS configuration and server name for `https`; `None` for `http`.
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     username: String,
-    password: SecretString,
+    /// `None` with Kerberos and no NTLM fallback.
+    password: Option<SecretString>,
     timeout: Duration,
     max_idle: usize,
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
     /// The server offered `Negotiate` and not `NTLM`.
     negotiate: AtomicBool,
+    /// Sign in with a Kerberos ticket first (`auth = "kerberos"`).
+    kerberos: bool,
+    /// Kerberos failed once and NTLM took over: not tried again.
+    kerberos_failed: AtomicBool,
 }
 
 impl std::fmt::Debug for NtlmTransport {
@@ -244,9 +258,10 @@ impl NtlmTransport {
         url: &url::Url,
         tls: Option<Arc<rustls::ClientConfig>>,
         username: String,
-        password: SecretString,
+        password: Option<SecretString>,
         timeout: Duration,
         max_idle: usize,
+        kerberos: bool,
     ) -> Result<Self, String> {
         let host = url
             .host_str()
@@ -278,6 +293,8 @@ impl NtlmTransport {
             max_idle: max_idle.max(1),
             idle: Mutex::new(Vec::new()),
             negotiate: AtomicBool::new(false),
+            kerberos,
+            kerberos_failed: AtomicBool::new(false),
         })
     }
 
@@ -319,6 +336,15 @@ impl NtlmTransport {
                 }
             }
         }
+        if self.kerberos && !self.kerberos_failed.load(Ordering::Relaxed) {
+            match self.sign_in_kerberos(out).await {
+                Err(HttpError::Kerberos { message, .. }) if self.password.is_some() => {
+                    tracing::info!(%message, "EWS: Kerberos sign-in failed; falling back to NTLM");
+                    self.kerberos_failed.store(true, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
         if self.negotiate.load(Ordering::Relaxed) {
             return self.sign_in(out, "Negotiate").await;
         }
@@ -335,13 +361,44 @@ impl NtlmTransport {
         }
     }
 
+    /// Signs in a new connection with a Kerberos ticket for `HTTP/<host>`
+    /// under `Negotiate` (one leg: IIS answers the request itself) and
+    /// returns the answer.
+    async fn sign_in_kerberos(&self, out: &Outgoing<'_>) -> Result<Incoming, HttpError> {
+        let token =
+            super::negotiate::kerberos_token(&self.host).map_err(|why| HttpError::Kerberos {
+                no_ticket: crate::ldap::is_missing_ticket(&why),
+                message: format!("no Kerberos ticket for HTTP/{} ({why})", self.host),
+            })?;
+        let (mut conn, _) = self.connect().await?;
+        let (reply, headers) = self
+            .round_trip(&mut conn, out, Some(("Negotiate", &token)))
+            .await?;
+        if reply.status == 401 {
+            return Err(HttpError::Kerberos {
+                message: format!(
+                    "the server refused the Kerberos ticket for HTTP/{} (it offers: {})",
+                    self.host,
+                    offered_schemes(&headers)
+                ),
+                no_ticket: false,
+            });
+        }
+        self.put_idle(conn);
+        Ok(reply)
+    }
+
     /// Signs in a new connection with `out` under `scheme` (`NTLM` or
     /// `Negotiate`) and returns the answer to it.
     async fn sign_in(&self, out: &Outgoing<'_>, scheme: &str) -> Result<Incoming, HttpError> {
+        let Some(password) = &self.password else {
+            return Err(HttpError::Ntlm(
+                "NTLM needs a username and password (password_env or password_file)".into(),
+            ));
+        };
         let (mut conn, binding) = self.connect().await?;
         let (mut handshake, negotiate) =
-            NtlmHandshake::start(&self.username, &self.password, &self.host)
-                .map_err(HttpError::Ntlm)?;
+            NtlmHandshake::start(&self.username, password, &self.host).map_err(HttpError::Ntlm)?;
         let (reply, headers) = self
             .round_trip(&mut conn, out, Some((scheme, &negotiate)))
             .await?;
@@ -569,6 +626,7 @@ mod tests {
             Err(HttpError::Ntlm(_))
         ));
         assert_eq!("NTLM".parse::<EwsAuth>(), Ok(EwsAuth::Ntlm));
-        assert!("kerberos".parse::<EwsAuth>().is_err());
+        assert_eq!("Kerberos".parse::<EwsAuth>(), Ok(EwsAuth::Kerberos));
+        assert!("spnego".parse::<EwsAuth>().is_err());
     }
 }

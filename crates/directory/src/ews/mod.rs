@@ -40,6 +40,7 @@
 mod answers;
 mod builder;
 mod http;
+mod negotiate;
 mod ntlm;
 mod xml;
 
@@ -272,6 +273,14 @@ impl EwsDirectory {
                 },
             },
             HttpError::Ntlm(why) => Error::other(self.to_string(), why),
+            HttpError::Kerberos { message, no_ticket } => Error::Unauthenticated {
+                message: format!("signing in to EWS at {} with Kerberos: {message}", self.url),
+                hint: if no_ticket {
+                    crate::ldap::ticket_hint(realm_of_host(&self.url).as_deref())
+                } else {
+                    "the Exchange server's account must have the service name HTTP/<host of ews_url> (setspn -L), and ews_url must use that name; or add username and password_env to [exchange] for the NTLM fallback".into()
+                },
+            },
             HttpError::TooLarge => Error::other(
                 self.to_string(),
                 format!(
@@ -284,12 +293,21 @@ impl EwsDirectory {
     }
 
     fn unauthenticated(&self) -> Error {
+        if self.auth == EwsAuth::Kerberos && self.username.is_empty() {
+            return Error::Unauthenticated {
+                message: format!(
+                    "EWS at {} refused the Kerberos sign-in of the ticket's user",
+                    self.url
+                ),
+                hint: "check that your account may open the mailboxes (Full Access or ApplicationImpersonation)".into(),
+            };
+        }
         let hint = match self.auth {
             EwsAuth::Basic => format!(
                 "check username (DOMAIN\\user or a UPN) and {}; Basic authentication must be enabled on the EWS virtual directory (or use auth = \"ntlm\")",
                 self.password_source
             ),
-            EwsAuth::Ntlm => format!(
+            EwsAuth::Ntlm | EwsAuth::Kerberos => format!(
                 "check username (DOMAIN\\user or a UPN) and {}; the account must not be locked out",
                 self.password_source
             ),
@@ -530,6 +548,15 @@ impl Directory for EwsDirectory {
             backend: self.to_string(),
         })
     }
+}
+
+/// The Kerberos realm a server's DNS name suggests
+/// (`mail.corp.example.com` → `CORP.EXAMPLE.COM`), for the `kinit` hint.
+fn realm_of_host(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let (_, domain) = parsed.host_str()?.split_once('.')?;
+    (domain.contains('.') && !domain.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .then(|| domain.to_ascii_uppercase())
 }
 
 #[cfg(test)]

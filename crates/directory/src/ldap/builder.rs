@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::client::{clamp_page_size, Client, ClientSettings, Security};
+use super::client::{clamp_page_size, Bind, Client, ClientSettings, Security};
 use super::filter::{is_attribute_name, parenthesize, Dn};
+use super::kerberos::{self, LdapAuth, KERBEROS_AVAILABLE};
 use super::schema::{AttributeMap, LdapFlavor};
 use super::{LdapDirectory, Settings};
 use crate::capabilities::{Capabilities, PhotoSlot};
@@ -59,6 +60,7 @@ pub struct LdapDirectoryBuilder {
     bind_dn: Option<String>,
     password: Option<SecretString>,
     password_source: Option<String>,
+    auth: LdapAuth,
     ca_file: Option<PathBuf>,
     system_roots: bool,
     starttls: Option<bool>,
@@ -85,6 +87,7 @@ impl fmt::Debug for LdapDirectoryBuilder {
             .field("bind_dn", &self.bind_dn)
             .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
             .field("password_source", &self.password_source)
+            .field("auth", &self.auth)
             .field("ca_file", &self.ca_file)
             .field("starttls", &self.starttls)
             .field("allow_insecure", &self.allow_insecure)
@@ -104,6 +107,7 @@ impl LdapDirectoryBuilder {
             bind_dn: None,
             password: None,
             password_source: None,
+            auth: LdapAuth::Simple,
             ca_file: None,
             system_roots: true,
             starttls: None,
@@ -154,6 +158,14 @@ impl LdapDirectoryBuilder {
     /// …`), named in "wrong password" messages.
     pub fn password_source(mut self, source: impl Into<String>) -> Self {
         self.password_source = Some(source.into());
+        self
+    }
+
+    /// How to sign in: [`LdapAuth::Simple`] (the default: `bind_dn` and
+    /// password, or anonymous) or [`LdapAuth::Kerberos`] (the current
+    /// user's ticket; then no `bind_dn` or password may be given).
+    pub fn auth(mut self, auth: LdapAuth) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -320,8 +332,24 @@ impl LdapDirectoryBuilder {
                 ))
             }
         };
-        let bind_identity = self.bind_dn.clone().unwrap_or_else(|| "anonymous".into());
-        if security == Security::Plain {
+        let kerberos = self.auth == LdapAuth::Kerberos;
+        if kerberos && !KERBEROS_AVAILABLE {
+            return invalid(format!("auth = \"kerberos\": {}", kerberos::NOT_BUILT));
+        }
+        if kerberos && (self.bind_dn.is_some() || self.password.is_some()) {
+            return invalid(
+                "auth = \"kerberos\" signs in as the user whose ticket it finds (kinit, or the Windows logon): remove bind_dn and password_env / password_file".into(),
+            );
+        }
+        let bind_identity = match (&self.bind_dn, kerberos) {
+            (_, true) => "the Kerberos ticket's user (klist shows who)".into(),
+            (Some(dn), false) => dn.clone(),
+            (None, false) => "anonymous".into(),
+        };
+        // Over plain ldap://, a Kerberos bind installs the SASL sealing layer
+        // (ldap3 asks for confidentiality when there is no TLS): nothing
+        // crosses the network in clear, so no allow_insecure is needed.
+        if security == Security::Plain && !kerberos {
             if !self.allow_insecure {
                 return invalid(format!(
                     "refusing to connect to {url} without TLS: the password of {bind_identity} and the photos would cross the network unencrypted; use ldaps://, or ldap:// with StartTLS, or set allow_insecure = true for a test directory"
@@ -344,7 +372,11 @@ impl LdapDirectoryBuilder {
             Err(e) => return invalid(format!("base_dn: {e}; write it like DC=corp,DC=example,DC=com")),
         };
         let bind = match (self.bind_dn.clone(), self.password.clone()) {
-            (Some(dn), Some(pw)) if !dn.trim().is_empty() => Some((dn, pw)),
+            _ if kerberos => Bind::Kerberos {
+                host: parsed.host_str().unwrap_or_default().to_owned(),
+                realm: kerberos::realm_of(base_dn),
+            },
+            (Some(dn), Some(pw)) if !dn.trim().is_empty() => Bind::Simple(dn, pw),
             (Some(dn), None) => {
                 return invalid(format!(
                     "bind_dn {dn:?} is set but no password was given; set password_env or password_file"
@@ -354,7 +386,7 @@ impl LdapDirectoryBuilder {
                 return invalid("a password was given without bind_dn; set bind_dn to the DN or UPN to bind as".into())
             }
             (Some(_), Some(_)) => return invalid("bind_dn is empty; set the DN or UPN to bind as".into()),
-            (None, None) => None,
+            (None, None) => Bind::Anonymous,
         };
         let user_filter = parenthesize(
             self.user_filter

@@ -139,9 +139,21 @@ pub(crate) struct ClientSettings {
     pub(crate) url: String,
     pub(crate) security: Security,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
-    pub(crate) bind: Option<(String, SecretString)>,
+    pub(crate) bind: Bind,
     pub(crate) timeout: Duration,
     pub(crate) connections: usize,
+}
+
+/// How a connection signs in.
+pub(crate) enum Bind {
+    /// No bind at all.
+    Anonymous,
+    /// A simple bind: DN (or UPN) and password.
+    Simple(String, SecretString),
+    /// SASL GSSAPI with the user's ticket for `ldap/<host>`; `realm` (a
+    /// guess from the base DN) only fills the `kinit` hint.
+    #[cfg_attr(not(any(feature = "kerberos", windows)), allow(dead_code))]
+    Kerberos { host: String, realm: Option<String> },
 }
 
 struct Conn {
@@ -156,6 +168,8 @@ pub(crate) struct Client {
     next_slot: AtomicUsize,
     generation: AtomicU64,
     pub(crate) counters: Counters,
+    /// The Kerberos principal of the first Kerberos bind, for messages.
+    principal: std::sync::OnceLock<String>,
 }
 
 /// A handle on one pooled connection, with what is needed to report it
@@ -175,7 +189,13 @@ impl Client {
             next_slot: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
             counters: Counters::default(),
+            principal: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Who a Kerberos bind signed in as, once one has (Unix).
+    pub(crate) fn principal(&self) -> Option<&str> {
+        self.principal.get().map(String::as_str)
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -242,17 +262,36 @@ impl Client {
                 tracing::debug!(%url, error = %e, "the LDAP connection ended");
             }
         });
-        if let Some((dn, password)) = &s.bind {
-            let result = ldap
-                .with_timeout(s.timeout)
-                .simple_bind(dn, password.expose_secret())
-                .await
-                .map_err(|e| match Failure::from_op(e) {
-                    Failure::Dropped(e) => Failure::Connect(e),
-                    other => other,
-                })?;
-            if result.rc != 0 {
-                return Err(Failure::Bind(result));
+        match &s.bind {
+            Bind::Anonymous => {}
+            Bind::Simple(dn, password) => {
+                let result = ldap
+                    .with_timeout(s.timeout)
+                    .simple_bind(dn, password.expose_secret())
+                    .await
+                    .map_err(|e| match Failure::from_op(e) {
+                        Failure::Dropped(e) => Failure::Connect(e),
+                        other => other,
+                    })?;
+                if result.rc != 0 {
+                    return Err(Failure::Bind(result));
+                }
+            }
+            #[cfg(any(feature = "kerberos", windows))]
+            Bind::Kerberos { host, realm } => {
+                if let Some(principal) =
+                    super::kerberos::bind(&mut ldap, host, realm.as_deref(), s.timeout).await?
+                {
+                    let _ = self.principal.set(principal);
+                }
+            }
+            // The builder refuses `auth = "kerberos"` in a build without it.
+            #[cfg(not(any(feature = "kerberos", windows)))]
+            Bind::Kerberos { .. } => {
+                return Err(Failure::Kerberos {
+                    message: "not available".into(),
+                    hint: super::kerberos::NOT_BUILT.into(),
+                })
             }
         }
         self.counters.connections.fetch_add(1, Ordering::Relaxed);

@@ -17,6 +17,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::builder::LdapDirectoryBuilder;
+use super::kerberos::LdapAuth;
 use super::schema::LdapFlavor;
 use super::LdapDirectory;
 use crate::error::{Error, Result};
@@ -53,6 +54,11 @@ pub struct LdapConfig {
     pub url: String,
     /// Where users are searched, e.g. `DC=corp,DC=example,DC=com`.
     pub base_dn: String,
+    /// How to sign in: `"simple"` (the default: `bind_dn` and a password,
+    /// or anonymous) or `"kerberos"` (a SASL GSSAPI bind with the current
+    /// user's ticket: no `bind_dn` or password).
+    #[serde(default, skip_serializing_if = "is_simple")]
+    pub auth: LdapAuth,
     /// Who to bind as: a DN, or for Active Directory a UPN
     /// (`svc-photos@corp.example.com`). Unset: anonymous.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +103,10 @@ pub struct LdapConfig {
     /// The paged-search page size (default and maximum 1,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+}
+
+fn is_simple(auth: &LdapAuth) -> bool {
+    *auth == LdapAuth::Simple
 }
 
 impl LdapConfig {
@@ -226,7 +236,8 @@ impl LdapConfig {
         let mut b = LdapDirectory::builder_for(self.flavor)
             .url(&self.url)
             .base_dn(&self.base_dn)
-            .allow_insecure(self.allow_insecure);
+            .allow_insecure(self.allow_insecure)
+            .auth(self.auth);
         if let Some(v) = &self.bind_dn {
             b = b.bind_dn(v);
         }

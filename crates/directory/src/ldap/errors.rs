@@ -59,6 +59,14 @@ pub(crate) enum Failure {
     /// The simple bind was refused (always mapped as a bind failure,
     /// whatever operation needed the connection).
     Bind(LdapResult),
+    /// The Kerberos sign-in failed on this side (no ticket, no ticket for
+    /// the server); `message` and `hint` are final.
+    Kerberos {
+        /// What failed.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// The server sent something this client cannot read.
     Protocol(String),
     /// Anything else the client library reported.
@@ -289,6 +297,10 @@ pub(crate) fn to_error(failure: Failure, op: Op<'_>, ctx: &Ctx<'_>) -> Error {
         ),
         Failure::Server(r) => server_error(&r, op, ctx),
         Failure::Bind(r) => server_error(&r, Op::Bind, ctx),
+        Failure::Kerberos { message, hint } => Error::Unauthenticated {
+            message: format!("signing in to {} with Kerberos: {message}", ctx.url),
+            hint,
+        },
         Failure::Protocol(message) => other(
             ctx,
             message,

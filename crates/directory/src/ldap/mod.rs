@@ -62,6 +62,7 @@ pub(crate) mod client;
 mod config;
 pub(crate) mod errors;
 mod filter;
+mod kerberos;
 mod schema;
 pub(crate) mod tls;
 
@@ -89,6 +90,8 @@ pub use self::builder::{
 pub use self::client::{LdapStats, MAX_PAGE_SIZE};
 pub use self::config::LdapConfig;
 pub use self::filter::{escape_dn_value, escape_filter_value};
+pub(crate) use self::kerberos::{is_missing_ticket, ticket_hint, NOT_BUILT as KERBEROS_NOT_BUILT};
+pub use self::kerberos::{LdapAuth, KERBEROS_AVAILABLE};
 pub use self::schema::{AttributeMap, LdapFlavor};
 
 /// How many values one lookup search carries in its OR-filter.
@@ -228,7 +231,10 @@ impl LdapDirectory {
         Ctx {
             backend: self,
             url: &self.settings.url,
-            bind: &self.settings.bind_identity,
+            bind: self
+                .client
+                .principal()
+                .unwrap_or(&self.settings.bind_identity),
             password_source: self.settings.password_source.as_deref(),
             timeout: self.client.timeout(),
         }

@@ -32,8 +32,8 @@ struct Args {
     /// A mailbox whose photo the account may not change (ErrorAccessDenied).
     #[arg(long = "denied", value_delimiter = ',')]
     denied: Vec<String>,
-    /// Authentication offered: ntlm, basic, both, or negotiate (NTLM under
-    /// the Negotiate scheme only).
+    /// Authentication offered: ntlm, basic, both, or negotiate (NTLM, and
+    /// Kerberos with --keytab, under the Negotiate scheme only).
     #[arg(long, default_value = "both")]
     auth: EmulatedAuth,
     /// The account accepted (`DOMAIN\user` or a UPN).
@@ -48,11 +48,20 @@ struct Args {
     /// The BackOffMilliseconds those faults carry.
     #[arg(long, default_value_t = 250)]
     busy_backoff_ms: u64,
+    /// With --auth negotiate: verify Kerberos tickets with this keytab (the
+    /// service keys of HTTP/<host>, e.g. from `samba-tool domain
+    /// exportkeytab`); needs a build with the `kerberos` feature.
+    #[arg(long)]
+    keytab: Option<std::path::PathBuf>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(keytab) = &args.keytab {
+        // GSSAPI finds the acceptor's keys through this variable.
+        std::env::set_var("KRB5_KTNAME", format!("FILE:{}", keytab.display()));
+    }
     // The password is the emulator's fixed throwaway value, so it is never
     // read from the command line (where `ps` would show it).
     let knobs = EwsKnobs::default()
@@ -62,7 +71,8 @@ async fn main() -> anyhow::Result<()> {
         .with_mailboxes(args.denied.iter().cloned())
         .with_denied(args.denied.iter().cloned())
         .exchange_2013(args.exchange_2013)
-        .with_busy(args.busy, args.busy_backoff_ms);
+        .with_busy(args.busy, args.busy_backoff_ms)
+        .with_kerberos(args.keytab.is_some());
     let emulator = serve_on_loopback(
         "ews-emulator",
         args.listen,
@@ -72,8 +82,8 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let stats = emulator.stats();
     println!(
-        "ews emulator: stopping after {} SOAP and {} REST requests ({} photos set, {} NTLM sign-ins)",
-        stats.soap_requests, stats.rest_requests, stats.photos_set, stats.ntlm_sign_ins
+        "ews emulator: stopping after {} SOAP and {} REST requests ({} photos set, {} NTLM and {} Kerberos sign-ins)",
+        stats.soap_requests, stats.rest_requests, stats.photos_set, stats.ntlm_sign_ins, stats.kerberos_sign_ins
     );
     Ok(())
 }
@@ -82,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
 fn announce(emulator: &EwsEmulator, args: &Args) {
     let auth = match args.auth {
         EmulatedAuth::Basic => "basic",
+        EmulatedAuth::Negotiate if args.keytab.is_some() => "kerberos",
         _ => "ntlm",
     };
     println!("ews emulator: listening on {}", emulator.ews_url());
@@ -93,6 +104,9 @@ fn announce(emulator: &EwsEmulator, args: &Args) {
     println!("username = '{}'", args.username);
     println!("password_env = \"USERPHOTO_EXCHANGE_PASSWORD\"");
     println!("auth = \"{auth}\"");
+    if auth == "kerberos" {
+        println!("# kerberos: with a ticket (kinit) for HTTP/<host of ews_url>; username and password are the NTLM fallback's");
+    }
     println!("allow_insecure = true  # the emulator speaks plain http on loopback");
     if args.mailboxes.is_empty() && args.denied.is_empty() {
         println!("# no --mailbox given: every address answers ErrorNonExistentMailbox");

@@ -15,8 +15,10 @@ pub enum EmulatedAuth {
     /// Basic only.
     Basic,
     /// `Negotiate` only (an EWS virtual directory whose only Windows
-    /// authentication provider is Negotiate): NTLM messages are accepted
-    /// under that scheme, as Windows' Negotiate package accepts raw NTLM.
+    /// authentication provider is Negotiate, Exchange's default): NTLM
+    /// messages are accepted under that scheme, as Windows' Negotiate
+    /// package accepts raw NTLM; Kerberos (SPNEGO) tokens are verified when
+    /// [`EwsKnobs::kerberos`] is on (with a keytab), refused otherwise.
     Negotiate,
 }
 
@@ -74,6 +76,12 @@ pub struct EwsKnobs {
     pub busy_requests: u32,
     /// The `BackOffMilliseconds` those faults carry.
     pub busy_backoff_ms: u64,
+    /// Under `Negotiate`, verify Kerberos tickets with the service keys of
+    /// the default keytab (`KRB5_KTNAME`, e.g. one exported from the test
+    /// DC for `HTTP/localhost`). Needs the `kerberos` feature (Unix); off,
+    /// a Kerberos token is refused with 401, as IIS does when it cannot
+    /// decrypt the ticket, and the client falls back to NTLM.
+    pub kerberos: bool,
 }
 
 impl Default for EwsKnobs {
@@ -87,6 +95,7 @@ impl Default for EwsKnobs {
             denied: Vec::new(),
             busy_requests: 0,
             busy_backoff_ms: 250,
+            kerberos: false,
         }
     }
 }
@@ -121,6 +130,12 @@ impl EwsKnobs {
         self
     }
 
+    /// Verify Kerberos tickets under `Negotiate` (see [`EwsKnobs::kerberos`]).
+    pub fn with_kerberos(mut self, on: bool) -> Self {
+        self.kerberos = on;
+        self
+    }
+
     /// Exchange 2013 mode.
     pub fn exchange_2013(mut self, on: bool) -> Self {
         self.exchange_2013 = on;
@@ -151,6 +166,10 @@ pub struct EwsStats {
     pub unauthorized: u64,
     /// NTLM handshakes that ended signed in.
     pub ntlm_sign_ins: u64,
+    /// Connections signed in with a verified Kerberos ticket (Negotiate).
+    pub kerberos_sign_ins: u64,
+    /// Kerberos tokens refused (no keytab, or the ticket did not verify).
+    pub kerberos_refused: u64,
     /// Requests let in by their Basic credentials.
     pub basic_requests: u64,
 }

@@ -33,6 +33,7 @@
 //! N SOAP requests; addresses without a mailbox; mailboxes whose photo the
 //! account may not change (`ErrorAccessDenied`).
 
+mod kerberos;
 mod knobs;
 mod ntlm;
 mod xml;
@@ -294,6 +295,22 @@ fn authorize(inner: &mut Inner, headers: &HeaderMap, conn: ConnId) -> Option<Res
         return refused(inner);
     };
     match ntlm::message_type(&message) {
+        // Not NTLM under Negotiate: a Kerberos (SPNEGO) token.
+        None if mode == EmulatedAuth::Negotiate => {
+            match kerberos::accept(inner.knobs.kerberos, &message) {
+                Ok(client) => {
+                    tracing::info!(%client, "EWS emulator: Kerberos sign-in");
+                    inner.connections.insert(conn, ConnAuth::SignedIn);
+                    inner.stats.kerberos_sign_ins += 1;
+                    None
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "EWS emulator: Kerberos token refused");
+                    inner.stats.kerberos_refused += 1;
+                    refused(inner)
+                }
+            }
+        }
         Some(1) => {
             match ntlm::Acceptor::challenge(&inner.knobs.username, &inner.knobs.password, &message)
             {
