@@ -10,6 +10,9 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before any thread starts: photo buffers are reused, not faulted in
+    // again for every photo (crates/imaging/src/allocator.rs).
+    userphoto_imaging::tune_allocator_for_photos();
     let args = args::Cli::parse();
     logging::init(args.verbose);
     let out = output::Output::new(args.json, args.verbose);

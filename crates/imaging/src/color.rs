@@ -5,10 +5,32 @@
 //! it is a per-pixel map, so doing it after resizing costs a few thousand
 //! pixels instead of millions. Colour profiles go through `moxcms`; a
 //! profile that does not parse is ignored (broken metadata is not fatal).
+//!
+//! CMYK without a usable profile is read through a built-in proofing-press
+//! profile, the one libvips uses for the same case (Graeme Gill's public
+//! domain "Chemical proof"; `profiles/README.md` says where it comes from),
+//! so the colours are those of `vipsthumbnail`, not of a naive formula.
 
 use crate::decode::PixelLayout;
-use moxcms::{ColorProfile, DataColorSpace, Layout, Transform8BitExecutor, TransformOptions};
-use std::sync::Arc;
+use moxcms::{
+    ColorProfile, DataColorSpace, Layout, RenderingIntent, Transform8BitExecutor, TransformOptions,
+};
+use std::sync::{Arc, OnceLock};
+
+/// The default CMYK profile (see `profiles/README.md`).
+const CMYK_PROFILE: &[u8] = include_bytes!("profiles/chemical-proof.icc");
+
+/// The default CMYK transform, built once per process (parsing the profile
+/// and building its lookup tables costs more than converting a thumbnail).
+fn default_cmyk_transform() -> Option<Arc<Transform8BitExecutor>> {
+    static CMYK: OnceLock<Option<Arc<Transform8BitExecutor>>> = OnceLock::new();
+    CMYK.get_or_init(|| {
+        build_transform(PixelLayout::Cmyk { inverted: false }, CMYK_PROFILE)
+            .ok()
+            .flatten()
+    })
+    .clone()
+}
 
 /// Converts samples of one layout (and optional profile) to sRGB RGB8.
 pub(crate) struct ToSrgb {
@@ -29,7 +51,7 @@ impl ToSrgb {
     /// Prepare a converter. `notes` gets a line when a profile is applied
     /// or ignored.
     pub(crate) fn new(layout: PixelLayout, icc: Option<&[u8]>, notes: &mut Vec<String>) -> Self {
-        let transform = icc.and_then(|icc| match build_transform(layout, icc) {
+        let mut transform = icc.and_then(|icc| match build_transform(layout, icc) {
             Ok(Some(t)) => {
                 notes.push("embedded colour profile converted to sRGB".into());
                 Some(t)
@@ -40,6 +62,13 @@ impl ToSrgb {
                 None
             }
         });
+        if transform.is_none() && matches!(layout, PixelLayout::Cmyk { .. }) {
+            // Ink amounts mean nothing without a press: take the usual one.
+            transform = default_cmyk_transform();
+            if transform.is_some() {
+                notes.push("CMYK without a colour profile read with the default press profile, as libvips does".into());
+            }
+        }
         Self { layout, transform }
     }
 
@@ -72,7 +101,7 @@ impl ToSrgb {
             PixelLayout::Rgb => out.copy_from_slice(&src[..pixels * 3]),
             PixelLayout::Cmyk { inverted } => {
                 for (o, p) in out.chunks_exact_mut(3).zip(src.chunks_exact(4)) {
-                    // Without a profile: the classic naive conversion
+                    // Only if even the built-in profile failed: the classic naive conversion
                     // R = (1 − C)(1 − K), on "paper white" values.
                     let w = |v: u8| {
                         if inverted {
@@ -109,8 +138,14 @@ fn build_transform(
         ));
     }
     let srgb = ColorProfile::new_srgb();
+    let options = TransformOptions {
+        // What libvips uses: a photo's colours kept as measured, the
+        // profile's white mapped to sRGB's.
+        rendering_intent: RenderingIntent::RelativeColorimetric,
+        ..TransformOptions::default()
+    };
     profile
-        .create_transform_8bit(src_layout, &srgb, Layout::Rgb, TransformOptions::default())
+        .create_transform_8bit(src_layout, &srgb, Layout::Rgb, options)
         .map(Some)
         .map_err(|e| format!("{e:?}"))
 }

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+mod allocator;
 mod cancel;
 mod color;
 mod decode;
@@ -32,6 +33,7 @@ mod report;
 mod resize;
 mod sniff;
 
+pub use allocator::tune_allocator_for_photos;
 pub use cancel::{is_cancelled, CancelFlag};
 pub use error::ImagingError;
 pub use face::{

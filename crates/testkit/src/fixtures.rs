@@ -240,29 +240,33 @@ pub fn grey_jpeg(width: u32, height: u32) -> Vec<u8> {
 /// A CMYK JPEG as Photoshop writes it: Adobe APP14 marker, inverted
 /// samples (255 − ink), filled with the CMYK equivalent of `rgb`.
 pub fn adobe_cmyk_jpeg(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
-    let [r, g, b] = rgb.map(|v| f32::from(v) / 255.0);
-    let k = 1.0 - r.max(g).max(b);
-    let ink = |v: f32| {
-        if k >= 1.0 {
-            0.0
-        } else {
-            (1.0 - v - k) / (1.0 - k)
-        }
-    };
-    let inks = [ink(r), ink(g), ink(b), k];
-    let stored: Vec<u8> = inks
-        .iter()
-        .map(|&i| (255.0 * (1.0 - i)).round() as u8)
+    cmyk_jpeg(&solid(width, height, rgb), 95)
+}
+
+/// `picture` separated to CMYK the naive way ImageMagick's
+/// `-colorspace CMYK` does (K = 1 − max(R, G, B), the rest under it), with
+/// no colour profile, stored as Photoshop and ImageMagick store CMYK JPEGs:
+/// inverted (255 − ink) under an Adobe marker.
+pub fn cmyk_jpeg(picture: &Rgb, quality: u8) -> Vec<u8> {
+    let px: Vec<u8> = picture
+        .pixels
+        .chunks_exact(3)
+        .flat_map(|p| {
+            let [r, g, b] = [p[0], p[1], p[2]].map(|v| f32::from(v) / 255.0);
+            let k = 1.0 - r.max(g).max(b);
+            let ink = |v: f32| {
+                if k >= 1.0 {
+                    0.0
+                } else {
+                    (1.0 - v - k) / (1.0 - k)
+                }
+            };
+            [ink(r), ink(g), ink(b), k].map(|i| (255.0 * (1.0 - i)).round() as u8)
+        })
         .collect();
     let mut c = Compress::new(ColorSpace::JCS_CMYK);
-    c.set_size(width as usize, height as usize);
-    c.set_quality(95.0);
-    let px: Vec<u8> = stored
-        .iter()
-        .copied()
-        .cycle()
-        .take((width * height * 4) as usize)
-        .collect();
+    c.set_size(picture.width as usize, picture.height as usize);
+    c.set_quality(f32::from(quality));
     // libjpeg writes the Adobe marker itself for CMYK output.
     let mut s = c.start_compress(Vec::new()).unwrap();
     s.write_scanlines(&px).unwrap();
