@@ -18,7 +18,7 @@
 //! worst a photo without a line, never a line without a photo.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -293,38 +293,22 @@ fn write_atomic(folder: &Path, path: &Path, bytes: &[u8]) -> Result<(), BackupEr
         source: e.error,
     })?;
     #[cfg(unix)]
-    if let Ok(dir) = File::open(folder) {
+    if let Ok(dir) = fs::File::open(folder) {
         let _ = dir.sync_all();
     }
     Ok(())
 }
 
-/// A path component for any id: letters, digits, `-`, `_`, `@` and inner
-/// dots kept, everything else percent-encoded; Windows device names
-/// escaped; long ids shortened with a hash so the path stays portable.
+/// A path component for any id: [`portable_stem`] (the one rule for file
+/// names made from ids: percent-encoded, Windows device names and trailing
+/// dots escaped), `_` for an empty id, and long ids shortened with a hash
+/// so the path stays portable.
+///
+/// [`portable_stem`]: userphoto_directory::file_name::portable_stem
 pub fn safe_component(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    let last = id.len().saturating_sub(1);
-    for (i, c) in id.char_indices() {
-        let keep = c.is_ascii_alphanumeric()
-            || matches!(c, '-' | '_' | '@')
-            || (c == '.' && i != 0 && i != last);
-        if keep {
-            out.push(c);
-        } else {
-            let mut buf = [0; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    let device = out.split('.').next().unwrap_or("").to_ascii_uppercase();
-    let reserved = matches!(device.as_str(), "CON" | "PRN" | "AUX" | "NUL")
-        || ((device.starts_with("COM") || device.starts_with("LPT"))
-            && device.len() == 4
-            && device.ends_with(|c: char| c.is_ascii_digit()));
-    if reserved || out.is_empty() {
-        out.insert(0, '_');
+    let mut out = userphoto_directory::file_name::portable_stem(id);
+    if out.is_empty() {
+        out.push('_');
     }
     if out.len() > 100 {
         // `out` is ASCII, so any byte index is a char boundary.

@@ -291,6 +291,10 @@ async fn folder_and_the_graph_emulator() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    windows,
+    ignore = "needs the Samba AD test server, Linux only (docs/TESTING.md)"
+)]
 async fn samba_ad_and_the_graph_emulator() {
     let vars = import_common::samba::ad_vars();
     let ou = import_common::samba::ensure_users(&vars, "userphoto-identity", &ON_PREM);

@@ -14,6 +14,11 @@
 //! tenant's photo update setting `onPremises` no PUT is sent and the plan
 //! says why.
 
+// Not in the Windows build (its tests run under Wine, scripts/windows-tests):
+// this needs the Samba AD DC, a Linux test server of scripts/test-servers (docs/TESTING.md,
+// "Windows under Wine"). The Linux run covers it.
+#![cfg(not(windows))]
+
 mod import_common;
 
 use std::path::Path;

@@ -9,6 +9,11 @@
 //! restores it; a wrong password is one sentence naming the variable and
 //! never the secret.
 
+// Not in the Windows build (its tests run under Wine, scripts/windows-tests):
+// this needs the Samba AD DC, a Linux test server of scripts/test-servers (docs/TESTING.md,
+// "Windows under Wine"). The Linux run covers it.
+#![cfg(not(windows))]
+
 mod common;
 
 use common::{ad_section, base64_decode, Cli, Facts, AD_PASSWORD_VAR, START_HINT};

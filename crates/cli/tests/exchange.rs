@@ -13,6 +13,11 @@
 //! 2013 one against a Basic-only emulator (`auth = "basic"`); a wrong
 //! password fails every command clearly, without printing it.
 
+// Not in the Windows build (its tests run under Wine, scripts/windows-tests):
+// this needs the Samba AD DC, a Linux test server of scripts/test-servers (docs/TESTING.md,
+// "Windows under Wine"). The Linux run covers it.
+#![cfg(not(windows))]
+
 mod common;
 
 use common::{ad_section, Cli, Facts, AD_PASSWORD_VAR};

@@ -9,6 +9,11 @@
 //! `get` reads it back; a second `set` writes nothing; `remove` clears it
 //! after a backup; `detect` lists the target as ON-PREMISES.
 
+// Not in the Windows build (its tests run under Wine, scripts/windows-tests):
+// this needs slapd, a Linux test server of scripts/test-servers (docs/TESTING.md,
+// "Windows under Wine"). The Linux run covers it.
+#![cfg(not(windows))]
+
 mod common;
 
 use common::{Cli, Facts};

@@ -199,6 +199,10 @@ fn hybrid_config(emu: &Emulator) -> (String, String) {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs the Samba AD test server, Linux only (docs/TESTING.md)"
+)]
 fn hybrid_detect_and_use_existing_hd_with_samba_ad() {
     // user2411 in AD; in the cloud only its mail matches (UPN changed).
     let emu = Emulator::start(
@@ -368,6 +372,10 @@ fn import_through_random_429s_and_503s_lands_every_photo_exactly_once() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs the Samba AD test server, Linux only (docs/TESTING.md)"
+)]
 fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
     // user2470…2475 exist in AD and in the cloud (user2471 only by mail:
     // its cloud UPN differs); emu00000/1 are cloud-only.
@@ -488,6 +496,10 @@ fn use_existing_hd_all_fills_ad_from_every_cloud_hd_photo() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs the Samba AD test server, Linux only (docs/TESTING.md)"
+)]
 fn hybrid_set_and_import_find_cloud_users_by_mail_and_logon_name() {
     // In AD: user2476…2479 (UPN and mail user24xx@corp.example.test). In
     // the cloud: user2476 only by mail (its UPN and alias differ), user2477

@@ -44,6 +44,7 @@ mod directory;
 pub mod error;
 pub mod ews;
 mod ext;
+pub mod file_name;
 pub mod folder;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -4,8 +4,12 @@
 //! manifests, the server log and the Microsoft 365 sign-in live in the data
 //! folder; on a shared machine none of them is for other local users. On
 //! Unix, folders this creates are 0700 and files 0600 (an existing file is
-//! narrowed to 0600 when opened); on Windows the data folder is under the
-//! user's own profile, whose ACL already keeps other users out.
+//! narrowed to 0600 when opened). On Windows the default data folder,
+//! [`data_home`], is `%LOCALAPPDATA%\userphoto\data`, inside the user's own
+//! profile, whose ACL (the user, SYSTEM and Administrators) every file and
+//! folder made there inherits, so other users are kept out without any
+//! call here; a folder named in the config elsewhere keeps that folder's
+//! ACL (docs/CONFIG.md says so).
 //!
 //! One place for the rule, used by `bulk` (audit, journal, backups), the
 //! web UI (uploads) and the CLI (log file).
@@ -13,6 +17,17 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
+
+/// userphoto's own data folder, for the audit log, backups, the
+/// Microsoft 365 sign-in and the demo sandbox: `$XDG_DATA_HOME/userphoto`
+/// (by default `~/.local/share/userphoto`) on Linux,
+/// `~/Library/Application Support/userphoto` on macOS, and
+/// `%LOCALAPPDATA%\userphoto\data` on Windows (the local, not the roaming,
+/// profile: staff photos and logs must not travel with a roaming profile).
+/// `None` when there is no home folder.
+pub fn data_home() -> Option<std::path::PathBuf> {
+    directories::ProjectDirs::from("", "", "userphoto").map(|d| d.data_local_dir().to_path_buf())
+}
 
 /// `path` and its missing parents, created 0700 (Unix). Folders that
 /// already exist are left as they are: they may be shared on purpose.
@@ -34,6 +49,7 @@ pub fn create_dir_all(path: &Path) -> io::Result<()> {
 /// [`open`] (or call [`restrict`] on the file) so that an existing file is
 /// narrowed too.
 pub fn options() -> OpenOptions {
+    #[cfg_attr(not(unix), allow(unused_mut))] // only Unix sets a mode
     let mut options = OpenOptions::new();
     #[cfg(unix)]
     {

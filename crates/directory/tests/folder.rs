@@ -262,3 +262,43 @@ async fn display_and_debug_name_the_folder_not_the_users() {
         "{debug}"
     );
 }
+
+/// Ids that are device names or end in a dot or space on Windows get
+/// photo files of their own, distinct from each other's and from the
+/// plain id's, with names Windows keeps as written (under Wine too: this
+/// runs in the Windows build's tests).
+#[tokio::test]
+async fn ids_windows_forbids_as_file_names_get_files_of_their_own() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // (A trailing space cannot be tried here: the users file trims ids.)
+    let ids = [
+        "CON", "aux.jpg", "nul", "com1", "smith.", "smith", "C:\\x", "a?b*",
+    ];
+    let users: Vec<FolderUser> = ids
+        .iter()
+        .map(|id| FolderUser::from(User::new(*id).with_sam_account_name(*id)))
+        .collect();
+    let dir = FolderDirectory::create(tmp.path(), users)
+        .await
+        .expect("create");
+    for id in ids {
+        let user = dir.find_user(UserKey::Id, id).await.expect("user");
+        dir.set_photo(&user, &jpeg(id)).await.expect(id);
+    }
+    for id in ids {
+        let user = dir.find_user(UserKey::Id, id).await.expect("user");
+        assert_eq!(
+            dir.get_photo(&user).await.expect("get"),
+            PhotoLookup::Photo(jpeg(id)),
+            "{id:?} reads back its own photo"
+        );
+    }
+    let names = files_in(&tmp.path().join("photos"));
+    assert_eq!(names.len(), ids.len(), "{names:?}");
+    for name in &names {
+        assert!(
+            userphoto_directory::file_name::is_windows_safe(name),
+            "{name:?}"
+        );
+    }
+}

@@ -94,6 +94,10 @@ async fn random_429s_and_503s_every_write_lands_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "timing: needs the client to outpace 100 requests/s; the Windows debug build under Wine does not, so the emulator's bucket never fills"
+)]
 async fn a_throttled_tenant_is_slowed_by_one_shared_limiter() {
     let knobs = Knobs::default().with_users(60).with_throttle(100.0, 10.0);
     let emulator = start(knobs).await;

@@ -15,7 +15,9 @@
 //! CPU time (`CLOCK_PROCESS_CPUTIME_ID`), so other programs competing for
 //! the core do not inflate them; wall-clock figures on an idle machine are
 //! the same within noise.
+//! Unix only (`clock_gettime`); elsewhere it says so and exits with status 2.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, unsafe_code)]
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
 
 use std::path::PathBuf;
 use userphoto_imaging::{CropMode, Pipeline, PrepareOptions};
@@ -48,6 +50,7 @@ fn files(args: &[String]) -> Vec<PathBuf> {
 }
 
 /// CPU time used by this process so far, in milliseconds.
+#[cfg(unix)]
 fn cpu_ms() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -59,6 +62,13 @@ fn cpu_ms() -> f64 {
     ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
 }
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("face_bench measures CPU time with clock_gettime: Unix only");
+    std::process::exit(2);
+}
+
+#[cfg(unix)]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runs: usize = std::env::var("USERPHOTO_BENCH_RUNS")

@@ -80,7 +80,7 @@ pub struct Demo {
 /// what was tried survives a restart: `<platform data folder>/demo`
 /// (`None`: there is no home folder to keep it in).
 pub fn default_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "userphoto").map(|d| d.data_dir().join("demo"))
+    userphoto_directory::private_fs::data_home().map(|d| d.join("demo"))
 }
 
 /// Whether `dir` holds a demo sandbox (its two sample directories).

@@ -108,7 +108,9 @@ pub async fn run(
         .await
 }
 
-/// Completes on Ctrl-C, or SIGTERM on Unix.
+/// Completes on Ctrl-C; on Unix also on SIGTERM; on Windows also on
+/// Ctrl-Break, the console window being closed, and logoff or shutdown
+/// (what Windows sends where Unix sends SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -122,7 +124,24 @@ pub async fn shutdown_signal() {
             Err(_) => std::future::pending::<()>().await,
         }
     };
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    let term = async {
+        use tokio::signal::windows;
+        // Each listener is optional: without a console some cannot be set.
+        async fn first<T>(s: std::io::Result<T>, recv: impl AsyncFnOnce(T)) {
+            match s {
+                Ok(s) => recv(s).await,
+                Err(_) => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = first(windows::ctrl_break(), async |mut s| { s.recv().await; }) => {},
+            () = first(windows::ctrl_close(), async |mut s| { s.recv().await; }) => {},
+            () = first(windows::ctrl_shutdown(), async |mut s| { s.recv().await; }) => {},
+            () = first(windows::ctrl_logoff(), async |mut s| { s.recv().await; }) => {},
+        }
+    };
+    #[cfg(not(any(unix, windows)))]
     let term = std::future::pending::<()>();
     tokio::select! {
         () = ctrl_c => {},

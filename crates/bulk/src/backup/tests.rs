@@ -103,8 +103,17 @@ fn safe_components_stay_inside_and_portable() {
     assert_eq!(safe_component("../escape"), "%2E.%2Fescape");
     assert_eq!(safe_component(".."), "%2E%2E");
     assert_eq!(safe_component("a/b\\c"), "a%2Fb%5Cc");
-    assert_eq!(safe_component("CON"), "_CON");
-    assert_eq!(safe_component("com1.txt"), "_com1.txt");
+    assert_eq!(safe_component("CON"), "%43ON");
+    assert_eq!(safe_component("com1.txt"), "%63om1.txt");
+    assert_eq!(safe_component("aux.jpg"), "%61ux.jpg");
+    assert_eq!(safe_component("smith. "), "smith.%20");
+    for id in ["CON", "aux.jpg", "smith.", "smith ", "C:\\x", "nul .txt"] {
+        let name = safe_component(id);
+        assert!(
+            userphoto_directory::file_name::is_windows_safe(&name),
+            "{id:?} gave {name:?}"
+        );
+    }
     assert_eq!(safe_component(""), "_");
     let long = safe_component(&"x".repeat(500));
     assert!(long.len() <= 100, "{long}");

@@ -226,19 +226,26 @@ impl Mapping {
         self.rows.is_empty()
     }
 
-    /// The user a file is mapped to: by relative path, else by file name.
+    /// The user a file is mapped to: by relative path, else by file name,
+    /// else by full path (`C:\Photos\hr\ann.jpg` or `/photos/hr/ann.jpg`).
     pub fn user_for(&self, file: &FileCandidate) -> Option<&str> {
-        let relative = file.relative.to_string_lossy().replace('\\', "/");
+        let relative = file.relative.to_string_lossy();
         self.rows
             .get(&file_key(&relative))
             .or_else(|| self.rows.get(&file_key(&file.file_name())))
+            .or_else(|| self.rows.get(&file_key(&file.path.to_string_lossy())))
             .map(String::as_str)
     }
 }
 
-/// How a mapping row's file is compared: NFC, lower case, `/` separators.
+/// How a mapping row's file is compared: NFC, lower case, `/` separators
+/// (so `hr\ann.jpg` written on Windows matches `hr/ann.jpg`), without a
+/// leading `./` or Windows' verbatim `\\?\` prefix.
 fn file_key(file: &str) -> String {
-    normalize_key(&file.replace('\\', "/"))
+    let file = file.replace('\\', "/");
+    let file = file.strip_prefix("//?/").unwrap_or(&file);
+    let file = file.trim_start_matches("./");
+    normalize_key(file)
 }
 
 /// Groups `files` by the user they name (the mapping first, then the

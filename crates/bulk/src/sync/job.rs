@@ -84,7 +84,11 @@ impl JobLock {
     /// when the lock file cannot be created.
     pub fn take(state_dir: &Path, name: &str) -> Result<Self, SyncError> {
         let dir = state_dir.join("sync");
-        let path = dir.join(format!("{name}.lock"));
+        // A job may be named `con` or `aux`: devices on Windows.
+        let path = dir.join(format!(
+            "{}.lock",
+            userphoto_directory::file_name::portable_stem(name)
+        ));
         let fail = |e: std::io::Error| SyncError::Lock {
             job: name.to_owned(),
             lock: path.clone(),
@@ -203,7 +207,9 @@ impl SyncJob {
             let made = crate::source::materialize_directory(
                 source,
                 key,
-                &state_dir.join("sources").join(&self.name),
+                &state_dir
+                    .join("sources")
+                    .join(userphoto_directory::file_name::portable_stem(&self.name)),
             )
             .await
             .map_err(|e| SyncError::Source {
@@ -219,7 +225,9 @@ impl SyncJob {
             // any folder (see `crate::source`).
             let made = crate::source::materialize(
                 &options.folder,
-                &state_dir.join("sources").join(&self.name),
+                &state_dir
+                    .join("sources")
+                    .join(userphoto_directory::file_name::portable_stem(&self.name)),
                 &crate::source::CsvLimits::default(),
             )
             .await
@@ -276,5 +284,29 @@ mod tests {
         JobLock::take(dir.path(), "contractors").expect("another job");
         drop(first);
         JobLock::take(dir.path(), "hr").expect("free again");
+    }
+
+    #[test]
+    fn jobs_named_like_windows_devices_get_a_real_lock_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["con", "AUX", "nul", "com1"] {
+            let held = JobLock::take(dir.path(), name).expect("free");
+            assert!(
+                matches!(JobLock::take(dir.path(), name), Err(SyncError::Busy { .. })),
+                "{name}: the lock is a real file, not a device"
+            );
+            drop(held);
+        }
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("sync"))
+            .expect("sync folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        for name in &names {
+            assert!(
+                userphoto_directory::file_name::is_windows_safe(name),
+                "{name}"
+            );
+        }
     }
 }

@@ -259,13 +259,11 @@ fn kerberos_identity() -> String {
 
 /// The platform data folder for userphoto.
 fn data_dir(origin: &str, key: &str) -> Result<PathBuf> {
-    directories::ProjectDirs::from("", "", "userphoto")
-        .map(|d| d.data_dir().to_path_buf())
-        .ok_or_else(|| Error::InvalidConfig {
-            message: format!(
-                "there is no home folder to keep userphoto's data in; set {key} in {origin}"
-            ),
-        })
+    crate::private_fs::data_home().ok_or_else(|| Error::InvalidConfig {
+        message: format!(
+            "there is no home folder to keep userphoto's data in; set {key} in {origin}"
+        ),
+    })
 }
 
 /// `local user NAME` from the environment, for a folder target's audit lines.

@@ -326,3 +326,58 @@ fn exchange_kerberos_needs_no_password_and_takes_both_or_neither() {
         "{msg}"
     );
 }
+
+/// On Windows a config names folders with drive letters and backslashes
+/// (TOML literal strings need no escaping); relative ones are taken from
+/// the config file's folder, and `\x` from its drive.
+#[cfg(windows)]
+#[test]
+fn windows_paths_keep_their_drive_and_relative_ones_follow_the_config() {
+    let text = "[backup]\ndir = 'D:\\Photos\\backups'\n[audit]\npath = \"logs\\\\audit.jsonl\"\n";
+    let config =
+        Config::parse(text, Path::new(r"C:\ProgramData\userphoto\userphoto.toml")).expect("valid");
+    assert_eq!(
+        config.backup_dir().expect("dir"),
+        Path::new(r"D:\Photos\backups")
+    );
+    assert_eq!(
+        config.audit_path().expect("audit"),
+        Path::new(r"C:\ProgramData\userphoto\logs\audit.jsonl")
+    );
+    let config = Config::parse(
+        "[backup]\ndir = '\\Shared\\backups'\n",
+        Path::new(r"C:\ProgramData\userphoto\userphoto.toml"),
+    )
+    .expect("valid");
+    assert_eq!(
+        config.backup_dir().expect("dir"),
+        Path::new(r"C:\Shared\backups")
+    );
+}
+
+/// On Windows the default data folder (audit log, backups, sign-ins) is
+/// `%LOCALAPPDATA%\userphoto\data`: in the user's own profile, whose ACL
+/// keeps other users out, and not in the roaming profile.
+#[cfg(windows)]
+#[test]
+fn the_default_data_folder_is_under_localappdata() {
+    let local = std::env::var_os("LOCALAPPDATA").expect("Windows sets LOCALAPPDATA");
+    let profile = std::env::var_os("USERPROFILE").expect("Windows sets USERPROFILE");
+    let want = Path::new(&local).join("userphoto").join("data");
+    let config = parse("").expect("valid");
+    assert_eq!(
+        config.audit_path().expect("audit"),
+        want.join("audit.jsonl")
+    );
+    assert_eq!(config.backup_dir().expect("dir"), want.join("backups"));
+    assert_eq!(config.data_dir().expect("data"), want);
+    assert!(
+        want.starts_with(&profile),
+        "{} is inside the profile {}",
+        want.display(),
+        Path::new(&profile).display()
+    );
+    if let Some(roaming) = std::env::var_os("APPDATA") {
+        assert!(!want.starts_with(roaming), "not the roaming profile");
+    }
+}

@@ -53,37 +53,11 @@ impl From<FolderError> for Error {
     }
 }
 
-/// The file-name stem for a user id: letters, digits, `-`, `_`, `@` and
-/// inner dots kept; everything else (and a leading or trailing dot, and
-/// Windows device names) percent-encoded, so any id is a safe, portable
-/// file name that cannot climb out of the folder.
+/// The file-name stem for a user id: [`crate::file_name::portable_stem`],
+/// so any id is a safe, portable file name that cannot climb out of the
+/// folder (Windows device names and trailing dots included).
 pub(crate) fn file_stem(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    let last = id.len().saturating_sub(1);
-    for (i, c) in id.char_indices() {
-        let keep = c.is_ascii_alphanumeric()
-            || matches!(c, '-' | '_' | '@')
-            || (c == '.' && i != 0 && i != last);
-        if keep {
-            out.push(c);
-        } else {
-            let mut buf = [0; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    let device = out.split('.').next().unwrap_or("").to_ascii_uppercase();
-    let reserved = matches!(device.as_str(), "CON" | "PRN" | "AUX" | "NUL")
-        || ((device.starts_with("COM") || device.starts_with("LPT"))
-            && device.len() == 4
-            && device.ends_with(|c: char| c.is_ascii_digit()));
-    if reserved {
-        // Encode the first character, e.g. "CON" -> "%43ON".
-        let first = out.remove(0);
-        out.insert_str(0, &format!("%{:02X}", first as u32));
-    }
-    out
+    crate::file_name::portable_stem(id)
 }
 
 /// The path of the photo of the user with stem `stem`, in `format`.
@@ -190,26 +164,4 @@ fn sync_dir(dir: &Path) -> Result<(), FolderError> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stems_are_safe_file_names() {
-        assert_eq!(file_stem("john.smith"), "john.smith");
-        assert_eq!(file_stem("a@b.example"), "a@b.example");
-        assert_eq!(file_stem("../etc/passwd"), "%2E.%2Fetc%2Fpasswd");
-        assert_eq!(file_stem(".."), "%2E%2E");
-        assert_eq!(
-            file_stem("CN=Smith\\, John,OU=Staff"),
-            "CN%3DSmith%5C%2C%20John%2COU%3DStaff"
-        );
-        assert_eq!(file_stem("ren\u{e9}"), "ren%C3%A9");
-        assert_eq!(file_stem("trailing."), "trailing%2E");
-        assert_eq!(file_stem("con"), "%63on");
-        assert_eq!(file_stem("COM1.x"), "%43OM1.x");
-        assert_eq!(file_stem("console"), "console");
-    }
 }

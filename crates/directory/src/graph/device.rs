@@ -57,7 +57,7 @@ impl TokenFile {
     /// # Errors
     /// [`Error::InvalidConfig`] when there is no home folder.
     pub fn default_for(tenant_id: &str, client_id: &str) -> Result<Self> {
-        let dirs = directories::ProjectDirs::from("", "", "userphoto").ok_or_else(|| {
+        let dir = crate::private_fs::data_home().ok_or_else(|| {
             Error::InvalidConfig {
                 message: "there is no home folder to keep the Microsoft 365 sign-in in; set token_file in [m365]".into(),
             }
@@ -67,7 +67,7 @@ impl TokenFile {
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
                 .collect()
         };
-        Ok(TokenFile::new(dirs.data_dir().join(format!(
+        Ok(TokenFile::new(dir.join(format!(
             "m365-{}-{}.json",
             safe(tenant_id),
             safe(client_id)

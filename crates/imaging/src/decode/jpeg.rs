@@ -241,6 +241,10 @@ mod tests {
     use userphoto_testkit::fixtures;
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "the fixture's progressive JPEG of noise fails to encode in the Windows build (mozjpeg: Missing Huffman code table entry; docs/TESTING.md)"
+    )]
     fn skipping_ac_scans_at_one_eighth_gives_the_same_pixels() {
         for (w, h, seed) in [(1024, 768, 1), (999, 601, 2), (64, 40, 3)] {
             let bytes = fixtures::progressive_noise_jpeg(w, h, seed);
@@ -272,6 +276,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "the fixture's progressive JPEG of noise fails to encode in the Windows build (mozjpeg: Missing Huffman code table entry; docs/TESTING.md)"
+    )]
     fn larger_scales_read_every_scan() {
         let bytes = fixtures::progressive_noise_jpeg(800, 600, 4);
         let quarter: ScaleChooser<'_> = &|_| Ok(2);
