@@ -15,6 +15,9 @@ use crate::args::{ServeArgs, WebArgs};
 use crate::output::{Output, Status};
 
 pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyhow::Result<Status> {
+    if config.file().team.is_some() {
+        return super::serve_team::run(args, config, out).await;
+    }
     // First, so that what opening the targets logs is in it too.
     let data_dir = config.data_dir().map_err(|e| anyhow!("{e}"))?;
     let log = crate::logging::open_log_file(&data_dir)

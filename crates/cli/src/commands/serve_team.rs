@@ -1,0 +1,99 @@
+//! `userphoto serve` with a `[team]` section: team mode (employee
+//! self-service and the approval queue) instead of the admin UI.
+
+use std::net::SocketAddr;
+
+use anyhow::{anyhow, bail, Context as _};
+use serde_json::json;
+use userphoto_directory::config::Config;
+use userphoto_selfservice::signin::{Approvers, SignIn};
+use userphoto_selfservice::team;
+use userphoto_webui::team::{check_listen, loopback_hosts, TeamOptions, TeamState};
+
+use crate::args::ServeArgs;
+use crate::output::{Output, Status};
+
+pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyhow::Result<Status> {
+    let section = config.file().team.clone().unwrap_or_default();
+    let listen: SocketAddr = args.web.listen;
+    let tls = section.cert_file.is_some() || section.key_file.is_some();
+    if tls {
+        bail!("[team] cert_file/key_file: serving TLS itself is not built yet; put team mode behind a TLS-terminating reverse proxy (behind_proxy = true, proxy_address) or keep it on 127.0.0.1");
+    }
+    check_listen(listen, tls, section.behind_proxy, section.proxy_address)
+        .map_err(|e| anyhow!("{e}"))?;
+    let ad = config
+        .open_ad_directory()
+        .await
+        .map_err(|e| anyhow!("ad: {e}"))?
+        .ok_or_else(|| {
+            anyhow!("team mode signs employees in against Active Directory; add an [ad] section")
+        })?;
+    let signin = SignIn::new(
+        ad,
+        Approvers {
+            group: section.approver_group.clone(),
+            accounts: section.approvers.clone(),
+        },
+    );
+    let mut targets = Vec::new();
+    for kind in team::targets(config) {
+        targets.push(super::open(config, kind).await?);
+    }
+    let ops = super::ops(config)?;
+    let queue = team::open_queue(config).map_err(|e| anyhow!("{e}"))?;
+    let bar = indicatif::ProgressBar::hidden();
+    // Approvals a killed server left half done are finished first.
+    for r in queue
+        .recover(&targets, &ops)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    {
+        out.line(
+            &bar,
+            &format!(
+                "userphoto: finished the interrupted approval of request {}: {}",
+                r.id, r.state
+            ),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let mut hosts = loopback_hosts(local);
+    if let Some(name) = &section.public_name {
+        hosts.push(name.to_ascii_lowercase());
+    }
+    let options = TeamOptions {
+        hosts,
+        origin_scheme: if section.behind_proxy {
+            "https"
+        } else {
+            "http"
+        },
+        trusted_proxy: section.proxy_address.filter(|_| section.behind_proxy),
+        max_upload_bytes: args.web.max_upload_mb as usize * 1024 * 1024,
+    };
+    let url = match &section.public_name {
+        Some(name) if section.behind_proxy => format!("https://{name}/"),
+        _ => format!("http://{local}/"),
+    };
+    let state = TeamState::new(queue, signin, targets, ops, options);
+    if out.json {
+        out.json_line(
+            &json!({"type": "listening", "address": local.to_string(), "url": url, "team": true}),
+        );
+    } else {
+        out.line(
+            &bar,
+            &format!("userphoto: team mode is at {url} (press Ctrl-C to stop)"),
+        );
+    }
+    userphoto_webui::team::serve(listener, state, userphoto_webui::server::shutdown_signal())
+        .await
+        .context("the web server stopped")?;
+    Ok(Status::Success)
+}
