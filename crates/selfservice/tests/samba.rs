@@ -27,7 +27,6 @@ use userphoto_selfservice::{NewRequest, Policy, Queue, SqliteStore, State};
 
 const START_HINT: &str =
     "run scripts/test-servers up (see docs/TESTING.md), then run the tests again";
-const OU_NAME: &str = "userphoto-selfservice";
 
 fn facts() -> HashMap<String, String> {
     userphoto_testkit::servers::facts("samba", "AD")
@@ -46,66 +45,11 @@ fn ldap_tool(
     args: &[&str],
     input: &str,
 ) -> (bool, String, String) {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new(tool)
-        .env("LDAPTLS_CACERT", var(f, "CA_FILE"))
-        .args([
-            "-x",
-            "-H",
-            var(f, "URL"),
-            "-D",
-            var(f, "ADMIN_DN"),
-            "-w",
-            var(f, "ADMIN_PASSWORD"),
-        ])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{tool} cannot run ({e}); install ldap-utils"));
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input.as_bytes()).expect("ldif in");
-    }
-    let out = child.wait_with_output().expect(tool);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    userphoto_testkit::servers::samba_admin_tool(f, tool, args, input)
 }
 
-/// The OU, three enabled accounts with the seeded user password, and the
-/// helpdesk group with ss-helper in it (added once; `ldapadd -c` leaves
-/// what exists). Returns the OU's DN.
 fn ensure_fixtures(f: &HashMap<String, String>) -> String {
-    let ou = format!("OU={OU_NAME},{}", var(f, "BASE_DN"));
-    let pwd: Vec<u8> = format!("\"{}\"", var(f, "USER_PASSWORD"))
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
-    let pwd = base64::engine::general_purpose::STANDARD.encode(pwd);
-    let mut ldif = format!("dn: {ou}\nobjectClass: organizationalUnit\nou: {OU_NAME}\n\n");
-    for (sam, display) in [
-        ("ss-employee", "Sam Employee"),
-        ("ss-other", "Olive Other"),
-        ("ss-helper", "Hal Helpdesk"),
-    ] {
-        ldif.push_str(&format!(
-            "dn: CN={sam},{ou}\nobjectClass: user\nsAMAccountName: {sam}\nuserPrincipalName: {sam}@{}\ndisplayName: {display}\nuserAccountControl: 512\nunicodePwd:: {pwd}\n\n",
-            var(f, "REALM").to_lowercase()
-        ));
-    }
-    ldif.push_str(&format!(
-        "dn: CN=ss-helpdesk,{ou}\nobjectClass: group\nsAMAccountName: ss-helpdesk\nmember: CN=ss-helper,{ou}\n\n"
-    ));
-    let (_, _, err) = ldap_tool(f, "ldapadd", &["-c"], &ldif);
-    let unexpected: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("ldap_add:") && !l.contains("Already exists"))
-        .collect();
-    assert!(unexpected.is_empty(), "ldapadd: {err}");
-    ou
+    userphoto_testkit::servers::samba_selfservice_fixtures(f)
 }
 
 /// The `[ad]` section over the fixture OU bound as `bind` (`SVC` or `ADMIN`).
