@@ -165,3 +165,27 @@ async fn list_show_approve_reject_through_the_command_line() {
     let out = env.run(&["requests", "list", "--state", "lost"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn team_mode_refuses_plain_http_beyond_loopback_and_half_a_tls_pair() {
+    let env = Env::new();
+    let out = env.run(&["serve", "--no-open", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to serve team mode"), "{err}");
+    assert!(
+        err.contains("cert_file") && err.contains("behind_proxy"),
+        "{err}"
+    );
+
+    let config = std::fs::read_to_string(env.path("userphoto.toml")).expect("config");
+    std::fs::write(
+        env.path("userphoto.toml"),
+        format!("{config}cert_file = \"cert.pem\"\n"),
+    )
+    .expect("config");
+    let out = env.run(&["serve", "--no-open", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("both cert_file and key_file"), "{err}");
+}

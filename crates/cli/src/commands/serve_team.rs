@@ -16,12 +16,27 @@ use crate::output::{Output, Status};
 pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyhow::Result<Status> {
     let section = config.file().team.clone().unwrap_or_default();
     let listen: SocketAddr = args.web.listen;
-    let tls = section.cert_file.is_some() || section.key_file.is_some();
-    if tls {
-        bail!("[team] cert_file/key_file: serving TLS itself is not built yet; put team mode behind a TLS-terminating reverse proxy (behind_proxy = true, proxy_address) or keep it on 127.0.0.1");
+    let tls = match (&section.cert_file, &section.key_file) {
+        (Some(cert), Some(key)) => Some(
+            userphoto_webui::team::tls::server_config(
+                &config.resolve_path(cert),
+                &config.resolve_path(key),
+            )
+            .map_err(|e| anyhow!("{e}"))?,
+        ),
+        (None, None) => None,
+        _ => bail!("[team] needs both cert_file and key_file to serve TLS"),
+    };
+    if tls.is_some() && section.behind_proxy {
+        bail!("[team] has both cert_file/key_file and behind_proxy = true; choose one: TLS served here, or by the proxy");
     }
-    check_listen(listen, tls, section.behind_proxy, section.proxy_address)
-        .map_err(|e| anyhow!("{e}"))?;
+    check_listen(
+        listen,
+        tls.is_some(),
+        section.behind_proxy,
+        section.proxy_address,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
     let ad = config
         .open_ad_directory()
         .await
@@ -77,8 +92,10 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
         trusted_proxy: section.proxy_address.filter(|_| section.behind_proxy),
         max_upload_bytes: args.web.max_upload_mb as usize * 1024 * 1024,
     };
-    let url = match &section.public_name {
-        Some(name) if section.behind_proxy => format!("https://{name}/"),
+    let url = match (&section.public_name, tls.is_some()) {
+        (Some(name), _) if section.behind_proxy => format!("https://{name}/"),
+        (Some(name), true) => format!("https://{name}/"),
+        (None, true) => format!("https://{local}/"),
         _ => format!("http://{local}/"),
     };
     let state = TeamState::new(queue, signin, targets, ops, options);
@@ -92,8 +109,15 @@ pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyh
             &format!("userphoto: team mode is at {url} (press Ctrl-C to stop)"),
         );
     }
-    userphoto_webui::team::serve(listener, state, userphoto_webui::server::shutdown_signal())
-        .await
-        .context("the web server stopped")?;
+    let shutdown = userphoto_webui::server::shutdown_signal();
+    match tls {
+        Some(tls) => {
+            let listener = userphoto_webui::team::tls::TlsListener::new(listener, tls)
+                .context("cannot read the listening address")?;
+            userphoto_webui::team::serve_tls(listener, state, shutdown).await
+        }
+        None => userphoto_webui::team::serve(listener, state, shutdown).await,
+    }
+    .context("the web server stopped")?;
     Ok(Status::Success)
 }

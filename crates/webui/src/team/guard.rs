@@ -71,7 +71,13 @@ fn check(state: &TeamState, request: &mut Request) -> Result<(), AppError> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| c.0.ip())
+        .or_else(|| {
+            request
+                .extensions()
+                .get::<ConnectInfo<super::tls::Peer>>()
+                .map(|c| c.0 .0.ip())
+        });
     let client = match (peer, options.trusted_proxy) {
         (Some(peer), Some(proxy)) if peer == proxy => request
             .headers()

@@ -13,6 +13,7 @@
 
 mod guard;
 mod handlers;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -302,6 +303,18 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Serves team mode over TLS on `listener` (see [`tls`]).
+///
+/// # Errors
+/// When serving fails.
+pub async fn serve_tls(
+    listener: tls::TlsListener,
+    state: TeamState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tls::serve_router(listener, router(state), shutdown).await
 }
 
 #[cfg(test)]
