@@ -173,3 +173,41 @@ pub fn samba_selfservice_fixtures(facts: &HashMap<String, String>) -> String {
     assert!(unexpected.is_empty(), "ldapadd: {err}");
     ou
 }
+
+/// Makes sure `n` load-test employees `ss-load-000`… exist in the
+/// self-service OU (after [`samba_selfservice_fixtures`]), enabled, with
+/// the seeded user password; added once. Returns their names.
+///
+/// # Panics
+/// When `ldapadd` fails for another reason than "already exists".
+pub fn samba_selfservice_load_users(facts: &HashMap<String, String>, n: usize) -> Vec<String> {
+    use base64::Engine as _;
+    let ou = samba_selfservice_fixtures(facts);
+    let fact = |key: &str| -> &str {
+        facts
+            .get(&format!("USERPHOTO_TEST_AD_{key}"))
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("USERPHOTO_TEST_AD_{key} is missing"))
+    };
+    let pwd: Vec<u8> = format!("\"{}\"", fact("USER_PASSWORD"))
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let pwd = base64::engine::general_purpose::STANDARD.encode(pwd);
+    let names: Vec<String> = (0..n).map(|i| format!("ss-load-{i:03}")).collect();
+    let ldif: String = names
+        .iter()
+        .map(|sam| {
+            format!(
+                "dn: CN={sam},{ou}\nobjectClass: user\nsAMAccountName: {sam}\ndisplayName: Load {sam}\nuserAccountControl: 512\nunicodePwd:: {pwd}\n\n"
+            )
+        })
+        .collect();
+    let (_, _, err) = samba_admin_tool(facts, "ldapadd", &["-c"], &ldif);
+    let unexpected: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("ldap_add:") && !l.contains("Already exists"))
+        .collect();
+    assert!(unexpected.is_empty(), "ldapadd: {err}");
+    names
+}
