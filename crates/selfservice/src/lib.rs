@@ -26,9 +26,12 @@
 //!   on restart without writing twice;
 //! * [`signin`]: employee sign-in by an LDAP simple bind as the employee,
 //!   who approves, and a limit on failed sign-ins;
+//! * [`oidc`]: employee sign-in with Entra ID (OpenID Connect, code +
+//!   PKCE, the id token verified);
 //! * [`team`]: the `[team]` section as a queue.
 
 pub mod model;
+pub mod oidc;
 pub mod queue;
 pub mod signin;
 pub mod sqlite;
