@@ -42,3 +42,12 @@ pub use model::{Check, NewRequest, Request, State};
 pub use queue::{Policy, Queue, QueueError, Submitted};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError};
+
+/// How an employee's account name is looked up in the targets: a UPN
+/// (Entra sign-in, `name@domain`) by UPN; otherwise by the primary
+/// target's listing key (`None`), which never holds an `@`
+/// (`sAMAccountName`, alias).
+pub fn user_key(name: &str) -> Option<userphoto_directory::UserKey> {
+    name.contains('@')
+        .then_some(userphoto_directory::UserKey::Upn)
+}

@@ -280,3 +280,102 @@ pub async fn verify(
     }
     Ok(data.claims)
 }
+
+/// Team mode's sign-in with Entra: the pending sign-ins (by `state`, ten
+/// minutes) and who approves (group object ids in the `groups` claim, or
+/// named UPNs).
+#[derive(Debug)]
+pub struct EntraSignIn {
+    config: OidcConfig,
+    http: reqwest::Client,
+    approvers: crate::signin::Approvers,
+    pending: std::sync::Mutex<std::collections::HashMap<String, (Pending, std::time::Instant)>>,
+}
+
+/// How long a browser may take at Entra's sign-in page.
+const PENDING_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl EntraSignIn {
+    /// Sign-in with `config`; `approvers.group` is a group's object id.
+    pub fn new(config: OidcConfig, approvers: crate::signin::Approvers) -> Self {
+        EntraSignIn {
+            config,
+            http: reqwest::Client::new(),
+            approvers,
+            pending: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (Pending, std::time::Instant)>>
+    {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a sign-in: the URL to send the browser to, and its `state`
+    /// (the caller ties it to the browser with a short-lived cookie).
+    pub fn begin(&self) -> (String, String) {
+        let (url, pending) = start(&self.config);
+        let state = pending.state.clone();
+        let mut map = self.pending();
+        map.retain(|_, (_, at)| at.elapsed() < PENDING_LIFETIME);
+        if map.len() < 100_000 {
+            map.insert(state.clone(), (pending, std::time::Instant::now()));
+        }
+        (url, state)
+    }
+
+    /// Finishes the sign-in the browser came back from with `code` for
+    /// `state` (each state works once).
+    ///
+    /// # Errors
+    /// [`crate::signin::SignInError::Refused`] for an unknown or expired
+    /// state or a token that fails verification;
+    /// [`crate::signin::SignInError::Unavailable`] when Entra cannot be
+    /// reached.
+    pub async fn complete(
+        &self,
+        state: &str,
+        code: &str,
+    ) -> Result<crate::signin::Employee, crate::signin::SignInError> {
+        use crate::signin::SignInError;
+        let Some((pending, at)) = self.pending().remove(state) else {
+            return Err(SignInError::Refused);
+        };
+        if at.elapsed() >= PENDING_LIFETIME {
+            return Err(SignInError::Refused);
+        }
+        let claims = match finish(&self.config, &self.http, &pending, code).await {
+            Ok(c) => c,
+            Err(OidcError::Token(why)) => {
+                tracing::warn!(%why, "an Entra id token was refused");
+                return Err(SignInError::Refused);
+            }
+            Err(e) => return Err(SignInError::Unavailable(e.to_string())),
+        };
+        let approver = self
+            .approvers
+            .accounts
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&claims.preferred_username))
+            || self
+                .approvers
+                .group
+                .as_ref()
+                .is_some_and(|g| claims.groups.iter().any(|c| c.eq_ignore_ascii_case(g)));
+        let mut user = userphoto_directory::User::new(claims.oid.clone())
+            .with_upn(claims.preferred_username.clone());
+        if let Some(name) = &claims.name {
+            user = user.with_display_name(name.clone());
+        }
+        Ok(crate::signin::Employee {
+            user,
+            name: claims.preferred_username,
+            display_name: claims.name,
+            approver,
+        })
+    }
+}

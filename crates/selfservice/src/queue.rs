@@ -404,7 +404,10 @@ impl Queue {
         let photo = self.photo(id).await?;
         let ops = ops.clone().approved_by(approver);
         let wording = Wording::command_line();
-        let users = ops.resolver().one(targets, None, &request.user).await;
+        let users = ops
+            .resolver()
+            .one(targets, crate::user_key(&request.user), &request.user)
+            .await;
         let options = SetOptions {
             crop: request.crop,
             ..SetOptions::default()

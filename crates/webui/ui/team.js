@@ -54,6 +54,15 @@ async function start() {
   } catch {
     me = null;
   }
+  if (!me) {
+    try {
+      const how = await call('GET', 'auth/method');
+      const entra = how.method === 'entra';
+      $('signin-password-way').hidden = entra;
+      for (const input of document.querySelectorAll('#signin-password-way input')) input.required = !entra;
+      $('signin-entra-way').hidden = !entra;
+    } catch { /* the password form stays */ }
+  }
   render();
 }
 

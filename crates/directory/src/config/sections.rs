@@ -89,6 +89,12 @@ pub struct TeamSection {
     pub behind_proxy: bool,
     /// The one proxy address trusted with `behind_proxy`.
     pub proxy_address: Option<std::net::IpAddr>,
+    /// How employees sign in: `ad` (default: a bind as themselves to
+    /// `[ad]`) or `entra` (OpenID Connect with `[m365]`'s tenant and app).
+    pub sign_in: Option<String>,
+    /// The redirect URI registered for Entra sign-in (default
+    /// `https://{public_name}/auth/callback`).
+    pub redirect_uri: Option<String>,
 }
 
 /// `[m365]`: Microsoft 365 / Entra ID through Microsoft Graph (app-only).

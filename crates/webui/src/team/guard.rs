@@ -126,7 +126,7 @@ fn check(state: &TeamState, request: &mut Request) -> Result<(), AppError> {
 }
 
 /// The value of cookie `name`.
-fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

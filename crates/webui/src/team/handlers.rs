@@ -91,8 +91,12 @@ pub(crate) async fn sign_in(
     body: Result<Json<SignInBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<Response> {
     let Json(body) = body.map_err(|_| AppError::bad_request("give a name and a password"))?;
-    let employee = match state
-        .signin()
+    let super::Auth::Directory(signin) = state.auth() else {
+        return Err(AppError::not_found(
+            "sign in with Microsoft: this service does not take passwords",
+        ));
+    };
+    let employee = match signin
         .sign_in(&body.name, &body.password, caller.client)
         .await
     {
@@ -120,16 +124,131 @@ pub(crate) async fn sign_in(
             ));
         }
     };
-    tracing::info!(user = %employee.name, approver = employee.approver, "signed in");
-    let (token, csrf) = state.open_session(employee);
+    let (token, csrf) = signed_in_as(&state, employee);
     let session = state.session(&token).ok_or_else(AppError::unauthorized)?;
-    let cookie = format!(
+    let mut response = Json(me_json(&session, &csrf, &state)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(&token)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+fn signed_in_as(
+    state: &TeamState,
+    employee: userphoto_selfservice::signin::Employee,
+) -> (String, String) {
+    tracing::info!(user = %employee.name, approver = employee.approver, "signed in");
+    state.open_session(employee)
+}
+
+fn session_cookie(token: &str) -> String {
+    format!(
         "{COOKIE}={token}; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         SESSION_LIFETIME.as_secs()
+    )
+}
+
+/// `GET /auth/method`: how this service signs employees in.
+pub(crate) async fn sign_in_method(State(state): State<TeamState>) -> Json<Value> {
+    Json(json!({"method": match state.auth() {
+        super::Auth::Directory(_) => "directory",
+        super::Auth::Entra(_) => "entra",
+    }}))
+}
+
+/// `GET /auth/entra`: off to Entra's sign-in page, the `state` tied to
+/// this browser by a short-lived cookie.
+pub(crate) async fn entra_begin(State(state): State<TeamState>) -> AppResult<Response> {
+    let super::Auth::Entra(entra) = state.auth() else {
+        return Err(AppError::not_found(
+            "this service signs in with a directory password",
+        ));
+    };
+    let (url, st) = entra.begin();
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        headers.insert(header::LOCATION, v);
+    }
+    // Lax: the browser comes back from Entra by a cross-site navigation.
+    let cookie = format!(
+        "{}={st}; Secure; HttpOnly; SameSite=Lax; Path=/auth; Max-Age=600",
+        super::STATE_COOKIE
     );
-    let mut response = Json(me_json(&session, &csrf, &state)).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
+        headers.insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Callback {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// `GET /auth/callback?code=&state=`: the browser back from Entra.
+pub(crate) async fn entra_callback(
+    State(state): State<TeamState>,
+    headers: axum::http::HeaderMap,
+    Query(back): Query<Callback>,
+) -> AppResult<Response> {
+    let super::Auth::Entra(entra) = state.auth() else {
+        return Err(AppError::not_found(
+            "this service signs in with a directory password",
+        ));
+    };
+    if let Some(why) = back.error_description {
+        tracing::info!(%why, "Entra sign-in was not completed");
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign-in-refused",
+            "The sign-in with Microsoft was not completed.",
+        ));
+    }
+    let sent = super::guard::cookie(&headers, super::STATE_COOKIE).unwrap_or_default();
+    if back.state.is_empty()
+        || !crate::token::constant_time_eq(sent.as_bytes(), back.state.as_bytes())
+    {
+        return Err(AppError::forbidden(
+            "this sign-in was not started in this browser; start again",
+        ));
+    }
+    let employee = match entra.complete(&back.state, &back.code).await {
+        Ok(e) => e,
+        Err(SignInError::Refused) => {
+            return Err(AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "sign-in-refused",
+                "The sign-in with Microsoft was not accepted; start again.",
+            ))
+        }
+        Err(why) => {
+            tracing::warn!(%why, "Entra sign-in could not be completed");
+            return Err(AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Sign-in is not available right now; try again in a few minutes.",
+            ));
+        }
+    };
+    let (token, _) = signed_in_as(&state, employee);
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let h = response.headers_mut();
+    h.insert(header::LOCATION, HeaderValue::from_static("/"));
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(&token)) {
+        h.append(header::SET_COOKIE, v);
+    }
+    let clear = format!(
+        "{}=; Secure; HttpOnly; SameSite=Lax; Path=/auth; Max-Age=0",
+        super::STATE_COOKIE
+    );
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        h.append(header::SET_COOKIE, v);
     }
     Ok(response)
 }
@@ -174,7 +293,7 @@ async fn at_target<'a>(
     let mut users = state
         .ops()
         .resolver()
-        .one(state.targets(), None, name)
+        .one(state.targets(), userphoto_selfservice::user_key(name), name)
         .await;
     if index >= users.len() {
         return Err(AppError::not_found("not found there"));

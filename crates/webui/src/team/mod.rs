@@ -26,6 +26,7 @@ use axum::Router;
 use tokio::sync::Semaphore;
 use userphoto_bulk::ops::Ops;
 use userphoto_directory::config::Target;
+use userphoto_selfservice::oidc::EntraSignIn;
 use userphoto_selfservice::signin::{Employee, SignIn};
 use userphoto_selfservice::Queue;
 
@@ -37,6 +38,31 @@ pub const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 60 * 60);
 
 /// The session cookie's name.
 pub const COOKIE: &str = "userphoto_team";
+
+/// The cookie tying an Entra sign-in's `state` to the browser that
+/// started it (login CSRF).
+pub const STATE_COOKIE: &str = "userphoto_oidc";
+
+/// How employees sign in.
+#[derive(Debug)]
+pub enum Auth {
+    /// With their directory password: a bind as themselves (`[ad]`).
+    Directory(Box<SignIn>),
+    /// With Microsoft Entra ID (OpenID Connect).
+    Entra(Box<EntraSignIn>),
+}
+
+impl From<SignIn> for Auth {
+    fn from(s: SignIn) -> Self {
+        Auth::Directory(Box::new(s))
+    }
+}
+
+impl From<EntraSignIn> for Auth {
+    fn from(s: EntraSignIn) -> Self {
+        Auth::Entra(Box::new(s))
+    }
+}
 
 /// How team mode is reached.
 #[derive(Clone, Debug)]
@@ -100,7 +126,7 @@ pub struct TeamState {
 #[derive(Debug)]
 struct Inner {
     queue: Queue,
-    signin: SignIn,
+    auth: Auth,
     targets: Vec<Target>,
     ops: Ops,
     options: TeamOptions,
@@ -113,7 +139,7 @@ impl TeamState {
     /// photos to `targets` through `ops`.
     pub fn new(
         queue: Queue,
-        signin: SignIn,
+        auth: impl Into<Auth>,
         targets: Vec<Target>,
         ops: Ops,
         options: TeamOptions,
@@ -122,7 +148,7 @@ impl TeamState {
         TeamState {
             inner: Arc::new(Inner {
                 queue,
-                signin,
+                auth: auth.into(),
                 targets,
                 ops,
                 options,
@@ -136,8 +162,8 @@ impl TeamState {
         &self.inner.queue
     }
 
-    pub(crate) fn signin(&self) -> &SignIn {
-        &self.inner.signin
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.inner.auth
     }
 
     pub(crate) fn targets(&self) -> &[Target] {
@@ -245,6 +271,9 @@ pub fn router(state: TeamState) -> Router {
         .fallback(|| async { AppError::not_found("there is no such API endpoint") });
     Router::new()
         .route("/", get(handlers::page))
+        .route("/auth/method", get(handlers::sign_in_method))
+        .route("/auth/entra", get(handlers::entra_begin))
+        .route("/auth/callback", get(handlers::entra_callback))
         .route("/assets/{name}", get(crate::assets::asset))
         .nest("/api", api)
         .fallback(|| async { AppError::not_found("there is no such page") })
