@@ -267,9 +267,12 @@ async fn run() {
     let password = fact("USER_PASSWORD");
     let photo = Arc::new(camera_photo());
     println!(
-        "team_load: {browsers} employees browsing, {uploaders} uploading a {:.1} MB 12 MP camera photo, 1 approver; image work limited to {} at once (cores)",
+        "team_load: {browsers} employees browsing, {uploaders} uploading a {:.1} MB 12 MP camera photo, 1 approver; image work limited to {} at once (cores - 1)",
         photo.len() as f64 / 1e6,
-        std::thread::available_parallelism().map_or(2, usize::from)
+        std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .saturating_sub(1)
+            .max(1)
     );
 
     let tally = Arc::new(Tally::default());

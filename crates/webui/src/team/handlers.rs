@@ -19,7 +19,7 @@ use userphoto_selfservice::signin::SignInError;
 use userphoto_selfservice::{NewRequest, QueueError, Request, StoreError};
 
 use super::guard::Caller;
-use super::{Session, TeamState, Upload, COOKIE, SESSION_LIFETIME};
+use super::{CachedPhoto, Session, TeamState, Upload, COOKIE, SESSION_LIFETIME};
 use crate::error::{AppError, AppResult};
 
 /// The side of previews and of the proposed photo shown.
@@ -303,18 +303,25 @@ async fn at_target<'a>(
 }
 
 async fn photo_of(state: &TeamState, name: &str, kind: &str) -> AppResult<Response> {
-    let (target, user) = at_target(state, name, kind).await?;
-    match target.directory.get_photo(&user).await? {
-        PhotoLookup::Photo(p) => Ok((
-            [(header::CONTENT_TYPE, p.content_type())],
-            p.bytes().to_vec(),
-        )
-            .into_response()),
-        other => Err(AppError::not_found(format!(
-            "no photo at {} ({})",
-            target.kind,
-            other.state()
-        ))),
+    let found = match state.cached_photo(name, kind) {
+        Some(p) => p,
+        None => {
+            let (target, user) = at_target(state, name, kind).await?;
+            let found = match target.directory.get_photo(&user).await? {
+                PhotoLookup::Photo(p) => {
+                    CachedPhoto::Photo(p.content_type(), std::sync::Arc::new(p.bytes().to_vec()))
+                }
+                other => CachedPhoto::None(other.state().to_string()),
+            };
+            state.keep_photo(name, kind, found.clone());
+            found
+        }
+    };
+    match found {
+        CachedPhoto::Photo(content_type, bytes) => {
+            Ok(([(header::CONTENT_TYPE, content_type)], bytes.to_vec()).into_response())
+        }
+        CachedPhoto::None(why) => Err(AppError::not_found(format!("no photo at {kind} ({why})"))),
     }
 }
 
@@ -464,6 +471,7 @@ pub(crate) async fn submit(
             )
             .await
             .map_err(queue_error)?;
+        state.forget_photos(&done.user);
         return Ok(Json(done));
     }
     Ok(Json(submitted.request))
@@ -589,6 +597,7 @@ pub(crate) async fn approve(
         .approve(id, &s.employee.name, state.targets(), state.ops())
         .await
         .map_err(queue_error)?;
+    state.forget_photos(&done.user);
     tracing::info!(id, approver = %s.employee.name, state = %done.state, "request approved");
     Ok(Json(done))
 }

@@ -132,7 +132,24 @@ struct Inner {
     options: TeamOptions,
     sessions: Mutex<HashMap<String, Session>>,
     imaging: Arc<Semaphore>,
+    photos: Mutex<HashMap<(String, String), (Instant, CachedPhoto)>>,
 }
+
+/// A current photo as read from a target (or its absence), kept for
+/// [`PHOTO_CACHE_TTL`].
+#[derive(Clone, Debug)]
+pub(crate) enum CachedPhoto {
+    /// `(content type, bytes)`.
+    Photo(&'static str, Arc<Vec<u8>>),
+    /// Why there is none (the lookup's state).
+    None(String),
+}
+
+/// How long a current photo read from a directory is served from memory:
+/// 200 employees reloading their page must not each cost the directory two
+/// lookups. A photo this service writes is dropped from it at once; one
+/// changed elsewhere shows within this time.
+pub const PHOTO_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl TeamState {
     /// Team mode over `queue`, signing in with `signin`, writing approved
@@ -144,7 +161,12 @@ impl TeamState {
         ops: Ops,
         options: TeamOptions,
     ) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        // Image work (decoding 12-megapixel uploads) leaves one core to
+        // answer pages: employees browsing must not wait behind uploads.
+        let cores = std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .saturating_sub(1)
+            .max(1);
         TeamState {
             inner: Arc::new(Inner {
                 queue,
@@ -154,6 +176,7 @@ impl TeamState {
                 options,
                 sessions: Mutex::new(HashMap::new()),
                 imaging: Arc::new(Semaphore::new(cores)),
+                photos: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -229,6 +252,42 @@ impl TeamState {
         } else {
             None
         }
+    }
+
+    fn photos(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, CachedPhoto)>> {
+        self.inner
+            .photos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `user`'s photo at `kind`, if read within [`PHOTO_CACHE_TTL`].
+    pub(crate) fn cached_photo(&self, user: &str, kind: &str) -> Option<CachedPhoto> {
+        let key = (user.to_lowercase(), kind.to_owned());
+        self.photos()
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < PHOTO_CACHE_TTL)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Keeps `user`'s photo at `kind`.
+    pub(crate) fn keep_photo(&self, user: &str, kind: &str, photo: CachedPhoto) {
+        let mut map = self.photos();
+        if map.len() > 50_000 {
+            map.retain(|_, (at, _)| at.elapsed() < PHOTO_CACHE_TTL);
+        }
+        map.insert(
+            (user.to_lowercase(), kind.to_owned()),
+            (Instant::now(), photo),
+        );
+    }
+
+    /// Forgets `user`'s photos (after this service wrote one).
+    pub(crate) fn forget_photos(&self, user: &str) {
+        let user = user.to_lowercase();
+        self.photos().retain(|(u, _), _| *u != user);
     }
 
     /// Runs image work on a blocking thread, at most one per core.
