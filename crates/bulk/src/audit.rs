@@ -53,6 +53,10 @@ pub struct AuditRecord {
     /// Where the old photo was kept, relative to the backup folder.
     #[serde(default)]
     pub backup: Option<String>,
+    /// Who approved the change, when it was an employee's self-service
+    /// request (we still acted as `identity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
 }
 
 impl AuditRecord {
@@ -73,6 +77,7 @@ impl AuditRecord {
             old_sha256: None,
             new_sha256: None,
             backup: None,
+            approved_by: None,
         }
     }
 }

@@ -84,3 +84,130 @@ pub fn samba_ldapsearch(
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The self-service fixtures' OU, beside the test OU (tests count the
+/// users in the test OU, so nothing is added there).
+pub const SELFSERVICE_OU: &str = "userphoto-selfservice";
+
+/// Runs an OpenLDAP tool (`ldapadd`, `ldapsearch`, …) against the Samba
+/// AD DC of `facts` as the administrator, trusting only the test CA, with
+/// `input` on stdin; returns (success, stdout, stderr).
+///
+/// # Panics
+/// When a fact is missing or the tool cannot run (install `ldap-utils`).
+pub fn samba_admin_tool(
+    facts: &HashMap<String, String>,
+    tool: &str,
+    args: &[&str],
+    input: &str,
+) -> (bool, String, String) {
+    use std::io::Write as _;
+    let fact = |key: &str| -> &str {
+        facts
+            .get(&format!("USERPHOTO_TEST_AD_{key}"))
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("USERPHOTO_TEST_AD_{key} is missing"))
+    };
+    let mut child = std::process::Command::new(tool)
+        .env("LDAPTLS_CACERT", fact("CA_FILE"))
+        .args(["-x", "-H", fact("URL"), "-D", fact("ADMIN_DN"), "-w"])
+        .arg(fact("ADMIN_PASSWORD"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} cannot run ({e}); install ldap-utils"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait for the ldap tool");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Makes sure the self-service fixtures exist (added once; `ldapadd -c`
+/// leaves what exists): the OU [`SELFSERVICE_OU`] beside the test OU, the
+/// enabled accounts `ss-employee`, `ss-other`, `ss-helper` with the seeded
+/// user password (`USER_PASSWORD`), and the group `ss-helpdesk` with
+/// `ss-helper` in it. Returns the OU's DN.
+///
+/// # Panics
+/// When `ldapadd` fails for another reason than "already exists".
+pub fn samba_selfservice_fixtures(facts: &HashMap<String, String>) -> String {
+    use base64::Engine as _;
+    let fact = |key: &str| -> &str {
+        facts
+            .get(&format!("USERPHOTO_TEST_AD_{key}"))
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("USERPHOTO_TEST_AD_{key} is missing"))
+    };
+    let ou = format!("OU={SELFSERVICE_OU},{}", fact("BASE_DN"));
+    let pwd: Vec<u8> = format!("\"{}\"", fact("USER_PASSWORD"))
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let pwd = base64::engine::general_purpose::STANDARD.encode(pwd);
+    let realm = fact("REALM").to_lowercase();
+    let mut ldif = format!("dn: {ou}\nobjectClass: organizationalUnit\nou: {SELFSERVICE_OU}\n\n");
+    for (sam, display) in [
+        ("ss-employee", "Sam Employee"),
+        ("ss-other", "Olive Other"),
+        ("ss-helper", "Hal Helpdesk"),
+    ] {
+        ldif.push_str(&format!(
+            "dn: CN={sam},{ou}\nobjectClass: user\nsAMAccountName: {sam}\nuserPrincipalName: {sam}@{realm}\ndisplayName: {display}\nuserAccountControl: 512\nunicodePwd:: {pwd}\n\n"
+        ));
+    }
+    ldif.push_str(&format!(
+        "dn: CN=ss-helpdesk,{ou}\nobjectClass: group\nsAMAccountName: ss-helpdesk\nmember: CN=ss-helper,{ou}\n\n"
+    ));
+    let (_, _, err) = samba_admin_tool(facts, "ldapadd", &["-c"], &ldif);
+    let unexpected: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("ldap_add:") && !l.contains("Already exists"))
+        .collect();
+    assert!(unexpected.is_empty(), "ldapadd: {err}");
+    ou
+}
+
+/// Makes sure `n` load-test employees `ss-load-000`… exist in the
+/// self-service OU (after [`samba_selfservice_fixtures`]), enabled, with
+/// the seeded user password; added once. Returns their names.
+///
+/// # Panics
+/// When `ldapadd` fails for another reason than "already exists".
+pub fn samba_selfservice_load_users(facts: &HashMap<String, String>, n: usize) -> Vec<String> {
+    use base64::Engine as _;
+    let ou = samba_selfservice_fixtures(facts);
+    let fact = |key: &str| -> &str {
+        facts
+            .get(&format!("USERPHOTO_TEST_AD_{key}"))
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("USERPHOTO_TEST_AD_{key} is missing"))
+    };
+    let pwd: Vec<u8> = format!("\"{}\"", fact("USER_PASSWORD"))
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let pwd = base64::engine::general_purpose::STANDARD.encode(pwd);
+    let names: Vec<String> = (0..n).map(|i| format!("ss-load-{i:03}")).collect();
+    let ldif: String = names
+        .iter()
+        .map(|sam| {
+            format!(
+                "dn: CN={sam},{ou}\nobjectClass: user\nsAMAccountName: {sam}\ndisplayName: Load {sam}\nuserAccountControl: 512\nunicodePwd:: {pwd}\n\n"
+            )
+        })
+        .collect();
+    let (_, _, err) = samba_admin_tool(facts, "ldapadd", &["-c"], &ldif);
+    let unexpected: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("ldap_add:") && !l.contains("Already exists"))
+        .collect();
+    assert!(unexpected.is_empty(), "ldapadd: {err}");
+    names
+}

@@ -41,6 +41,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../ui/coverage.js"),
     ),
     (
+        "team.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../ui/team.js"),
+    ),
+    (
+        "team.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../ui/team.css"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_bytes!("../ui/app.css"),

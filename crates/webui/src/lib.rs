@@ -13,6 +13,8 @@
 //! * handlers are thin over `userphoto_bulk::ops` — the calls the CLI makes;
 //! * [`demo`] builds the sandbox for `userphoto demo`;
 //! * [`control`] hands out a fresh sign-in link to `serve --link`;
+//! * [`team`] is team mode (employee self-service and the approval
+//!   queue), a separate app served instead of the admin UI;
 //! * [`server`] binds, prints the sign-in address and serves until asked
 //!   to stop.
 
@@ -26,6 +28,7 @@ pub mod local_files;
 pub mod security;
 pub mod server;
 mod state;
+pub mod team;
 mod token;
 
 use axum::extract::DefaultBodyLimit;

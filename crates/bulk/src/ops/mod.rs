@@ -46,6 +46,7 @@ pub struct Ops {
     backups: Option<BackupStore>,
     audit: Option<AuditLog>,
     resolver: Resolver,
+    approved_by: Option<String>,
 }
 
 impl Ops {
@@ -105,6 +106,14 @@ impl Ops {
     /// match_order`: every front end asks it, so all find the same user.
     pub fn resolver(&self) -> &Resolver {
         &self.resolver
+    }
+
+    /// The same engine, its audit lines naming `approver` as who approved
+    /// the change (a self-service request; the write is still made as the
+    /// target's configured identity).
+    pub fn approved_by(mut self, approver: impl Into<String>) -> Self {
+        self.approved_by = Some(approver.into());
+        self
     }
 
     /// The backup store, if any.
@@ -569,6 +578,7 @@ impl Ops {
         record.old_sha256 = change.old_sha256.clone();
         record.new_sha256 = change.new_sha256.clone();
         record.backup = change.backup.as_ref().map(|b| b.path.clone());
+        record.approved_by = self.approved_by.clone();
         log.append(record).await.map_err(|source| OpsError::Audit {
             target: target.kind,
             user: change.user.to_string(),

@@ -7,8 +7,10 @@ use userphoto_directory::config::TargetKind;
 use userphoto_directory::UserKey;
 
 mod jobs;
+mod requests;
 
 pub(crate) use self::jobs::{ImportArgs, ReportArgs, SyncArgs};
+pub(crate) use self::requests::{RequestsAction, RequestsArgs};
 
 /// Get staff photos right in Active Directory, Microsoft 365, Exchange and
 /// LDAP directories.
@@ -143,6 +145,12 @@ pub(crate) enum Command {
     /// `[m365]` sections with `sign_in = "device-code"`.
     #[command(after_help = "Examples:\n  userphoto login m365")]
     Login(LoginArgs),
+    /// The self-service approval queue ([team]): list, show, approve,
+    /// reject employees' photo requests.
+    #[command(
+        after_help = "Examples:\n  userphoto requests list\n  userphoto requests list --json --all\n  userphoto requests show 12 --photo proposed.jpg\n  userphoto requests approve 12 --approver helpdesk1\n  userphoto requests reject 13 --reason \"Please use a photo of your face\"\n\nExit status: 0 when done, 1 when an approval failed at a target (the\nrequest is 'failed' with the reason; approve it again), 2 when it could\nnot run (no such request, or not in a state that allows it)."
+    )]
+    Requests(RequestsArgs),
 }
 
 /// Parses a target name (`ad`, `m365`, `exchange`, `ldap`, `folder`,

@@ -12,8 +12,10 @@ pub(crate) mod import;
 pub(crate) mod login;
 pub(crate) mod remove;
 pub(crate) mod report;
+pub(crate) mod requests;
 pub(crate) mod restore;
 pub(crate) mod serve;
+pub(crate) mod serve_team;
 pub(crate) mod set;
 pub(crate) mod sync;
 pub(crate) mod use_existing_hd;
@@ -58,6 +60,7 @@ pub(crate) fn run(
             Command::Report(a) => report::run(a, &config, out).await,
             Command::UseExistingHd(a) => use_existing_hd::run(a, &config, out).await,
             Command::Login(a) => login::run(a, &config, out).await,
+            Command::Requests(a) => requests::run(a, &config, out).await,
         }
     })
 }

@@ -15,6 +15,9 @@ use crate::args::{ServeArgs, WebArgs};
 use crate::output::{Output, Status};
 
 pub(crate) async fn run(args: &ServeArgs, config: &Config, out: &Output) -> anyhow::Result<Status> {
+    if config.file().team.is_some() {
+        return super::serve_team::run(args, config, out).await;
+    }
     let data_dir = config.data_dir().map_err(|e| anyhow!("{e}"))?;
     if args.web.link {
         return print_link(&data_dir, "userphoto serve", "userphoto serve", out).await;

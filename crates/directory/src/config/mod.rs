@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 pub use self::secret::SecretSource;
 pub use self::sections::{
     AuditSection, BackupSection, ConfigFile, ExchangeSection, FolderSection, GoogleSection,
-    M365Section, SyncSection,
+    M365Section, SyncSection, TeamSection,
 };
 pub use crate::kind::{Mode, Side, TargetKind, UnknownTarget};
 pub use crate::ldap::LdapConfig;

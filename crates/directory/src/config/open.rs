@@ -16,6 +16,21 @@ use crate::folder::{FolderDirectory, FolderOptions};
 use crate::ldap::LdapConfig;
 
 impl Config {
+    /// The `[ad]` directory itself (not as a target), for what only LDAP
+    /// does: checking an employee's password by a bind, group membership.
+    /// `None` without an `[ad]` section.
+    ///
+    /// # Errors
+    /// As for [`Config::open`].
+    pub async fn open_ad_directory(&self) -> Result<Option<crate::ldap::LdapDirectory>> {
+        match &self.file.ad {
+            Some(section) => ldap_directory(self, section, &self.origin("ad"))
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Opens the target configured for `kind`: reads its secret, builds its
     /// backend, and says how to prepare photos for it.
     ///
@@ -109,13 +124,12 @@ async fn open_folder(config: &Config, s: &FolderSection, identity: String) -> Re
 
 /// `[ad]` and `[ldap]`: the LDAP backend; connects and binds now, so a
 /// wrong password or an unreachable server is reported at open.
-async fn open_ldap(
+/// The LDAP directory of `section`, its password resolved, connected.
+pub(super) async fn ldap_directory(
     config: &Config,
-    kind: TargetKind,
     section: &LdapConfig,
     origin: &str,
-    identity: String,
-) -> Result<Target> {
+) -> Result<crate::ldap::LdapDirectory> {
     let section = section.clone().resolve_paths(&config.base);
     let mut builder = section.builder();
     let source = SecretSource::from_keys(
@@ -128,7 +142,17 @@ async fn open_ldap(
     if let Some(source) = source {
         builder = builder.password(source.resolve(origin)?);
     }
-    let dir = builder.build().await?;
+    builder.build().await
+}
+
+async fn open_ldap(
+    config: &Config,
+    kind: TargetKind,
+    section: &LdapConfig,
+    origin: &str,
+    identity: String,
+) -> Result<Target> {
+    let dir = ldap_directory(config, section, origin).await?;
     let identity = if identity.is_empty() {
         dir.bind_identity().to_owned()
     } else {

@@ -43,6 +43,58 @@ pub struct ConfigFile {
     /// Named sync jobs (`[[sync]]`), run by `userphoto sync`.
     #[serde(default)]
     pub sync: Vec<SyncSection>,
+    /// Employee self-service with an approval queue (docs/SELF-SERVICE.md).
+    pub team: Option<TeamSection>,
+}
+
+/// `[team]`: employee self-service photos and who approves them
+/// (docs/SELF-SERVICE.md).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TeamSection {
+    /// The request database (default: `requests.sqlite` in the data
+    /// folder), relative to this file.
+    pub database: Option<PathBuf>,
+    /// Approve a submission at once when no quality check finds anything
+    /// (default off).
+    #[serde(default)]
+    pub auto_approve: bool,
+    /// Refuse submissions with any of these findings: `no_face`,
+    /// `several_faces`, `face_too_small`, `too_dark`, `too_blurry`,
+    /// `source_too_small`.
+    #[serde(default)]
+    pub refuse_checks: Vec<String>,
+    /// The DN of the AD group whose members (nested too) approve.
+    pub approver_group: Option<String>,
+    /// Accounts that approve, by their sign-in name.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// The targets an approved photo is written to (default: every
+    /// configured target).
+    #[serde(default)]
+    pub targets: Vec<crate::kind::TargetKind>,
+    /// The name (and `:port`) employees open, e.g.
+    /// `photos.corp.example.com`; requests for any other `Host` are
+    /// refused.
+    pub public_name: Option<String>,
+    /// The TLS certificate chain (PEM) to serve with; with `key_file`,
+    /// needed to listen beyond loopback unless `behind_proxy`.
+    pub cert_file: Option<PathBuf>,
+    /// The TLS private key (PEM) of `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// Serve plain HTTP to a TLS-terminating reverse proxy at
+    /// `proxy_address`, trusting its `X-Forwarded-For`.
+    #[serde(default)]
+    pub behind_proxy: bool,
+    /// The one proxy address trusted with `behind_proxy`.
+    pub proxy_address: Option<std::net::IpAddr>,
+    /// How employees sign in: `ad` (default: a bind as themselves to
+    /// `[ad]`) or `entra` (OpenID Connect with `[m365]`'s tenant and app).
+    pub sign_in: Option<String>,
+    /// The redirect URI registered for Entra sign-in (default
+    /// `https://{public_name}/auth/callback`).
+    pub redirect_uri: Option<String>,
 }
 
 /// `[m365]`: Microsoft 365 / Entra ID through Microsoft Graph (app-only).

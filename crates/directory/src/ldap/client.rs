@@ -298,6 +298,43 @@ impl Client {
         Ok(ldap)
     }
 
+    /// Whether `password` is `dn`'s: a simple bind as `dn` on a connection
+    /// of its own (same URL and verified TLS as the pool), unbound after.
+    /// `Ok(false)` for invalid credentials (49); other answers are
+    /// failures. Never pooled: the pool stays bound as the service account.
+    pub(crate) async fn check_bind(&self, dn: &str, password: &str) -> Result<bool, Failure> {
+        let s = &self.settings;
+        let mut conn_settings = LdapConnSettings::new().set_conn_timeout(s.timeout);
+        if let Some(tls) = &s.tls {
+            conn_settings = conn_settings.set_config(tls.clone());
+        }
+        if s.security == Security::StartTls {
+            conn_settings = conn_settings.set_starttls(true);
+        }
+        let (conn, mut ldap) = LdapConnAsync::with_settings(conn_settings, &s.url)
+            .await
+            .map_err(Failure::Connect)?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.drive().await;
+        });
+        let result = ldap
+            .with_timeout(s.timeout)
+            .simple_bind(dn, password)
+            .await
+            .map_err(|e| match Failure::from_op(e) {
+                Failure::Dropped(e) => Failure::Connect(e),
+                other => other,
+            });
+        let _ = ldap.unbind().await;
+        driver.abort();
+        let result = result?;
+        match result.rc {
+            0 => Ok(true),
+            49 => Ok(false),
+            _ => Err(Failure::Bind(result)),
+        }
+    }
+
     /// Runs `op` on a pooled connection: once more on a fresh connection if
     /// this one turns out dropped, and up to twice more (after a pause) if
     /// the server says busy or unavailable.

@@ -199,6 +199,45 @@ impl LdapDirectory {
         &self.settings.user_filter
     }
 
+    /// Whether `password` is `user`'s (found earlier in this directory):
+    /// a simple bind as the user's DN over the same verified TLS, on a
+    /// connection of its own. An empty password is refused unsent (LDAP
+    /// would take it as an anonymous bind and say yes). Employee sign-in
+    /// for self-service (docs/SELF-SERVICE.md); nothing is kept.
+    ///
+    /// # Errors
+    /// The server cannot be reached or answers something other than
+    /// success or invalid credentials.
+    pub async fn check_password(&self, user: &User, password: &str) -> Result<bool> {
+        if password.is_empty() {
+            return Ok(false);
+        }
+        self.ensure_below_base(user)?;
+        self.client
+            .check_bind(&user.id, password)
+            .await
+            .map_err(|f| self.error(f, Op::Bind))
+    }
+
+    /// Whether `user` is a member of the group `group_dn`: in Active
+    /// Directory through nested groups too (the in-chain matching rule),
+    /// elsewhere by `memberOf`. Read as the service account.
+    ///
+    /// # Errors
+    /// The search fails.
+    pub async fn is_member_of(&self, user: &User, group_dn: &str) -> Result<bool> {
+        let rule = match self.settings.flavor {
+            LdapFlavor::ActiveDirectory => "memberOf:1.2.840.113556.1.4.1941:",
+            LdapFlavor::Plain => "memberOf",
+        };
+        let filter = format!("({rule}={})", escape_filter_value(group_dn));
+        let found = self
+            .base_search(&user.id, &filter, vec!["1.1".to_owned()])
+            .await
+            .map_err(|f| self.error(f, Op::Search { base: &user.id }))?;
+        Ok(found.is_some())
+    }
+
     /// What was done on the wire so far (connections, pages, page sizes).
     pub fn stats(&self) -> LdapStats {
         self.client.counters.snapshot()

@@ -57,6 +57,10 @@ struct Args {
     /// — so a HYBRID setup against a real AD finds its users here.
     #[arg(long = "synced-user", value_name = "UPN")]
     synced_users: Vec<String>,
+    /// A group membership for the id token's `groups` claim (OpenID
+    /// Connect sign-in), repeatable: `UPN=GROUP-OBJECT-ID`.
+    #[arg(long = "group-member", value_name = "UPN=GROUP")]
+    group_members: Vec<String>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -92,6 +96,12 @@ async fn main() -> anyhow::Result<()> {
                 .with_upn(upn.as_str())
                 .with_mail(Some(upn.clone())),
         );
+    }
+    for m in &args.group_members {
+        let Some((upn, group)) = m.split_once('=') else {
+            bail!("graph-emulator: --group-member {m}: give UPN=GROUP-OBJECT-ID");
+        };
+        knobs.group_members.push((upn.to_owned(), group.to_owned()));
     }
     let emulator = serve_on_loopback(
         "graph-emulator",

@@ -32,7 +32,7 @@ use super::Shared;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// An identity-platform error: `{"error", "error_description", "error_codes"}`.
-fn aad_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response {
+pub(crate) fn aad_error(status: StatusCode, error: &str, code: u32, text: &str) -> Response {
     let body = json!({
         "error": error,
         "error_description": format!("AADSTS{code}: {text} Trace ID: 00000000-0000-0000-0000-000000000000 Correlation ID: 00000000-0000-0000-0000-000000000000 Timestamp: 2026-01-01 00:00:00Z"),
@@ -106,6 +106,7 @@ pub(crate) async fn token(
     }
     match field("grant_type") {
         "client_credentials" => {}
+        "authorization_code" => return super::oidc::code_grant(&shared, &tenant, &form),
         "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token" if client_ok => {
             return delegated_grant(&shared, &form);
         }

@@ -17,6 +17,10 @@ pub const DEFAULT_CLIENT_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 /// The client secret registered by default (test value, not a secret).
 pub const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
 
+/// The password emulated users sign in with at the authorize endpoint
+/// (test value, not a secret).
+pub const DEFAULT_USER_PASSWORD: &str = "emulator-user-password";
+
 /// The test certificate (public part) the emulator registers by default;
 /// its key is in [`TEST_APP_PEM`].
 pub const TEST_APP_CERT: &str = include_str!("../../fixtures/app.crt");
@@ -206,6 +210,13 @@ pub struct Knobs {
     /// Whether the application lacks `PeopleSettings.Read.All`: reading
     /// `photoUpdateSettings` is then refused (403).
     pub people_settings_denied: bool,
+    /// The password every emulated user signs in with at the authorize
+    /// endpoint (OpenID Connect; a test value).
+    #[serde(skip)]
+    pub user_password: String,
+    /// Group memberships for the id token's `groups` claim: (UPN, group
+    /// object id).
+    pub group_members: Vec<(String, String)>,
 }
 
 impl Default for Knobs {
@@ -234,6 +245,8 @@ impl Default for Knobs {
             photo_update_source: "cloud".to_owned(),
             photo_update_allowed_roles: Vec::new(),
             people_settings_denied: false,
+            user_password: DEFAULT_USER_PASSWORD.to_owned(),
+            group_members: Vec::new(),
         }
     }
 }

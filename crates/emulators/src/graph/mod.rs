@@ -14,6 +14,9 @@
 //! | method | path | what |
 //! |---|---|---|
 //! | POST | `/{tenant}/oauth2/v2.0/token` | client credentials: `client_secret`, or a JWT `client_assertion` verified against the registered certificate; device code and refresh token grants (delegated sign-in). Refusals as Entra words them (AADSTS 90002, 700016, 7000215, 7000218, 700027, 700024, 50027; knob `secret_expired`: 7000222) |
+//! | GET, POST | `/{tenant}/oauth2/v2.0/authorize` | OpenID Connect sign-in: a form for an emulated user's UPN and password ([`DEFAULT_USER_PASSWORD`]); `response_type=code`, PKCE `S256` required; redirects to `redirect_uri` with `code` and `state` (wrong password: AADSTS50126) |
+//! | GET | `/{tenant}/discovery/v2.0/keys` | the JWKS the id tokens are signed with (RS256, `kid`) |
+//! | GET | `/{tenant}/v2.0/.well-known/openid-configuration` | discovery |
 //! | POST | `/{tenant}/oauth2/v2.0/devicecode` | starts a device code sign-in, "approved" after `device_code_pending_polls` polls |
 //! | GET | `/v1.0/users` | `$select`, `$top` (1–999), `$filter` (`eq`, `in`, `startswith`, `or`), `@odata.nextLink` paging |
 //! | GET | `/v1.0/users/{id or UPN}` | one user |
@@ -30,6 +33,7 @@
 mod auth;
 mod knobs;
 mod odata;
+mod oidc;
 mod routes;
 mod state;
 
@@ -43,7 +47,7 @@ use tokio::sync::oneshot;
 
 pub use self::knobs::{
     EmulatedUser, Knobs, Throttle, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT,
-    TEST_APP_CERT, TEST_APP_PEM, UNREGISTERED_PEM,
+    DEFAULT_USER_PASSWORD, TEST_APP_CERT, TEST_APP_PEM, UNREGISTERED_PEM,
 };
 pub use self::odata::MAX_IN_VALUES;
 pub use self::state::Stats;
@@ -81,6 +85,15 @@ fn router(shared: Shared) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(auth::device_code))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(oidc::authorize_page).post(oidc::authorize),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(oidc::keys))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(oidc::configuration),
+        )
         .route("/v1.0/users", get(routes::list_users))
         .route("/v1.0/users/{id}", get(routes::get_user))
         .route(

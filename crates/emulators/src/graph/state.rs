@@ -141,6 +141,8 @@ pub(crate) struct Inner {
     /// `http://127.0.0.1:PORT`, for `@odata.nextLink` and the assertion's
     /// expected audience.
     pub(crate) base_url: String,
+    /// Authorization codes handed out by the authorize endpoint.
+    pub(crate) auth_codes: HashMap<String, super::oidc::AuthCode>,
 }
 
 impl Inner {
@@ -160,6 +162,7 @@ impl Inner {
             refresh_tokens: std::collections::HashSet::new(),
             stats: Stats::default(),
             base_url: String::new(),
+            auth_codes: HashMap::new(),
             knobs,
         }
     }
