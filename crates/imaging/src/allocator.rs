@@ -14,12 +14,6 @@
 //! two, 4–7 % less CPU. Blocks over 32 MB (a 100-megapixel decode) are
 //! still mapped on their own and given back as soon as they are freed.
 
-/// Largest block served from a heap; larger ones are mapped and unmapped
-/// on their own (glibc's own maximum for this setting on 64-bit).
-const MMAP_THRESHOLD: i32 = 32 << 20;
-/// Free memory a heap may keep at its top before giving it back.
-const TRIM_THRESHOLD: i32 = 64 << 20;
-
 /// Sets the allocator up for a process that prepares many photos (call it
 /// once, early, before threads start). Does nothing where the C library is
 /// not glibc.
@@ -31,13 +25,19 @@ pub fn tune_allocator_for_photos() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 mod glibc {
+    /// Largest block served from a heap; larger ones are mapped and unmapped
+    /// on their own (glibc's own maximum for this setting on 64-bit).
+    const MMAP_THRESHOLD: i32 = 32 << 20;
+    /// Free memory a heap may keep at its top before giving it back.
+    const TRIM_THRESHOLD: i32 = 64 << 20;
+
     pub(super) fn set_thresholds() {
         // SAFETY: mallopt only changes allocator parameters; it is safe to
         // call at any time (glibc takes its own locks), and a refused value
         // (return 0) leaves the default in place.
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, super::MMAP_THRESHOLD);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, super::TRIM_THRESHOLD);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
         }
     }
 }
