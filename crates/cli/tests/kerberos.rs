@@ -122,28 +122,7 @@ fn krb5_env(ad: &Facts, dir: &std::path::Path) -> Vec<(String, String)> {
 /// `kinit principal` with the password on stdin, in `env`.
 #[cfg(any(feature = "kerberos", windows))]
 fn kinit(env: &[(String, String)], principal: &str, password: &str) {
-    let mut child = Command::new("kinit")
-        .arg(principal)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run kinit ({e}): install it (Debian: apt-get install krb5-user; .ci/run does)")
-        });
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write the password to kinit");
-    let out = child.wait_with_output().expect("kinit");
-    assert!(
-        out.status.success(),
-        "kinit {principal}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    userphoto_testkit::kerberos::kinit(principal, password, &[], env);
 }
 
 #[cfg(any(feature = "kerberos", windows))]

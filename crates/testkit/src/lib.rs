@@ -16,4 +16,5 @@ pub mod endless_http;
 pub mod fixtures;
 pub mod fuzz;
 pub mod jpeg;
+pub mod kerberos;
 pub mod servers;

@@ -4,9 +4,7 @@
 //! the test only).
 #![allow(dead_code, unreachable_pub)] // each test binary uses a part
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// What to do when the test server is missing.
 pub const START_HINT: &str =
@@ -90,28 +88,7 @@ impl Sandbox {
 
     /// [`kinit`](Self::kinit) with extra arguments (`-l 2s`: a short life).
     pub fn kinit_with(&self, principal: &str, password: &str, args: &[&str]) {
-        let mut child = Command::new("kinit")
-            .args(args)
-            .arg(principal)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run kinit ({e}): install it (Debian: apt-get install krb5-user; .ci/run does)")
-            });
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{password}\n").as_bytes())
-            .expect("write the password to kinit");
-        let out = child.wait_with_output().expect("kinit");
-        assert!(
-            out.status.success(),
-            "kinit {principal} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        userphoto_testkit::kerberos::kinit(principal, password, args, &[]);
         assert!(cache(self.dir.path()).exists(), "kinit wrote no cache");
     }
 }
